@@ -1,0 +1,404 @@
+//! The `cookie` object express stores inside every session record.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+
+use crate::clock;
+
+/// The `SameSite` attribute of the session cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SameSite {
+    /// `SameSite=Strict`: never sent on cross-site requests.
+    Strict,
+    /// `SameSite=Lax`: sent on top-level cross-site navigations.
+    Lax,
+    /// `SameSite=None`: sent everywhere; browsers require `Secure` with it.
+    None,
+}
+
+impl SameSite {
+    /// The attribute's value as it appears in `Set-Cookie`.
+    pub fn as_attribute(self) -> &'static str {
+        match self {
+            Self::Strict => "Strict",
+            Self::Lax => "Lax",
+            Self::None => "None",
+        }
+    }
+
+    fn as_stored(self) -> &'static str {
+        match self {
+            Self::Strict => "strict",
+            Self::Lax => "lax",
+            Self::None => "none",
+        }
+    }
+
+    /// Parses express's spellings, case-insensitively (`"lax"`, `"Strict"`, …).
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.eq_ignore_ascii_case("strict") {
+            Some(Self::Strict)
+        } else if text.eq_ignore_ascii_case("lax") {
+            Some(Self::Lax)
+        } else if text.eq_ignore_ascii_case("none") {
+            Some(Self::None)
+        } else {
+            None
+        }
+    }
+}
+
+/// The `Priority` attribute (a Chrome extension) of the session cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Priority {
+    /// `Priority=Low`.
+    Low,
+    /// `Priority=Medium`.
+    Medium,
+    /// `Priority=High`.
+    High,
+}
+
+impl Priority {
+    /// The attribute's value as it appears in `Set-Cookie`.
+    pub fn as_attribute(self) -> &'static str {
+        match self {
+            Self::Low => "Low",
+            Self::Medium => "Medium",
+            Self::High => "High",
+        }
+    }
+
+    fn as_stored(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+        }
+    }
+
+    /// Parses `low`, `medium` or `high`, case-insensitively.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.eq_ignore_ascii_case("low") {
+            Some(Self::Low)
+        } else if text.eq_ignore_ascii_case("medium") {
+            Some(Self::Medium)
+        } else if text.eq_ignore_ascii_case("high") {
+            Some(Self::High)
+        } else {
+            None
+        }
+    }
+}
+
+/// The session cookie's settings as express stores them (`sess.cookie`).
+///
+/// Times are milliseconds: `expires` since the Unix epoch, `original_max_age`
+/// as a span, exactly as JavaScript's `Date` counts them. `None` for
+/// `expires` means a browser-session cookie.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CookieData {
+    pub(crate) original_max_age: Option<i64>,
+    pub(crate) partitioned: Option<bool>,
+    pub(crate) priority: Option<Priority>,
+    pub(crate) expires: Option<i64>,
+    pub(crate) secure: Option<bool>,
+    pub(crate) http_only: bool,
+    pub(crate) domain: Option<String>,
+    pub(crate) path: String,
+    pub(crate) same_site: Option<SameSite>,
+}
+
+impl Default for CookieData {
+    /// express's `new Cookie()`: `Path=/`, `HttpOnly`, no expiry.
+    fn default() -> Self {
+        Self {
+            original_max_age: None,
+            partitioned: None,
+            priority: None,
+            expires: None,
+            secure: None,
+            http_only: true,
+            domain: None,
+            path: String::from("/"),
+            same_site: None,
+        }
+    }
+}
+
+impl CookieData {
+    /// When the cookie (and so the session) expires, in milliseconds since
+    /// the Unix epoch; `None` for a browser-session cookie.
+    pub fn expires_ms(&self) -> Option<i64> {
+        self.expires
+    }
+
+    /// When the cookie expires; `None` for a browser-session cookie.
+    pub fn expires(&self) -> Option<std::time::SystemTime> {
+        self.expires.map(clock::ms_to_system_time)
+    }
+
+    /// The lifetime the session was given, in milliseconds (`originalMaxAge`).
+    pub fn original_max_age_ms(&self) -> Option<i64> {
+        self.original_max_age
+    }
+
+    /// The milliseconds left until `expires`, negative once past (`cookie.maxAge`).
+    pub fn max_age_ms(&self, now_ms: i64) -> Option<i64> {
+        self.expires.map(|expires| expires.saturating_sub(now_ms))
+    }
+
+    /// The `HttpOnly` flag.
+    pub fn http_only(&self) -> bool {
+        self.http_only
+    }
+
+    /// The `Secure` flag, when one was set.
+    pub fn secure(&self) -> Option<bool> {
+        self.secure
+    }
+
+    /// The `Domain` attribute.
+    pub fn domain(&self) -> Option<&str> {
+        self.domain.as_deref()
+    }
+
+    /// The `Path` attribute.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The `SameSite` attribute.
+    pub fn same_site(&self) -> Option<SameSite> {
+        self.same_site
+    }
+
+    /// The `Priority` attribute.
+    pub fn priority(&self) -> Option<Priority> {
+        self.priority
+    }
+
+    /// The `Partitioned` flag, when one was set.
+    pub fn partitioned(&self) -> Option<bool> {
+        self.partitioned
+    }
+
+    /// Sets `expires` (milliseconds since the epoch; `None`: browser session).
+    #[must_use]
+    pub fn with_expires_ms(mut self, expires_ms: Option<i64>) -> Self {
+        self.expires = expires_ms;
+        self
+    }
+
+    /// Sets `originalMaxAge` (milliseconds).
+    #[must_use]
+    pub fn with_original_max_age_ms(mut self, original_max_age_ms: Option<i64>) -> Self {
+        self.original_max_age = original_max_age_ms;
+        self
+    }
+
+    /// Sets the `Path`.
+    #[must_use]
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Sets the `Domain`.
+    #[must_use]
+    pub fn with_domain(mut self, domain: Option<String>) -> Self {
+        self.domain = domain;
+        self
+    }
+
+    /// Sets `HttpOnly`.
+    #[must_use]
+    pub fn with_http_only(mut self, http_only: bool) -> Self {
+        self.http_only = http_only;
+        self
+    }
+
+    /// Sets `Secure`.
+    #[must_use]
+    pub fn with_secure(mut self, secure: Option<bool>) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// Sets `SameSite`.
+    #[must_use]
+    pub fn with_same_site(mut self, same_site: Option<SameSite>) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// Sets `Priority`.
+    #[must_use]
+    pub fn with_priority(mut self, priority: Option<Priority>) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Sets `Partitioned`.
+    #[must_use]
+    pub fn with_partitioned(mut self, partitioned: Option<bool>) -> Self {
+        self.partitioned = partitioned;
+        self
+    }
+
+    /// express's `cookie.maxAge = ms` setter: `expires = now + ms`, and
+    /// `originalMaxAge` becomes `ms`. `None` makes a browser-session cookie.
+    pub(crate) fn set_max_age(&mut self, max_age_ms: Option<i64>, now_ms: i64) {
+        self.expires = max_age_ms.map(|ms| now_ms.saturating_add(ms));
+        self.original_max_age = max_age_ms;
+    }
+
+    /// express's `cookie.expires = date` setter: the lifetime becomes the
+    /// time left until that date.
+    pub(crate) fn set_expires(&mut self, expires_ms: Option<i64>, now_ms: i64) {
+        self.expires = expires_ms;
+        self.original_max_age = expires_ms.map(|at| at.saturating_sub(now_ms));
+    }
+
+    /// `Session#touch`: `expires = now + originalMaxAge`.
+    pub(crate) fn touch(&mut self, now_ms: i64) {
+        self.expires = self
+            .original_max_age
+            .map(|ms| now_ms.saturating_add(ms));
+    }
+}
+
+impl Serialize for CookieData {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // express's `Cookie#data` order; undefined fields are left out.
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("originalMaxAge", &self.original_max_age)?;
+        if let Some(partitioned) = self.partitioned {
+            map.serialize_entry("partitioned", &partitioned)?;
+        }
+        if let Some(priority) = self.priority {
+            map.serialize_entry("priority", priority.as_stored())?;
+        }
+        match self.expires {
+            Some(ms) => map.serialize_entry("expires", &clock::to_iso(ms))?,
+            None => map.serialize_entry("expires", &())?,
+        }
+        if let Some(secure) = self.secure {
+            map.serialize_entry("secure", &secure)?;
+        }
+        map.serialize_entry("httpOnly", &self.http_only)?;
+        if let Some(domain) = &self.domain {
+            map.serialize_entry("domain", domain)?;
+        }
+        map.serialize_entry("path", &self.path)?;
+        if let Some(same_site) = self.same_site {
+            map.serialize_entry("sameSite", same_site.as_stored())?;
+        }
+        map.end()
+    }
+}
+
+/// A JSON value that is tolerated in a cookie field whatever its type: what
+/// older express versions and hand-edited records leave behind.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Loose {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Other(IgnoredAny),
+}
+
+impl Loose {
+    fn truthy(&self) -> Option<bool> {
+        match self {
+            Self::Bool(flag) => Some(*flag),
+            Self::Int(n) => Some(*n != 0),
+            Self::Float(n) => Some(*n != 0.0),
+            Self::Text(text) => Some(!text.is_empty()),
+            Self::Other(_) => None,
+        }
+    }
+
+    fn millis(&self) -> Option<i64> {
+        match self {
+            Self::Int(n) => Some(*n),
+            Self::Float(n) if n.is_finite() => Some(n.round() as i64),
+            _ => None,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for CookieData {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(CookieVisitor)
+    }
+}
+
+struct CookieVisitor;
+
+impl<'de> Visitor<'de> for CookieVisitor {
+    type Value = CookieData;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a cookie object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CookieData, A::Error> {
+        let mut cookie = CookieData::default();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "originalMaxAge" => {
+                    cookie.original_max_age = map.next_value::<Loose>()?.millis();
+                }
+                "expires" => {
+                    cookie.expires = match map.next_value::<Loose>()? {
+                        Loose::Text(text) => Some(clock::parse_iso(&text).ok_or_else(|| {
+                            de::Error::custom(format_args!("cookie.expires `{text}` is not a date"))
+                        })?),
+                        Loose::Int(ms) => Some(ms),
+                        // null and false both mean a browser-session cookie.
+                        _ => None,
+                    };
+                }
+                "secure" => cookie.secure = map.next_value::<Loose>()?.truthy(),
+                "httpOnly" => {
+                    cookie.http_only = map.next_value::<Loose>()?.truthy().unwrap_or(false)
+                }
+                "domain" => {
+                    cookie.domain = match map.next_value::<Loose>()? {
+                        Loose::Text(domain) if !domain.is_empty() => Some(domain),
+                        _ => None,
+                    }
+                }
+                "path" => {
+                    if let Loose::Text(path) = map.next_value::<Loose>()? {
+                        cookie.path = path;
+                    }
+                }
+                "sameSite" => {
+                    cookie.same_site = match map.next_value::<Loose>()? {
+                        Loose::Bool(true) => Some(SameSite::Strict),
+                        Loose::Text(text) => SameSite::parse(&text),
+                        _ => None,
+                    }
+                }
+                "priority" => {
+                    cookie.priority = match map.next_value::<Loose>()? {
+                        Loose::Text(text) => Priority::parse(&text),
+                        _ => None,
+                    }
+                }
+                "partitioned" => cookie.partitioned = map.next_value::<Loose>()?.truthy(),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(cookie)
+    }
+}

@@ -1,0 +1,241 @@
+//! The store contract every backend implements, and the record it stores.
+//!
+//! A store keeps express-session records ([`Record`]) by session ID. The
+//! contract is small and the same for every backend, so one conformance
+//! suite (feature `conformance`) checks them all:
+//!
+//! - [`Store::load`] returns the record and a [`Version`] naming the stored
+//!   bytes, or `None` when the record is missing **or expired**;
+//! - [`Store::save`] writes under a [`SaveCondition`]: always, only if absent,
+//!   or only if the stored version is still the one loaded (compare-and-set);
+//! - [`Store::touch`] extends the expiry without rewriting the data;
+//! - [`Store::destroy`] deletes; `all`, `len`, `clear` and `prune_expired`
+//!   are optional.
+//!
+//! # Example: a store over a `HashMap`
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::Mutex;
+//! use server_session::store::{
+//!     LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreFuture, Version,
+//! };
+//!
+//! #[derive(Default)]
+//! struct MapStore(Mutex<HashMap<String, Vec<u8>>>);
+//!
+//! impl Store for MapStore {
+//!     fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>> {
+//!         Box::pin(async move {
+//!             let Some(bytes) = self.0.lock().unwrap().get(id).cloned() else {
+//!                 return Ok(None);
+//!             };
+//!             let record = Record::from_json(&bytes)?;
+//!             if record.is_expired_at(server_session::store::now_ms()) {
+//!                 return Ok(None);
+//!             }
+//!             Ok(Some(LoadedRecord { record, version: Version::digest_of(&bytes) }))
+//!         })
+//!     }
+//!
+//!     fn save<'a>(
+//!         &'a self,
+//!         id: &'a str,
+//!         record: &'a Record,
+//!         condition: SaveCondition,
+//!     ) -> StoreFuture<'a, SaveOutcome> {
+//!         Box::pin(async move {
+//!             let mut map = self.0.lock().unwrap();
+//!             let current = map.get(id).map(|bytes| Version::digest_of(bytes));
+//!             if !condition.allows(current.as_ref()) {
+//!                 return Ok(SaveOutcome::Conflict);
+//!             }
+//!             let bytes = record.to_json_vec();
+//!             let version = Version::digest_of(&bytes);
+//!             map.insert(id.to_owned(), bytes);
+//!             Ok(SaveOutcome::Saved(version))
+//!         })
+//!     }
+//!
+//!     fn touch<'a>(&'a self, _id: &'a str, _record: &'a Record) -> StoreFuture<'a, ()> {
+//!         // Expiry lives in the record here, and touching must not rewrite data.
+//!         Box::pin(async { Ok(()) })
+//!     }
+//!
+//!     fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
+//!         Box::pin(async move {
+//!             self.0.lock().unwrap().remove(id);
+//!             Ok(())
+//!         })
+//!     }
+//!
+//!     fn kind(&self) -> &'static str {
+//!         "map"
+//!     }
+//! }
+//! ```
+
+mod cookie_data;
+mod error;
+mod record;
+mod version;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use cookie_data::{CookieData, Priority, SameSite};
+pub use error::{BoxError, StoreError};
+pub use record::Record;
+pub(crate) use record::{is_reserved, RESERVED_KEYS};
+pub use version::Version;
+
+/// The future every store method returns: boxed, so that `dyn Store` works
+/// and a layer can pick its store at run time.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Now, in milliseconds since the Unix epoch: the clock stores compare
+/// `cookie.expires` against.
+pub fn now_ms() -> i64 {
+    crate::clock::now_ms()
+}
+
+/// A record as loaded, with the version of the bytes it came from.
+#[derive(Clone, Debug)]
+pub struct LoadedRecord {
+    /// The session.
+    pub record: Record,
+    /// Names the stored bytes; pass it back in [`SaveCondition::IfVersion`].
+    pub version: Version,
+}
+
+/// When a [`Store::save`] may write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaveCondition {
+    /// Always write (express's `store.set`).
+    Upsert,
+    /// Write only if no live record has this ID (a new session).
+    IfAbsent,
+    /// Write only if the live record's version still equals this one.
+    /// A missing or expired record is a conflict too: a save must not
+    /// resurrect a session another request destroyed.
+    IfVersion(Version),
+}
+
+impl SaveCondition {
+    /// Whether the condition allows a write over the live record whose
+    /// version is `current` (`None`: no live record).
+    pub fn allows(&self, current: Option<&Version>) -> bool {
+        match self {
+            Self::Upsert => true,
+            Self::IfAbsent => current.is_none(),
+            Self::IfVersion(expected) => current == Some(expected),
+        }
+    }
+}
+
+/// What a [`Store::save`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "a conflict means nothing was written"]
+pub enum SaveOutcome {
+    /// The record was written; this is its new version.
+    Saved(Version),
+    /// The condition did not hold, and nothing was written.
+    Conflict,
+}
+
+/// A session store. See the [module docs](self) for the contract and an
+/// example.
+///
+/// Methods return boxed futures so that `Arc<dyn Store>` works. Every
+/// implementation must be cancel-safe enough to be dropped by a timeout.
+pub trait Store: Send + Sync + 'static {
+    /// The live record with this ID, or `None` if it is missing or expired.
+    fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>>;
+
+    /// Writes `record` under `id` if `condition` holds. The record's
+    /// `cookie.expires` sets the expiry; a record already expired is
+    /// deleted instead of written (connect-redis does the same).
+    fn save<'a>(
+        &'a self,
+        id: &'a str,
+        record: &'a Record,
+        condition: SaveCondition,
+    ) -> StoreFuture<'a, SaveOutcome>;
+
+    /// Extends the expiry of a live record to `record.cookie().expires()`,
+    /// **without rewriting its data**. Missing records stay missing.
+    /// The stored version must not change.
+    fn touch<'a>(&'a self, id: &'a str, record: &'a Record) -> StoreFuture<'a, ()>;
+
+    /// Deletes the record. Deleting a missing record is not an error.
+    fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()>;
+
+    /// Every live record, with its ID. Optional.
+    fn all(&self) -> StoreFuture<'_, Vec<(String, Record)>> {
+        Box::pin(async { Err(StoreError::Unsupported("all")) })
+    }
+
+    /// The number of live records. Optional.
+    fn len(&self) -> StoreFuture<'_, usize> {
+        Box::pin(async { Err(StoreError::Unsupported("len")) })
+    }
+
+    /// Deletes every record. Optional.
+    fn clear(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async { Err(StoreError::Unsupported("clear")) })
+    }
+
+    /// Deletes expired records and returns how many. Optional.
+    fn prune_expired(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async { Err(StoreError::Unsupported("prune_expired")) })
+    }
+
+    /// Whether the store can take requests now. While it answers false, the
+    /// layer lets requests through without a session, as express does while
+    /// its store is disconnected.
+    fn is_ready(&self) -> bool {
+        true
+    }
+
+    /// A short name for logs and spans (`"memory"`, `"redis"`, …).
+    fn kind(&self) -> &'static str;
+}
+
+impl<S: Store + ?Sized> Store for Arc<S> {
+    fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>> {
+        (**self).load(id)
+    }
+    fn save<'a>(
+        &'a self,
+        id: &'a str,
+        record: &'a Record,
+        condition: SaveCondition,
+    ) -> StoreFuture<'a, SaveOutcome> {
+        (**self).save(id, record, condition)
+    }
+    fn touch<'a>(&'a self, id: &'a str, record: &'a Record) -> StoreFuture<'a, ()> {
+        (**self).touch(id, record)
+    }
+    fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
+        (**self).destroy(id)
+    }
+    fn all(&self) -> StoreFuture<'_, Vec<(String, Record)>> {
+        (**self).all()
+    }
+    fn len(&self) -> StoreFuture<'_, usize> {
+        (**self).len()
+    }
+    fn clear(&self) -> StoreFuture<'_, ()> {
+        (**self).clear()
+    }
+    fn prune_expired(&self) -> StoreFuture<'_, u64> {
+        (**self).prune_expired()
+    }
+    fn is_ready(&self) -> bool {
+        (**self).is_ready()
+    }
+    fn kind(&self) -> &'static str {
+        (**self).kind()
+    }
+}
