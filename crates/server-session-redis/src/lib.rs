@@ -1,1 +1,105 @@
-//! stub
+//! A Redis and Redis Cluster store for [`server_session`], in
+//! [connect-redis]'s layout, so Rust and Node servers can share sessions.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use server_session::store::{Record, SaveCondition, SaveOutcome, Store};
+//! use server_session_redis::RedisStore;
+//!
+//! # async fn run() -> Result<(), server_session::StoreError> {
+//! // One server…
+//! let store = RedisStore::connect("redis://127.0.0.1:6379")
+//!     .await?
+//!     .with_prefix("myapp:")
+//!     .with_call_timeout(Duration::from_secs(2));
+//!
+//! // …or a cluster, by its seed nodes (either form).
+//! let cluster = RedisStore::connect_cluster(&["redis://127.0.0.1:7001", "redis://127.0.0.1:7002"]).await?;
+//! let same = RedisStore::connect("redis+cluster://127.0.0.1:7001,127.0.0.1:7002").await?;
+//!
+//! let outcome = store.save("abc", &Record::default(), SaveCondition::IfAbsent).await?;
+//! assert!(matches!(outcome, SaveOutcome::Saved(_)));
+//! let loaded = store.load("abc").await?.expect("just saved");
+//! # let _ = (cluster, same, loaded);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Layout (connect-redis's, byte for byte)
+//!
+//! | What | Where |
+//! |---|---|
+//! | key | prefix + session ID, e.g. `sess:<id>` |
+//! | value | the record as express's JSON: `{"cookie":{…},"key":value,…}` |
+//! | expiry | `SET key json EX ttl`, with `ttl = ceil((cookie.expires − now) / 1000)`, or the default TTL (86400 s) when the cookie has no `expires` |
+//! | expired record | saving a record whose TTL is ≤ 0 deletes the key instead |
+//! | touch | `EXPIRE key ttl`: the value is never rewritten |
+//! | listing | `SCAN MATCH prefix* COUNT scan_count`, on every master of a cluster, keys de-duplicated |
+//!
+//! A record written by connect-redis loads here, and the other way round.
+//!
+//! # Versions and compare-and-set
+//!
+//! A record's [`Version`](server_session::store::Version) is the SHA-1 of
+//! its stored bytes (20 bytes). A [`SaveCondition::IfVersion`](server_session::store::SaveCondition::IfVersion)
+//! save runs a Lua script that compares `redis.sha1hex` of the current value
+//! with the expected version and writes only on a match, atomically. So a
+//! write by Node, which knows nothing of versions, still makes a stale save
+//! a conflict. (SHA-1 because Redis's Lua offers no other digest; it names
+//! values, it does not protect secrets.) `IfAbsent` is `SET … NX EX`.
+//!
+//! A record is live while Redis holds its key, as in connect-redis; a
+//! record whose `cookie.expires` has passed loads as `None` even in the
+//! second before Redis drops it.
+//!
+//! # Options
+//!
+//! | Builder | connect-redis | Default |
+//! |---|---|---|
+//! | [`with_prefix`](RedisStore::with_prefix) | `prefix` | `"sess:"` (`""` allowed) |
+//! | [`with_default_ttl_secs`](RedisStore::with_default_ttl_secs) | `ttl` | 86400 (0 means 86400) |
+//! | [`with_disable_touch`](RedisStore::with_disable_touch) | `disableTouch` | `false` |
+//! | [`with_disable_ttl`](RedisStore::with_disable_ttl) | `disableTTL` | `false` |
+//! | [`with_scan_count`](RedisStore::with_scan_count) | `scanCount` | 100 |
+//! | [`with_call_timeout`](RedisStore::with_call_timeout) | — | 5 s, connecting included; past it a call fails with `StoreError::Timeout` |
+//!
+//! # Connections
+//!
+//! [`RedisStore::new`] and [`RedisStore::new_cluster`] only parse; the first
+//! call connects, within its timeout. [`RedisStore::connect`] and
+//! [`RedisStore::connect_cluster`] connect (and PING) at once. A standalone
+//! store uses redis-rs's `ConnectionManager`, which reconnects after a
+//! connection loss; a cluster store uses redis-rs's cluster connection,
+//! which follows the slot map and its changes.
+//!
+//! URL forms: `redis://[user:password@]host[:port][/db]`,
+//! `redis+unix:///path/to/socket`, and for a cluster
+//! `redis+cluster://[user:password@]host:port,host:port,…` (the credentials
+//! apply to every node).
+//!
+//! Errors: connection loss, refusal and cluster-down replies are
+//! `StoreError::Connection`; other server errors are `StoreError::Backend`;
+//! a stored value that is not a session is `StoreError::Corrupt`.
+//!
+//! # Differences from connect-redis
+//!
+//! - The prefix's glob characters (`*?[]\`) are escaped in listing SCANs,
+//!   so a prefix matches only its own keys.
+//! - `ttl` as a function of the session is not offered; the TTL always
+//!   comes from `cookie.expires` or the default.
+//!
+//! # Features
+//!
+//! | Feature | Enables | Default |
+//! |---|---|---|
+//! | `cluster` | Redis Cluster: [`RedisStore::connect_cluster`], `redis+cluster://` URLs | yes |
+//!
+//! [connect-redis]: https://github.com/tj/connect-redis
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod connection;
+mod error;
+mod store;
+
+pub use store::RedisStore;

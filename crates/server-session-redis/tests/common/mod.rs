@@ -1,0 +1,112 @@
+//! What the Redis tests share: service URLs, unique names, raw access.
+#![allow(dead_code, unreachable_pub)] // each test file uses a part
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use redis::{Cmd, FromRedisValue};
+
+/// The standalone server's URL from `REDIS_URL`.
+pub fn redis_url() -> Option<String> {
+    service_url("REDIS_URL")
+}
+
+/// The cluster's seed URLs from `REDIS_CLUSTER_URLS` (comma-separated).
+pub fn cluster_urls() -> Option<Vec<String>> {
+    let urls = service_url("REDIS_CLUSTER_URLS")?;
+    Some(
+        urls.split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// A service URL from the environment; `SKIPPED: …` when unset, a panic
+/// when unset and `SESSION_REQUIRE_SERVICES=1`.
+pub fn service_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            if std::env::var("SESSION_REQUIRE_SERVICES").as_deref() == Ok("1") {
+                panic!("{var} is not set and SESSION_REQUIRE_SERVICES=1");
+            }
+            println!("SKIPPED: {var} is not set");
+            None
+        }
+    }
+}
+
+/// A name no other test (or test run) uses: for key prefixes and IDs.
+pub fn unique(label: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    format!(
+        "{label}-{}-{nanos:x}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A connection beside the store's, to read and write keys as Node would.
+#[derive(Clone)]
+pub enum Raw {
+    Standalone(redis::aio::MultiplexedConnection),
+    #[cfg(feature = "cluster")]
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl Raw {
+    pub async fn standalone(url: &str) -> Self {
+        let client = redis::Client::open(url).expect("REDIS_URL is a redis URL");
+        let conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to REDIS_URL");
+        Self::Standalone(conn)
+    }
+
+    #[cfg(feature = "cluster")]
+    pub async fn cluster(urls: &[String]) -> Self {
+        let client = redis::cluster::ClusterClient::new(urls.to_vec())
+            .expect("REDIS_CLUSTER_URLS are redis URLs");
+        let conn = client
+            .get_async_connection()
+            .await
+            .expect("connect to REDIS_CLUSTER_URLS");
+        Self::Cluster(conn)
+    }
+
+    pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> T {
+        let result = match self.clone() {
+            Self::Standalone(mut conn) => cmd.query_async(&mut conn).await,
+            #[cfg(feature = "cluster")]
+            Self::Cluster(mut conn) => cmd.query_async(&mut conn).await,
+        };
+        result.expect("raw redis command")
+    }
+
+    pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
+        self.query(redis::cmd("GET").arg(key)).await
+    }
+
+    pub async fn ttl(&self, key: &str) -> i64 {
+        self.query(redis::cmd("TTL").arg(key)).await
+    }
+
+    /// `SET key value EX ttl_secs`, as connect-redis writes.
+    pub async fn set_ex(&self, key: &str, value: &[u8], ttl_secs: i64) {
+        let _: redis::Value = self
+            .query(
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(value)
+                    .arg("EX")
+                    .arg(ttl_secs),
+            )
+            .await;
+    }
+}

@@ -1,0 +1,163 @@
+//! Unreachable servers and values that are not sessions give typed errors,
+//! quickly, and never a panic or a hang.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{unique, Raw};
+use server_session::store::{Record, SaveCondition, Store, StoreError};
+use server_session_redis::RedisStore;
+
+const SHORT: Duration = Duration::from_secs(1);
+
+fn assert_transient<T: std::fmt::Debug>(result: Result<T, StoreError>, started: Instant) {
+    match result {
+        Err(error) => assert!(error.is_transient(), "{error:?}"),
+        Ok(value) => panic!("an unreachable store answered {value:?}"),
+    }
+    // The call timeout plus scheduling slack.
+    assert!(
+        started.elapsed() < SHORT * 2,
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_server_fails_fast() {
+    let started = Instant::now();
+    assert_transient(RedisStore::connect("redis://127.0.0.1:1").await, started);
+
+    let store = RedisStore::new("redis://127.0.0.1:1")
+        .expect("a valid URL")
+        .with_call_timeout(SHORT);
+    for _ in 0..2 {
+        let started = Instant::now();
+        assert_transient(store.load("x").await, started);
+        let started = Instant::now();
+        assert_transient(
+            store
+                .save("x", &Record::default(), SaveCondition::Upsert)
+                .await,
+            started,
+        );
+        let started = Instant::now();
+        assert_transient(store.len().await, started);
+    }
+    assert!(store.is_ready());
+}
+
+#[cfg(feature = "cluster")]
+#[tokio::test]
+async fn an_unreachable_cluster_fails_fast() {
+    let store = RedisStore::new("redis+cluster://127.0.0.1:1,127.0.0.1:2")
+        .expect("a valid URL")
+        .with_call_timeout(SHORT);
+    let started = Instant::now();
+    assert_transient(store.load("x").await, started);
+    let started = Instant::now();
+    assert_transient(store.all().await, started);
+}
+
+#[tokio::test]
+async fn a_value_that_is_not_a_session_is_corrupt() {
+    let Some(url) = common::redis_url() else {
+        return;
+    };
+    let store = RedisStore::connect(&url).await.expect("connect");
+    let raw = Raw::standalone(&url).await;
+    let id = unique("corrupt");
+    let key = store.key(&id);
+
+    for bad in [
+        &b"not json"[..],
+        br#"{"foo":"bar"}"#,
+        br#"{"cookie":null}"#,
+        b"",
+    ] {
+        raw.set_ex(&key, bad, 60).await;
+        assert!(
+            matches!(store.load(&id).await, Err(StoreError::Corrupt { .. })),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+    }
+
+    // A key of another type: the server's error, not a panic.
+    let _: redis::Value = raw.query(redis::cmd("DEL").arg(&key)).await;
+    let _: redis::Value = raw.query(redis::cmd("RPUSH").arg(&key).arg("a")).await;
+    assert!(matches!(store.load(&id).await, Err(StoreError::Backend(_))));
+    let _: redis::Value = raw.query(redis::cmd("DEL").arg(&key)).await;
+}
+
+/// A redis-server of this test's own, on a free loopback port, stopped on drop.
+struct OwnServer {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl OwnServer {
+    fn start(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed where REDIS_URL is set");
+        let server = Self { port, child };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_recovers_when_redis_comes_back() {
+    // Only where Redis is available at all.
+    if common::redis_url().is_none() {
+        return;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let server = OwnServer::start(port);
+    let store = RedisStore::connect(&format!("redis://127.0.0.1:{}", server.port))
+        .await
+        .expect("connect")
+        .with_call_timeout(SHORT);
+    let record = Record::default();
+    let _ = store
+        .save("a", &record, SaveCondition::Upsert)
+        .await
+        .expect("save");
+
+    drop(server);
+    for _ in 0..3 {
+        let started = Instant::now();
+        assert_transient(store.load("a").await, started);
+    }
+    // Let the reconnection attempt the last call started fail too.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Nothing persisted, so the record is gone, but the store works again
+    // at once: no call fails once the server is back.
+    let _server = OwnServer::start(port);
+    assert!(store.load("a").await.expect("load").is_none());
+    let _ = store
+        .save("a", &record, SaveCondition::IfAbsent)
+        .await
+        .expect("save");
+    assert!(store.load("a").await.expect("load").is_some());
+}
