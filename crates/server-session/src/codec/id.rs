@@ -1,0 +1,139 @@
+//! Session IDs: express-session's default `genid`, and the signed
+//! `s:<id>.<mac>` cookie value.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use rand::RngCore as _;
+
+use super::signature::Secrets;
+use super::uri::encode_uri_component;
+
+/// The prefix express-session puts before a signed value (cookie-parser's
+/// convention for signed cookies).
+const SIGNED_PREFIX: &str = "s:";
+
+/// The session cookie's value on the wire:
+/// `encodeURIComponent("s:" + sign(id))`.
+///
+/// The MAC covers the raw `id`, not its encoded form.
+///
+/// ```
+/// # use server_session::codec::{sign_session_id, Secrets};
+/// let secrets = Secrets::new(["keyboard cat"]).expect("one secret");
+/// assert_eq!(
+///     sign_session_id("apple", &secrets),
+///     "s%3Aapple.D8Y%2BpkTAmeR0PobOhY4G97PRW%2Bj7bUnP%2F5m6%2FOn1MCU"
+/// );
+/// ```
+pub fn sign_session_id(id: &str, secrets: &Secrets) -> String {
+    let mut signed = String::with_capacity(SIGNED_PREFIX.len() + id.len() + 44);
+    signed.push_str(SIGNED_PREFIX);
+    signed.push_str(&secrets.sign(id));
+    encode_uri_component(&signed).into_owned()
+}
+
+/// The session ID in a cookie value as [`find_cookie`](super::find_cookie)
+/// returns it (already URI-decoded): the value must start with `s:` and carry
+/// a valid signature under one of the secrets.
+///
+/// An unsigned value or a bad signature gives `None`: no session. The ID may
+/// be empty (`s:` followed by the signature of `""`); express-session treats
+/// that as no session too.
+///
+/// ```
+/// # use server_session::codec::{unsign_session_id, Secrets};
+/// let secrets = Secrets::new(["keyboard cat"]).expect("one secret");
+/// let value = "s:apple.D8Y+pkTAmeR0PobOhY4G97PRW+j7bUnP/5m6/On1MCU";
+/// assert_eq!(unsign_session_id(value, &secrets), Some("apple"));
+/// assert_eq!(unsign_session_id("apple", &secrets), None);
+/// ```
+pub fn unsign_session_id<'a>(value: &'a str, secrets: &Secrets) -> Option<&'a str> {
+    secrets.unsign(value.strip_prefix(SIGNED_PREFIX)?)
+}
+
+/// express-session's default `genid` (uid-safe's `sync(24)`): 24 random
+/// bytes in unpadded base64url, 32 characters from `[A-Za-z0-9_-]`.
+///
+/// The bytes come from rand's thread-local generator, a CSPRNG (ChaCha12)
+/// seeded and periodically reseeded from the operating system, so an ID
+/// carries 192 bits of unpredictable randomness.
+///
+/// ```
+/// # use server_session::codec::generate_id;
+/// let id = generate_id();
+/// assert_eq!(id.len(), 32);
+/// assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+/// ```
+pub fn generate_id() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keyboard_cat() -> Secrets {
+        Secrets::new(["keyboard cat"]).expect("one secret")
+    }
+
+    #[test]
+    fn the_upstream_vectors() {
+        // Spec §6.3, from express-session's tests, verified with Node.
+        let cases = [
+            (
+                "apple",
+                "s%3Aapple.D8Y%2BpkTAmeR0PobOhY4G97PRW%2Bj7bUnP%2F5m6%2FOn1MCU",
+            ),
+            ("%", "s%3A%25.kzQ6x52kKVdF35Qh62AWk4ZekS28K5XYCXKa%2FOTZ01g"),
+            (
+                "/foo",
+                "s%3A%2Ffoo.paEKBtAHbV5s1IB8B2zPnzAgYmmnRPIqObW4VRYj%2FMQ",
+            ),
+        ];
+        let secrets = keyboard_cat();
+        for (id, wire) in cases {
+            assert_eq!(sign_session_id(id, &secrets), wire, "{id:?}");
+            let header = format!("connect.sid={wire}");
+            let found = super::super::find_cookie(header.as_bytes(), "connect.sid")
+                .expect("the cookie is there");
+            assert_eq!(unsign_session_id(&found, &secrets), Some(id));
+        }
+    }
+
+    #[test]
+    fn non_ascii_ids_are_signed_raw_and_encoded() {
+        // Node: encodeURIComponent('s:' + sign('é☃😀', 'keyboard cat'))
+        assert_eq!(
+            sign_session_id("é☃😀", &keyboard_cat()),
+            "s%3A%C3%A9%E2%98%83%F0%9F%98%80.YGkKJLap2osZvokj8dBZyC1veafgJ%2BdULPICiDfdw38"
+        );
+    }
+
+    #[test]
+    fn unsigned_and_badly_signed_values_are_no_session() {
+        let secrets = keyboard_cat();
+        let signed = secrets.sign("apple");
+        assert_eq!(unsign_session_id(&signed, &secrets), None, "no s: prefix");
+        assert_eq!(unsign_session_id(&format!("S:{signed}"), &secrets), None);
+        assert_eq!(unsign_session_id(&format!("s:{signed}="), &secrets), None);
+        assert_eq!(unsign_session_id("s:", &secrets), None);
+        assert_eq!(unsign_session_id("", &secrets), None);
+        let other = Secrets::new(["other"]).expect("one secret");
+        assert_eq!(unsign_session_id(&format!("s:{signed}"), &other), None);
+    }
+
+    #[test]
+    fn generated_ids_are_32_url_safe_characters_and_differ() {
+        let first = generate_id();
+        let second = generate_id();
+        for id in [&first, &second] {
+            assert_eq!(id.len(), 32);
+            assert!(id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        }
+        assert_ne!(first, second);
+    }
+}
