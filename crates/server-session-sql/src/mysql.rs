@@ -1,0 +1,497 @@
+//! [`MySqlStore`]: sessions in MySQL or MariaDB.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use server_session::store::{
+    now_ms, LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreError, StoreFuture,
+    Version,
+};
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+use time::{OffsetDateTime, PrimitiveDateTime};
+use tokio::sync::OnceCell;
+
+use crate::settings::{common_builders, map_sqlx, now_epoch_secs, timed, Settings};
+
+/// A session store in MySQL (5.7+) or MariaDB (10.2+): the same three
+/// columns as connect-pg-simple's table, in types these servers have.
+///
+/// See the [crate docs](crate) for the schema, the version strategy and an
+/// example. Times are written as UTC `DATETIME(6)` values computed by this
+/// process, so the session `time_zone` plays no part.
+///
+/// Cloning is cheap and shares the pool.
+#[derive(Clone, Debug)]
+pub struct MySqlStore {
+    pool: MySqlPool,
+    settings: Settings,
+    sql: Arc<Sql>,
+    /// Set once the table is known to exist, so the check runs once.
+    ensured: Arc<OnceCell<()>>,
+}
+
+impl MySqlStore {
+    /// Connects to `url` (`mysql://user:password@host/db`), opening one
+    /// connection now so that a wrong URL fails here. Bounded by the
+    /// default call timeout (5 s).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Connection`] or [`StoreError::Timeout`] when the server
+    /// cannot be reached, [`StoreError::Backend`] for a bad URL or a refused
+    /// login.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let limit = crate::settings::DEFAULT_CALL_TIMEOUT;
+        let options = pool_options(limit);
+        let pool = timed(limit, async {
+            options.connect(url).await.map_err(map_sqlx)
+        })
+        .await?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// A store over a pool that connects on first use. Only parses `url`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when `url` is not a MySQL URL.
+    pub fn connect_lazy(url: &str) -> Result<Self, StoreError> {
+        let limit = crate::settings::DEFAULT_CALL_TIMEOUT;
+        let pool = pool_options(limit).connect_lazy(url).map_err(map_sqlx)?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// A store over an existing pool. Its connections must use the
+    /// `utf8mb4` character set (sqlx's default).
+    pub fn from_pool(pool: MySqlPool) -> Self {
+        let settings = Settings::default();
+        let sql = Arc::new(Sql::new(&settings.table));
+        Self {
+            pool,
+            settings,
+            sql,
+            ensured: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// The pool the store uses.
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    /// The quoted table name, as it appears in the SQL.
+    pub fn quoted_table(&self) -> &str {
+        &self.sql.table
+    }
+
+    /// Creates the table and its expiry index (`CREATE TABLE IF NOT
+    /// EXISTS`). The first store call does this by itself unless
+    /// [`with_create_table_if_missing(false)`](Self::with_create_table_if_missing).
+    ///
+    /// # Errors
+    ///
+    /// Any error from the server, such as missing `CREATE` rights.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        timed(self.settings.call_timeout, self.create_table()).await
+    }
+
+    fn rebuilt(mut self) -> Self {
+        self.sql = Arc::new(Sql::new(&self.settings.table));
+        self.ensured = Arc::new(OnceCell::new());
+        self
+    }
+
+    async fn create_table(&self) -> Result<(), StoreError> {
+        sqlx::query(&self.sql.create)
+            .execute(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn load_now(&self, id: &str) -> Result<Option<LoadedRecord>, StoreError> {
+        self.ensure_table().await?;
+        // Read as bytes: sqlx refuses to decode `_bin`-collated text
+        // columns as `String`, and the digest is of the bytes anyway.
+        let stored: Option<Vec<u8>> = sqlx::query_scalar(&self.sql.load)
+            .bind(id)
+            .bind(now_datetime())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        let Some(bytes) = stored else {
+            return Ok(None);
+        };
+        let record = Record::from_json(&bytes)?;
+        Ok(Some(LoadedRecord {
+            record,
+            version: Version::digest_of(&bytes),
+        }))
+    }
+
+    async fn save_now(
+        &self,
+        id: &str,
+        record: &Record,
+        condition: SaveCondition,
+    ) -> Result<SaveOutcome, StoreError> {
+        self.ensure_table().await?;
+        let now_ms = now_ms();
+        let now = datetime(now_epoch_secs(now_ms));
+        let json = record.to_json();
+        let version = Version::digest_of(json.as_bytes());
+        if record.ttl_secs(now_ms, self.settings.default_ttl_secs) <= 0 {
+            return self.save_expired(id, now, condition, version).await;
+        }
+        let expire = datetime(record.expire_epoch_secs(now_ms, self.settings.default_ttl_secs));
+        let written = match condition {
+            SaveCondition::Upsert => {
+                sqlx::query(&self.sql.upsert)
+                    .bind(id)
+                    .bind(&json)
+                    .bind(expire)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                true
+            }
+            SaveCondition::IfAbsent => {
+                // An expired row still holds the key: clear it first. The
+                // INSERT is then the atomic check: a live row, even one
+                // another process inserted in between, makes it fail.
+                sqlx::query(&self.sql.delete_expired_one)
+                    .bind(id)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                match sqlx::query(&self.sql.insert)
+                    .bind(id)
+                    .bind(&json)
+                    .bind(expire)
+                    .execute(&self.pool)
+                    .await
+                {
+                    Ok(_) => true,
+                    Err(sqlx::Error::Database(error)) if error.is_unique_violation() => false,
+                    Err(error) => return Err(map_sqlx(error)),
+                }
+            }
+            // sqlx connects with CLIENT_FOUND_ROWS, so the affected-row
+            // count is the number of rows matched, even when the new values
+            // equal the old ones.
+            SaveCondition::IfVersion(expected) => {
+                sqlx::query(&self.sql.update_if_version)
+                    .bind(&json)
+                    .bind(expire)
+                    .bind(id)
+                    .bind(now)
+                    .bind(hex(expected.as_bytes()))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?
+                    .rows_affected()
+                    > 0
+            }
+        };
+        Ok(if written {
+            SaveOutcome::Saved(version)
+        } else {
+            SaveOutcome::Conflict
+        })
+    }
+
+    /// A record whose cookie has already expired is deleted, not written;
+    /// the condition still decides whether this save may touch the row.
+    async fn save_expired(
+        &self,
+        id: &str,
+        now: PrimitiveDateTime,
+        condition: SaveCondition,
+        version: Version,
+    ) -> Result<SaveOutcome, StoreError> {
+        let allowed = match condition {
+            SaveCondition::Upsert => {
+                self.destroy_now(id).await?;
+                true
+            }
+            SaveCondition::IfAbsent => {
+                let live: i64 = sqlx::query_scalar(&self.sql.exists_live)
+                    .bind(id)
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                live == 0
+            }
+            SaveCondition::IfVersion(expected) => {
+                sqlx::query(&self.sql.delete_if_version)
+                    .bind(id)
+                    .bind(now)
+                    .bind(hex(expected.as_bytes()))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?
+                    .rows_affected()
+                    > 0
+            }
+        };
+        Ok(if allowed {
+            SaveOutcome::Saved(version)
+        } else {
+            SaveOutcome::Conflict
+        })
+    }
+
+    async fn touch_now(&self, id: &str, record: &Record) -> Result<(), StoreError> {
+        if self.settings.disable_touch {
+            return Ok(());
+        }
+        self.ensure_table().await?;
+        let now_ms = now_ms();
+        sqlx::query(&self.sql.touch)
+            .bind(datetime(
+                record.expire_epoch_secs(now_ms, self.settings.default_ttl_secs),
+            ))
+            .bind(id)
+            .bind(datetime(now_epoch_secs(now_ms)))
+            .execute(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn destroy_now(&self, id: &str) -> Result<(), StoreError> {
+        self.ensure_table().await?;
+        sqlx::query(&self.sql.destroy)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn all_now(&self) -> Result<Vec<(String, Record)>, StoreError> {
+        self.ensure_table().await?;
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = sqlx::query_as(&self.sql.all)
+            .bind(now_datetime())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        rows.into_iter()
+            .map(|(sid, bytes)| {
+                // IDs were written from Rust strings or by Node, so they are
+                // UTF-8; a stray byte is shown, not fatal.
+                let sid = String::from_utf8_lossy(&sid).into_owned();
+                Ok((sid, Record::from_json(&bytes)?))
+            })
+            .collect()
+    }
+
+    async fn len_now(&self) -> Result<usize, StoreError> {
+        self.ensure_table().await?;
+        let count: i64 = sqlx::query_scalar(&self.sql.len)
+            .bind(now_datetime())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(usize::try_from(count).unwrap_or(usize::MAX))
+    }
+
+    async fn clear_now(&self) -> Result<(), StoreError> {
+        self.ensure_table().await?;
+        sqlx::query(&self.sql.clear)
+            .execute(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn prune_now(&self) -> Result<u64, StoreError> {
+        self.ensure_table().await?;
+        let deleted = sqlx::query(&self.sql.prune)
+            .bind(now_datetime())
+            .execute(&self.pool)
+            .await
+            .map_err(map_sqlx)?;
+        Ok(deleted.rows_affected())
+    }
+}
+
+common_builders!(MySqlStore);
+
+impl Store for MySqlStore {
+    fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>> {
+        Box::pin(timed(self.settings.call_timeout, self.load_now(id)))
+    }
+
+    fn save<'a>(
+        &'a self,
+        id: &'a str,
+        record: &'a Record,
+        condition: SaveCondition,
+    ) -> StoreFuture<'a, SaveOutcome> {
+        Box::pin(timed(
+            self.settings.call_timeout,
+            self.save_now(id, record, condition),
+        ))
+    }
+
+    fn touch<'a>(&'a self, id: &'a str, record: &'a Record) -> StoreFuture<'a, ()> {
+        Box::pin(timed(
+            self.settings.call_timeout,
+            self.touch_now(id, record),
+        ))
+    }
+
+    fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(timed(self.settings.call_timeout, self.destroy_now(id)))
+    }
+
+    fn all(&self) -> StoreFuture<'_, Vec<(String, Record)>> {
+        Box::pin(timed(self.settings.call_timeout, self.all_now()))
+    }
+
+    fn len(&self) -> StoreFuture<'_, usize> {
+        Box::pin(timed(self.settings.call_timeout, self.len_now()))
+    }
+
+    fn clear(&self) -> StoreFuture<'_, ()> {
+        Box::pin(timed(self.settings.call_timeout, self.clear_now()))
+    }
+
+    fn prune_expired(&self) -> StoreFuture<'_, u64> {
+        Box::pin(timed(self.settings.call_timeout, self.prune_now()))
+    }
+
+    fn is_ready(&self) -> bool {
+        !self.pool.is_closed()
+    }
+
+    fn kind(&self) -> &'static str {
+        "mysql"
+    }
+}
+
+fn pool_options(acquire_timeout: Duration) -> MySqlPoolOptions {
+    MySqlPoolOptions::new().acquire_timeout(acquire_timeout)
+}
+
+/// The latest instant `DATETIME` can hold, 9999-12-31 23:59:59 UTC.
+const MAX_DATETIME_SECS: i64 = 253_402_300_799;
+
+/// Seconds since the epoch as a UTC `DATETIME`, clamped to its range.
+fn datetime(epoch_secs: i64) -> PrimitiveDateTime {
+    let at = OffsetDateTime::from_unix_timestamp(epoch_secs.clamp(0, MAX_DATETIME_SECS))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    PrimitiveDateTime::new(at.date(), at.time())
+}
+
+/// connect-pg-simple's "now": `ceil(now_s)`, as a UTC `DATETIME`.
+fn now_datetime() -> PrimitiveDateTime {
+    datetime(now_epoch_secs(now_ms()))
+}
+
+/// Lower-case hex, the form `SHA2()` returns.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(64), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
+}
+
+/// A MySQL identifier in backticks, inner backticks doubled.
+fn quote(identifier: &str) -> String {
+    format!("`{}`", identifier.replace('`', "``"))
+}
+
+/// The statements, built once per table name.
+///
+/// The version of a row is the SHA-256 of `sess`; `SHA2(sess, 256)`
+/// computes the same digest (as hex) on the server, so compare-and-set is
+/// one `UPDATE`.
+#[derive(Debug)]
+struct Sql {
+    table: String,
+    create: String,
+    load: String,
+    upsert: String,
+    insert: String,
+    delete_expired_one: String,
+    update_if_version: String,
+    delete_if_version: String,
+    exists_live: String,
+    touch: String,
+    destroy: String,
+    all: String,
+    len: String,
+    clear: String,
+    prune: String,
+}
+
+impl Sql {
+    fn new(table: &str) -> Self {
+        let t = quote(table);
+        Self {
+            // utf8mb4_bin: session IDs are case-sensitive, and the stored
+            // text must come back byte for byte. Index names are per table
+            // in MySQL, so connect-pg-simple's index name can be kept.
+            create: format!(
+                "CREATE TABLE IF NOT EXISTS {t} (\n  \
+                 `sid` VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,\n  \
+                 `sess` LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,\n  \
+                 `expire` DATETIME(6) NOT NULL,\n  \
+                 PRIMARY KEY (`sid`),\n  \
+                 INDEX `IDX_session_expire` (`expire`)\n\
+                 ) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            ),
+            load: format!("SELECT sess FROM {t} WHERE sid = ? AND expire >= ?"),
+            upsert: format!(
+                "INSERT INTO {t} (sid, sess, expire) VALUES (?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE sess = VALUES(sess), expire = VALUES(expire)"
+            ),
+            insert: format!("INSERT INTO {t} (sid, sess, expire) VALUES (?, ?, ?)"),
+            delete_expired_one: format!("DELETE FROM {t} WHERE sid = ? AND expire < ?"),
+            update_if_version: format!(
+                "UPDATE {t} SET sess = ?, expire = ? \
+                 WHERE sid = ? AND expire >= ? AND SHA2(sess, 256) = ?"
+            ),
+            delete_if_version: format!(
+                "DELETE FROM {t} WHERE sid = ? AND expire >= ? AND SHA2(sess, 256) = ?"
+            ),
+            exists_live: format!("SELECT COUNT(*) FROM {t} WHERE sid = ? AND expire >= ?"),
+            touch: format!("UPDATE {t} SET expire = ? WHERE sid = ? AND expire >= ?"),
+            destroy: format!("DELETE FROM {t} WHERE sid = ?"),
+            all: format!("SELECT sid, sess FROM {t} WHERE expire >= ?"),
+            len: format!("SELECT COUNT(*) FROM {t} WHERE expire >= ?"),
+            clear: format!("DELETE FROM {t}"),
+            prune: format!("DELETE FROM {t} WHERE expire < ?"),
+            table: t,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_with_backticks() {
+        assert_eq!(quote("session"), "`session`");
+        assert_eq!(quote("we`ird"), "`we``ird`");
+    }
+
+    #[test]
+    fn hex_matches_sha2_output() {
+        assert_eq!(hex(&[0x01, 0xab, 0xff]), "01abff");
+    }
+
+    #[test]
+    fn datetimes_are_utc_and_clamped() {
+        assert_eq!(datetime(0).to_string(), "1970-01-01 0:00:00.0");
+        assert_eq!(datetime(i64::MAX).year(), 9999);
+    }
+}

@@ -1,0 +1,191 @@
+//! What the three stores share: options, the call timeout, and how sqlx
+//! errors become [`StoreError`]s.
+
+use std::future::Future;
+use std::time::Duration;
+
+use server_session::store::StoreError;
+
+/// connect-pg-simple's default table name.
+pub(crate) const DEFAULT_TABLE: &str = "session";
+/// connect-pg-simple's and connect-redis's default TTL: one day.
+pub(crate) const DEFAULT_TTL_SECS: i64 = 86_400;
+/// How long one store call may take unless changed with `with_call_timeout`.
+pub(crate) const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The options every SQL store has.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    /// Unquoted table name; quoted when the SQL is built.
+    pub(crate) table: String,
+    /// Expiry for records without `cookie.expires`, in seconds (at least 1).
+    pub(crate) default_ttl_secs: i64,
+    /// Bound on every call, connection acquisition included.
+    pub(crate) call_timeout: Duration,
+    /// connect-pg-simple's `disableTouch`.
+    pub(crate) disable_touch: bool,
+    /// connect-pg-simple's `createTableIfMissing`, on by default here.
+    pub(crate) create_table_if_missing: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            table: DEFAULT_TABLE.to_owned(),
+            default_ttl_secs: DEFAULT_TTL_SECS,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            disable_touch: false,
+            create_table_if_missing: true,
+        }
+    }
+}
+
+/// A TTL in whole seconds, rounded up and at least one: a zero TTL would
+/// make every browser-session record expire as it is written.
+pub(crate) fn ttl_secs(ttl: Duration) -> i64 {
+    let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() != 0);
+    i64::try_from(secs).unwrap_or(i64::MAX).max(1)
+}
+
+/// `ceil(now / 1000)`: connect-pg-simple's `currentTimestamp()`, the instant
+/// a row must not be older than to count as live.
+pub(crate) fn now_epoch_secs(now_ms: i64) -> i64 {
+    now_ms.div_euclid(1000) + i64::from(now_ms.rem_euclid(1000) != 0)
+}
+
+/// Runs one store call under the call timeout.
+pub(crate) async fn timed<T>(
+    limit: Duration,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Timeout(limit)),
+    }
+}
+
+/// Connection trouble (the server is unreachable, the pool is exhausted or
+/// closed, a connection broke) is [`StoreError::Connection`], which the layer
+/// treats as transient; everything else the server said is `Backend`.
+pub(crate) fn map_sqlx(error: sqlx::Error) -> StoreError {
+    let transient = match &error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE class 08 is "connection exception"; 57P01..57P03 are
+        // PostgreSQL's admin shutdown / crash shutdown / cannot connect now.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    };
+    if transient {
+        StoreError::connection(error)
+    } else {
+        StoreError::backend(error)
+    }
+}
+
+/// The builder methods and pruner entry point all three stores share.
+/// Each store provides `fn rebuilt(self) -> Self`, which recomputes its SQL
+/// after the table name changed.
+macro_rules! common_builders {
+    ($store:ident) => {
+        impl $store {
+            /// Keeps sessions in this table (default `session`). The name is
+            /// quoted, so any characters are allowed.
+            #[must_use]
+            pub fn with_table(mut self, table: impl Into<String>) -> Self {
+                self.settings.table = table.into();
+                self.rebuilt()
+            }
+
+            /// The lifetime of a record whose cookie has no `expires`
+            /// (a browser-session cookie): one day by default, like
+            /// connect-pg-simple's `ttl`. Rounded up to whole seconds, at
+            /// least one.
+            #[must_use]
+            pub fn with_default_ttl(mut self, ttl: ::std::time::Duration) -> Self {
+                self.settings.default_ttl_secs = $crate::settings::ttl_secs(ttl);
+                self
+            }
+
+            /// Bounds every call, waiting for a pooled connection included
+            /// (default 5 s). A call that takes longer fails with
+            /// [`StoreError::Timeout`](server_session::StoreError::Timeout).
+            #[must_use]
+            pub fn with_call_timeout(mut self, timeout: ::std::time::Duration) -> Self {
+                self.settings.call_timeout = timeout;
+                self
+            }
+
+            /// Makes [`touch`](server_session::Store::touch) a no-op, like
+            /// connect-pg-simple's `disableTouch` (default false).
+            #[must_use]
+            pub fn with_disable_touch(mut self, disable: bool) -> Self {
+                self.settings.disable_touch = disable;
+                self
+            }
+
+            /// Whether the first call creates the table when it is missing
+            /// (default true, like connect-pg-simple's
+            /// `createTableIfMissing: true`). When false, create it yourself
+            /// or call `migrate`.
+            #[must_use]
+            pub fn with_create_table_if_missing(mut self, create: bool) -> Self {
+                self.settings.create_table_if_missing = create;
+                self
+            }
+
+            /// The table name, unquoted.
+            pub fn table(&self) -> &str {
+                &self.settings.table
+            }
+
+            /// Starts a task that deletes expired rows about every
+            /// `interval` (randomised to 50–150 %, like connect-pg-simple's
+            /// `pruneSessionInterval`). See [`spawn_pruner`](crate::spawn_pruner).
+            ///
+            /// # Panics
+            ///
+            /// When called outside a tokio runtime.
+            pub fn spawn_pruner(&self, interval: ::std::time::Duration) -> $crate::PrunerHandle {
+                $crate::spawn_pruner(self.clone(), interval)
+            }
+
+            /// Creates the table when the first call needs it, once per
+            /// store value (a failed attempt is retried by the next call).
+            async fn ensure_table(&self) -> Result<(), ::server_session::StoreError> {
+                if !self.settings.create_table_if_missing {
+                    return Ok(());
+                }
+                self.ensured
+                    .get_or_try_init(|| self.create_table())
+                    .await
+                    .map(|_| ())
+            }
+        }
+    };
+}
+
+pub(crate) use common_builders;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_is_rounded_up_and_never_zero() {
+        assert_eq!(ttl_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(ttl_secs(Duration::ZERO), 1);
+        assert_eq!(ttl_secs(Duration::from_secs(86_400)), 86_400);
+    }
+
+    #[test]
+    fn now_is_rounded_up_like_connect_pg_simple() {
+        assert_eq!(now_epoch_secs(1_000), 1);
+        assert_eq!(now_epoch_secs(1_001), 2);
+    }
+}

@@ -1,0 +1,41 @@
+//! Helpers shared by this crate's integration tests.
+#![allow(dead_code, unreachable_pub)]
+
+/// Reads a service URL. Unset: prints `SKIPPED: …` and returns `None`, or
+/// panics when `SESSION_REQUIRE_SERVICES=1` (CI, where every service runs).
+pub fn service_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("SESSION_REQUIRE_SERVICES").as_deref() == Ok("1") => {
+            panic!("{var} is not set but SESSION_REQUIRE_SERVICES=1")
+        }
+        _ => {
+            println!("SKIPPED: {var} is not set");
+            None
+        }
+    }
+}
+
+/// A table (or schema) name no other test uses.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}_{:016x}", rand::random::<u64>())
+}
+
+/// An express record whose cookie expires at `expires` (ISO-8601).
+pub fn express_record(expires: &str, extra: &str) -> server_session::Record {
+    let json = format!(
+        r#"{{"cookie":{{"originalMaxAge":60000,"expires":"{expires}","httpOnly":true,"path":"/"}}{extra}}}"#
+    );
+    server_session::Record::from_json(json.as_bytes()).expect("a valid express record")
+}
+
+/// Polls `check` every 10 ms for up to 10 s.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}

@@ -1,0 +1,107 @@
+//! The MySQL/MariaDB store's row: exact JSON bytes, a UTC `expire`, and
+//! case-sensitive session IDs.
+#![cfg(feature = "mysql")]
+
+mod common;
+
+use server_session::store::{SaveCondition, SaveOutcome, Store};
+use server_session_sql::MySqlStore;
+
+use common::{express_record, service_url, unique_name};
+
+async fn store_in_fresh_table() -> Option<MySqlStore> {
+    let url = service_url("MYSQL_URL")?;
+    let store = MySqlStore::connect(&url)
+        .await
+        .expect("connect to MYSQL_URL")
+        .with_table(unique_name("session"));
+    Some(store)
+}
+
+async fn drop_table(store: &MySqlStore) {
+    let sql = format!("DROP TABLE IF EXISTS {}", store.quoted_table());
+    sqlx::query(&sql)
+        .execute(store.pool())
+        .await
+        .expect("drop table");
+}
+
+#[tokio::test]
+async fn the_row_holds_express_json_verbatim_and_a_utc_expire() {
+    let Some(store) = store_in_fresh_table().await else {
+        return;
+    };
+    // A connection in another time zone must not shift what is written.
+    let mut conn = store.pool().acquire().await.expect("a connection");
+    sqlx::query("SET time_zone = '+05:00'")
+        .execute(&mut *conn)
+        .await
+        .expect("set time zone");
+    drop(conn);
+
+    let record = express_record(
+        "2030-01-01T00:00:00.424Z",
+        r#","user":{"name":"bob"},"ü":"✓""#,
+    );
+    assert!(matches!(
+        store.save("abc", &record, SaveCondition::Upsert).await,
+        Ok(SaveOutcome::Saved(_))
+    ));
+    let sql = format!(
+        "SELECT sid, sess, CAST(expire AS CHAR) FROM {}",
+        store.quoted_table()
+    );
+    let (sid, sess, expire): (Vec<u8>, Vec<u8>, String) = sqlx::query_as(&sql)
+        .fetch_one(store.pool())
+        .await
+        .expect("the row");
+    assert_eq!(sid, b"abc");
+    assert_eq!(
+        sess,
+        record.to_json().into_bytes(),
+        "sess must be express's JSON byte for byte"
+    );
+    assert_eq!(
+        expire, "2030-01-01 00:00:01.000000",
+        "ceil(expires / 1000) in UTC"
+    );
+    drop_table(&store).await;
+}
+
+#[tokio::test]
+async fn session_ids_are_case_sensitive_and_a_foreign_write_conflicts() {
+    let Some(store) = store_in_fresh_table().await else {
+        return;
+    };
+    let lower = express_record("2030-01-01T00:00:00.000Z", r#","who":"lower""#);
+    let upper = express_record("2030-01-01T00:00:00.000Z", r#","who":"upper""#);
+    let _ = store
+        .save("abc", &lower, SaveCondition::IfAbsent)
+        .await
+        .expect("save");
+    assert!(matches!(
+        store.save("ABC", &upper, SaveCondition::IfAbsent).await,
+        Ok(SaveOutcome::Saved(_))
+    ));
+    let loaded = store.load("abc").await.expect("load").expect("live");
+    assert_eq!(loaded.record.data()["who"], "lower");
+
+    // Another process rewrites the row with other bytes.
+    let sql = format!(
+        "UPDATE {} SET sess = ? WHERE sid = 'abc'",
+        store.quoted_table()
+    );
+    sqlx::query(&sql)
+        .bind(r#"{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"who":"node"}"#)
+        .execute(store.pool())
+        .await
+        .expect("foreign write");
+    assert_eq!(
+        store
+            .save("abc", &lower, SaveCondition::IfVersion(loaded.version))
+            .await
+            .expect("save"),
+        SaveOutcome::Conflict
+    );
+    drop_table(&store).await;
+}
