@@ -1,0 +1,520 @@
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::map::Sessions;
+use super::MemoryStore;
+use crate::clock;
+use crate::store::{CookieData, Record, SaveCondition, SaveOutcome, Store, Version};
+
+const HOUR_MS: i64 = 60 * 60 * 1000;
+
+fn record(expires_ms: Option<i64>, data: Value) -> Record {
+    let Value::Object(map) = data else {
+        panic!("test data must be an object");
+    };
+    Record::new(CookieData::default().with_expires_ms(expires_ms), map)
+}
+
+fn saved(outcome: SaveOutcome) -> Version {
+    match outcome {
+        SaveOutcome::Saved(version) => version,
+        SaveOutcome::Conflict => panic!("expected the save to succeed"),
+    }
+}
+
+/// A map on a fixed clock, so expiry is tested without sleeping.
+fn sessions() -> Sessions {
+    Sessions::new(16, 10_000)
+}
+
+#[test]
+fn load_hides_and_removes_expired_records() {
+    let map = sessions();
+    saved(map.save(
+        "a",
+        &record(Some(1_000), json!({})),
+        SaveCondition::Upsert,
+        0,
+    ));
+    assert!(map.load("a", 999).is_some());
+    assert_eq!(map.count(), 1);
+    assert!(map.load("a", 1_000).is_none(), "expires is exclusive");
+    assert_eq!(map.count(), 0, "load removed the expired entry");
+}
+
+#[test]
+fn browser_session_records_live_for_the_idle_lifetime_after_save_or_touch() {
+    let map = sessions(); // idle lifetime 10 s
+    let browser = record(None, json!({"n": 1}));
+    saved(map.save("a", &browser, SaveCondition::Upsert, 0));
+    assert!(map.load("a", 9_999).is_some());
+    map.touch("a", &browser, 9_000);
+    assert!(
+        map.load("a", 18_999).is_some(),
+        "touch restarted the idle lifetime"
+    );
+    assert!(map.load("a", 19_000).is_none());
+}
+
+#[test]
+fn touch_replaces_the_cookie_and_expiry_but_not_data_or_version() {
+    let map = sessions();
+    let version = saved(map.save(
+        "a",
+        &record(Some(1_000), json!({"n": 1})),
+        SaveCondition::Upsert,
+        0,
+    ));
+    // The session as a request holds it: same cookie path, later expiry,
+    // and data the store must ignore.
+    let touched = record(Some(5_000), json!({"n": 2}));
+    map.touch("a", &touched, 500);
+    let loaded = map.load("a", 4_000).expect("touch extended the expiry");
+    assert_eq!(loaded.version, version);
+    assert_eq!(loaded.record.data()["n"], 1);
+    assert_eq!(loaded.record.cookie().expires_ms(), Some(5_000));
+}
+
+#[test]
+fn touch_never_revives_or_creates() {
+    let map = sessions();
+    saved(map.save(
+        "a",
+        &record(Some(1_000), json!({})),
+        SaveCondition::Upsert,
+        0,
+    ));
+    map.touch("a", &record(Some(9_000), json!({})), 1_000);
+    assert!(map.load("a", 1_001).is_none());
+    map.touch("missing", &record(Some(9_000), json!({})), 1_000);
+    assert!(map.load("missing", 1_001).is_none());
+    assert_eq!(map.count(), 0);
+}
+
+#[test]
+fn touch_with_a_past_expiry_deletes() {
+    let map = sessions();
+    saved(map.save(
+        "a",
+        &record(Some(1_000), json!({})),
+        SaveCondition::Upsert,
+        0,
+    ));
+    map.touch("a", &record(Some(100), json!({})), 500);
+    assert_eq!(map.count(), 0);
+}
+
+#[test]
+fn versions_never_repeat_after_destroy_and_recreate() {
+    let map = sessions();
+    let first = saved(map.save("a", &record(None, json!({})), SaveCondition::IfAbsent, 0));
+    map.destroy("a");
+    let second = saved(map.save("a", &record(None, json!({})), SaveCondition::IfAbsent, 0));
+    assert_ne!(first, second);
+    assert_eq!(
+        map.save(
+            "a",
+            &record(None, json!({})),
+            SaveCondition::IfVersion(first),
+            0
+        ),
+        SaveOutcome::Conflict
+    );
+}
+
+#[test]
+fn conditions_see_an_expired_entry_as_absent() {
+    let map = sessions();
+    let version = saved(map.save(
+        "a",
+        &record(Some(1_000), json!({})),
+        SaveCondition::Upsert,
+        0,
+    ));
+    assert_eq!(
+        map.save(
+            "a",
+            &record(Some(9_000), json!({})),
+            SaveCondition::IfVersion(version),
+            1_000
+        ),
+        SaveOutcome::Conflict,
+        "no resurrection"
+    );
+    saved(map.save(
+        "a",
+        &record(Some(9_000), json!({})),
+        SaveCondition::IfAbsent,
+        1_000,
+    ));
+    assert_eq!(map.count(), 1);
+}
+
+#[test]
+fn a_save_with_a_past_expiry_deletes_and_checks_its_condition_first() {
+    let map = sessions();
+    let version = saved(map.save(
+        "a",
+        &record(Some(1_000), json!({})),
+        SaveCondition::Upsert,
+        0,
+    ));
+    assert_eq!(
+        map.save(
+            "a",
+            &record(Some(10), json!({})),
+            SaveCondition::IfAbsent,
+            0
+        ),
+        SaveOutcome::Conflict
+    );
+    assert_eq!(map.count(), 1);
+    saved(map.save(
+        "a",
+        &record(Some(10), json!({})),
+        SaveCondition::IfVersion(version),
+        500,
+    ));
+    assert_eq!(map.count(), 0);
+    saved(map.save(
+        "b",
+        &record(Some(10), json!({})),
+        SaveCondition::Upsert,
+        500,
+    ));
+    assert_eq!(map.count(), 0, "nothing created");
+}
+
+#[test]
+fn a_full_store_drops_expired_records_before_live_ones() {
+    let map = sessions();
+    map.set_max_sessions(10);
+    for i in 0..5 {
+        saved(map.save(
+            &format!("short{i}"),
+            &record(Some(50), json!({})),
+            SaveCondition::Upsert,
+            0,
+        ));
+        saved(map.save(
+            &format!("long{i}"),
+            &record(Some(HOUR_MS), json!({})),
+            SaveCondition::Upsert,
+            0,
+        ));
+    }
+    for i in 5..10 {
+        saved(map.save(
+            &format!("long{i}"),
+            &record(Some(HOUR_MS), json!({})),
+            SaveCondition::Upsert,
+            100,
+        ));
+    }
+    assert_eq!(map.count(), 10);
+    for i in 0..10 {
+        assert!(
+            map.load(&format!("long{i}"), 100).is_some(),
+            "long{i} was evicted"
+        );
+    }
+}
+
+#[test]
+fn replacing_a_record_in_a_full_store_evicts_nothing() {
+    let map = sessions();
+    map.set_max_sessions(3);
+    for id in ["a", "b", "c"] {
+        saved(map.save(
+            id,
+            &record(Some(HOUR_MS), json!({})),
+            SaveCondition::Upsert,
+            0,
+        ));
+    }
+    for _ in 0..10 {
+        saved(map.save(
+            "b",
+            &record(Some(HOUR_MS), json!({"x": 1})),
+            SaveCondition::Upsert,
+            0,
+        ));
+    }
+    for id in ["a", "b", "c"] {
+        assert!(map.load(id, 1).is_some());
+    }
+}
+
+#[test]
+fn eviction_prefers_records_closest_to_expiry() {
+    let map = sessions();
+    map.set_max_sessions(64);
+    for i in 0..64 {
+        saved(map.save(
+            &format!("soon{i}"),
+            &record(Some(HOUR_MS + i), json!({})),
+            SaveCondition::Upsert,
+            0,
+        ));
+    }
+    for i in 0..64 {
+        saved(map.save(
+            &format!("late{i}"),
+            &record(Some(10 * HOUR_MS + i), json!({})),
+            SaveCondition::Upsert,
+            0,
+        ));
+    }
+    assert_eq!(map.count(), 64);
+    let late = map
+        .expiries()
+        .into_iter()
+        .filter(|&at| at >= 10 * HOUR_MS)
+        .count();
+    // Sampling is approximate (52 to 64 over 5000 runs); random eviction
+    // would keep about half.
+    assert!(
+        late >= 48,
+        "only {late} of 64 survivors were the later-expiring records"
+    );
+}
+
+#[test]
+fn count_matches_the_entries_after_any_mix_of_operations() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let map = sessions();
+    map.set_max_sessions(20);
+    let mut now = 0;
+    for _ in 0..5_000 {
+        now += rng.random_range(0..20);
+        let id = format!("s{}", rng.random_range(0..40));
+        let expires = match rng.random_range(0..4) {
+            0 => None,
+            1 => Some(now - 1),
+            _ => Some(now + rng.random_range(1..500)),
+        };
+        let rec = record(expires, json!({}));
+        match rng.random_range(0..8) {
+            0 => {
+                let _ = map.load(&id, now);
+            }
+            1 => map.touch(&id, &rec, now),
+            2 => map.destroy(&id),
+            3 => {
+                map.sweep(now);
+            }
+            4 => {
+                let version = map.load(&id, now).map(|loaded| loaded.version);
+                let _ = map.save(
+                    &id,
+                    &rec,
+                    SaveCondition::IfVersion(version.unwrap_or(Version::from_u64(0))),
+                    now,
+                );
+            }
+            5 => {
+                let _ = map.save(&id, &rec, SaveCondition::IfAbsent, now);
+            }
+            _ => {
+                let _ = map.save(&id, &rec, SaveCondition::Upsert, now);
+            }
+        }
+        assert_eq!(map.count(), map.expiries().len());
+        assert!(map.count() <= 20);
+    }
+    assert_eq!(map.live_len(now), map.all(now).len());
+    map.clear();
+    assert_eq!(map.count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn max_sessions_bound_holds_under_concurrent_inserts() {
+    let store = MemoryStore::new().with_max_sessions(100);
+    let expires = clock::now_ms() + HOUR_MS;
+    let tasks: Vec<_> = (0..8)
+        .map(|task| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..500 {
+                    let id = format!("{task}-{i}");
+                    let outcome = store
+                        .save(
+                            &id,
+                            &record(Some(expires + i), json!({"i": i})),
+                            SaveCondition::IfAbsent,
+                        )
+                        .await
+                        .expect("memory store never fails");
+                    saved(outcome);
+                    assert!(store.sessions.count() <= 100 + 8, "bound far exceeded");
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("insert task");
+    }
+    assert!(
+        store.sessions.count() <= 100,
+        "{} entries",
+        store.sessions.count()
+    );
+    assert_eq!(store.sessions.count(), store.sessions.expiries().len());
+    assert_eq!(store.len().await.expect("len"), store.sessions.count());
+}
+
+#[tokio::test]
+async fn browser_sessions_expire_after_a_short_idle_lifetime() {
+    let store = MemoryStore::new().with_idle_lifetime(Duration::from_millis(600));
+    let browser = record(None, json!({"n": 1}));
+    saved(
+        store
+            .save("a", &browser, SaveCondition::Upsert)
+            .await
+            .expect("save"),
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    store.touch("a", &browser).await.expect("touch");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        store.load("a").await.expect("load").is_some(),
+        "touch extended the lifetime past the first 600 ms"
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(store.load("a").await.expect("load").is_none());
+}
+
+#[tokio::test]
+async fn sweeper_removes_expired_entries() {
+    let store = MemoryStore::new();
+    let soon = clock::now_ms() + 50;
+    for i in 0..100 {
+        saved(
+            store
+                .save(
+                    &format!("s{i}"),
+                    &record(Some(soon), json!({})),
+                    SaveCondition::Upsert,
+                )
+                .await
+                .expect("save"),
+        );
+    }
+    saved(
+        store
+            .save(
+                "live",
+                &record(Some(soon + HOUR_MS), json!({})),
+                SaveCondition::Upsert,
+            )
+            .await
+            .expect("save"),
+    );
+    let sweeper = store.spawn_sweeper(Duration::from_millis(20));
+    for _ in 0..200 {
+        if store.sessions.count() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        store.sessions.count(),
+        1,
+        "the sweeper removed expired entries without any load"
+    );
+    assert!(!sweeper.is_finished());
+    sweeper.abort();
+    assert!(store.load("live").await.expect("load").is_some());
+}
+
+#[tokio::test]
+async fn sweeper_stops_when_the_last_store_clone_is_dropped() {
+    let store = MemoryStore::new();
+    let clone = store.clone();
+    // An hour-long period: the task must end on the drop, not on a tick.
+    let sweeper = store.spawn_sweeper(Duration::from_secs(3600));
+    drop(store);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!sweeper.is_finished(), "a clone is still alive");
+    drop(clone);
+    for _ in 0..100 {
+        if sweeper.is_finished() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the sweeper outlived its store");
+}
+
+#[tokio::test]
+async fn dropping_the_handle_stops_the_sweeper() {
+    let store = MemoryStore::new();
+    let sweeper = store.spawn_sweeper(Duration::from_millis(10));
+    drop(sweeper);
+    saved(
+        store
+            .save(
+                "a",
+                &record(Some(clock::now_ms() + 30), json!({})),
+                SaveCondition::Upsert,
+            )
+            .await
+            .expect("save"),
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        store.sessions.count(),
+        1,
+        "no sweep ran after the handle was dropped"
+    );
+    assert_eq!(store.sweep(), 1);
+}
+
+#[tokio::test]
+async fn a_detached_sweeper_keeps_sweeping() {
+    let store = MemoryStore::new();
+    store.spawn_sweeper(Duration::from_millis(10)).detach();
+    saved(
+        store
+            .save(
+                "a",
+                &record(Some(clock::now_ms() + 30), json!({})),
+                SaveCondition::Upsert,
+            )
+            .await
+            .expect("save"),
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(store.sessions.count(), 0);
+}
+
+#[test]
+fn settings_are_shared_by_clones_and_debug_shows_no_data() {
+    let store = MemoryStore::new();
+    let clone = store
+        .clone()
+        .with_max_sessions(0)
+        .with_idle_lifetime(Duration::from_secs(5));
+    assert_eq!(store.max_sessions(), Some(1), "clamped to 1 and shared");
+    assert_eq!(store.idle_lifetime(), Duration::from_secs(5));
+    assert_eq!(MemoryStore::new().max_sessions(), None);
+    assert_eq!(
+        MemoryStore::new().idle_lifetime(),
+        Duration::from_secs(86_400)
+    );
+    let mut data = Map::new();
+    data.insert("secret".into(), json!("hunter2"));
+    let _ = clone.sessions.save(
+        "id",
+        &Record::new(CookieData::default(), data),
+        SaveCondition::Upsert,
+        0,
+    );
+    let debug = format!("{clone:?}");
+    assert!(
+        !debug.contains("hunter2") && !debug.contains("\"id\""),
+        "{debug}"
+    );
+}
