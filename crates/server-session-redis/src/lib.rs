@@ -48,9 +48,10 @@
 //! a conflict. (SHA-1 because Redis's Lua offers no other digest; it names
 //! values, it does not protect secrets.) `IfAbsent` is `SET … NX EX`.
 //!
-//! A record is live while Redis holds its key, as in connect-redis; a
-//! record whose `cookie.expires` has passed loads as `None` even in the
-//! second before Redis drops it.
+//! A record is live while Redis holds its key, as in connect-redis: the
+//! stored `cookie.expires` is not checked on load, because `touch` extends
+//! the key's TTL without rewriting the value. The TTL is rounded up to whole
+//! seconds, so a record may outlive its cookie by up to a second.
 //!
 //! # Options
 //!

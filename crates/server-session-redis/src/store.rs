@@ -363,25 +363,20 @@ fn lowercase_hex(bytes: &[u8]) -> String {
     hex
 }
 
-/// A stored value as the record it holds, or `None` once its cookie has
-/// expired (Redis's TTL normally removes it first; this covers the second
-/// the TTL is rounded up by, and records written without a TTL).
-fn live_record(bytes: &[u8], now_ms: i64) -> Result<Option<Record>, StoreError> {
-    let record = Record::from_json(bytes)?;
-    Ok((!record.is_expired_at(now_ms)).then_some(record))
-}
-
 impl Store for RedisStore {
     fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>> {
         Box::pin(async move {
             let mut cmd = redis::cmd("GET");
             cmd.arg(self.key(id));
             let stored: Option<Vec<u8>> = self.query(&cmd).await?;
+            // Redis's TTL decides what is live, as in connect-redis; the
+            // stored `cookie.expires` is not checked, because `touch`
+            // extends the TTL without rewriting it.
             let Some(bytes) = stored else {
                 return Ok(None);
             };
-            Ok(live_record(&bytes, now_ms())?.map(|record| LoadedRecord {
-                record,
+            Ok(Some(LoadedRecord {
+                record: Record::from_json(&bytes)?,
                 version: version_of(&bytes),
             }))
         })
@@ -487,7 +482,6 @@ impl Store for RedisStore {
     fn all(&self) -> StoreFuture<'_, Vec<(String, Record)>> {
         Box::pin(async move {
             let keys = self.keys().await?;
-            let now = now_ms();
             let mut records = Vec::with_capacity(keys.len());
             for batch in keys.chunks(KEYS_PER_BATCH) {
                 let mut cmd = redis::cmd("MGET");
@@ -504,9 +498,7 @@ impl Store for RedisStore {
                         tracing::debug!("skipping a non-UTF-8 key under the session prefix");
                         continue;
                     };
-                    if let Some(record) = live_record(&bytes, now)? {
-                        records.push((id.to_owned(), record));
-                    }
+                    records.push((id.to_owned(), Record::from_json(&bytes)?));
                 }
             }
             Ok(records)

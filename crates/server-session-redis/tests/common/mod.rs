@@ -23,19 +23,10 @@ pub fn cluster_urls() -> Option<Vec<String>> {
     )
 }
 
-/// A service URL from the environment; `SKIPPED: …` when unset, a panic
-/// when unset and `SESSION_REQUIRE_SERVICES=1`.
+/// A service URL from the environment, as the conformance kit reads it:
+/// `SKIPPED: …` when unset, a panic when unset and `SESSION_REQUIRE_SERVICES=1`.
 pub fn service_url(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            if std::env::var("SESSION_REQUIRE_SERVICES").as_deref() == Ok("1") {
-                panic!("{var} is not set and SESSION_REQUIRE_SERVICES=1");
-            }
-            println!("SKIPPED: {var} is not set");
-            None
-        }
-    }
+    server_session::conformance::service_url(var)
 }
 
 /// A name no other test (or test run) uses: for key prefixes and IDs.
