@@ -1,1 +1,319 @@
-fn main() {}
+//! express-session semantics over HTTP, so any HTTP client can compare this
+//! library with express-session (DESIGN §6).
+//!
+//! ```text
+//! SESSION_OPTIONS='{"secret":"keyboard cat","cookie":{"maxAge":60000}}' \
+//!   cargo run --release -p server-session --example conformance_server
+//! ```
+//!
+//! - `PORT` (default 3000); binds 127.0.0.1 and prints `listening on 127.0.0.1:PORT`.
+//! - `SESSION_OPTIONS`: express's option names; left-out options take
+//!   express 1.x defaults (so `resave` and `saveUninitialized` are true).
+//! - `SESSION_STORE`: `memory` (default).
+//! - `X-Secure: true|false` request header: express's `req.secure`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{Path, Request};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde_json::Value;
+use server_session::{
+    CookieOptions, IsSecure, MemoryStore, Priority, SameSitePolicy, SecurePolicy, Session,
+    SessionConfig, SessionLayer, Unset,
+};
+
+type Outcome = Result<String, (StatusCode, String)>;
+
+fn no_session() -> Outcome {
+    Ok(String::from("no session"))
+}
+
+fn failed(error: impl std::fmt::Display) -> (StatusCode, String) {
+    (StatusCode::INTERNAL_SERVER_ERROR, error.to_string())
+}
+
+async fn noop() -> &'static str {
+    "ok"
+}
+
+async fn id(session: Option<Session>) -> Outcome {
+    let Some(session) = session else {
+        return no_session();
+    };
+    Ok(session.id())
+}
+
+async fn get_key(session: Option<Session>, Path(key): Path<String>) -> Outcome {
+    let Some(session) = session else {
+        return no_session();
+    };
+    Ok(match session.get_value(&key) {
+        Some(value) => value.to_string(),
+        None => String::from("undefined"),
+    })
+}
+
+async fn set_key(session: Option<Session>, Path((key, value)): Path<(String, String)>) -> Outcome {
+    let Some(session) = session else {
+        return no_session();
+    };
+    session.insert(key, value).map_err(failed)?;
+    Ok(String::from("ok"))
+}
+
+async fn inc_key(session: Option<Session>, Path(key): Path<String>) -> Outcome {
+    let Some(session) = session else {
+        return no_session();
+    };
+    let next = session
+        .update(key, |n: Option<i64>| n.unwrap_or(0) + 1)
+        .map_err(failed)?;
+    Ok(next.to_string())
+}
+
+async fn del_key(session: Option<Session>, Path(key): Path<String>) -> Outcome {
+    let Some(session) = session else {
+        return no_session();
+    };
+    session.remove_value(&key).map_err(failed)?;
+    Ok(String::from("ok"))
+}
+
+async fn regenerate(session: Option<Session>) -> Outcome {
+    let Some(session) = session else {
+        return no_session();
+    };
+    session.regenerate().await.map_err(failed)?;
+    Ok(session.id())
+}
+
+async fn destroy(session: Option<Session>) -> Outcome {
+    let Some(session) = session else {
+        return no_session();
+    };
+    session.destroy().await.map_err(failed)?;
+    Ok(String::from("destroyed"))
+}
+
+async fn reload(session: Option<Session>) -> Outcome {
+    let Some(session) = session else {
+        return no_session();
+    };
+    session.reload().await.map_err(failed)?;
+    Ok(String::from("reloaded"))
+}
+
+async fn save(session: Option<Session>) -> Outcome {
+    let Some(session) = session else {
+        return no_session();
+    };
+    session.save().await.map_err(failed)?;
+    Ok(String::from("saved"))
+}
+
+async fn touch(session: Option<Session>) -> Outcome {
+    let Some(session) = session else {
+        return no_session();
+    };
+    session.touch();
+    Ok(String::from("touched"))
+}
+
+async fn unset(session: Option<Session>) -> Outcome {
+    let Some(session) = session else {
+        return no_session();
+    };
+    session.unset();
+    Ok(String::from("unset"))
+}
+
+async fn max_age(session: Option<Session>, Path(ms): Path<String>) -> Outcome {
+    let Some(session) = session else {
+        return no_session();
+    };
+    let ms = match ms.as_str() {
+        "null" => None,
+        text => Some(
+            text.parse::<i64>()
+                .map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?,
+        ),
+    };
+    session.cookie().set_max_age_ms(ms);
+    Ok(String::from("ok"))
+}
+
+async fn cookie(session: Option<Session>) -> Outcome {
+    let Some(session) = session else {
+        return no_session();
+    };
+    serde_json::to_string(&session.cookie().data()).map_err(failed)
+}
+
+/// express's `req.secure`, from the `X-Secure` header.
+async fn secure_hint(mut request: Request, next: Next) -> Response {
+    let secure = request
+        .headers()
+        .get("x-secure")
+        .is_some_and(|value| value.as_bytes() == b"true");
+    request.extensions_mut().insert(IsSecure(secure));
+    next.run(request).await
+}
+
+fn bad_option(option: &str, value: &Value) -> String {
+    format!("SESSION_OPTIONS: unsupported value for `{option}`: {value}")
+}
+
+/// express's options object → `SessionConfig`, with express 1.x defaults.
+fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
+    let empty = serde_json::Map::new();
+    let options = options.as_object().unwrap_or(&empty);
+    let secrets: Vec<String> = match options.get("secret") {
+        Some(Value::String(secret)) => vec![secret.clone()],
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|s| {
+                s.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad_option("secret", s))
+            })
+            .collect::<Result<_, _>>()?,
+        None => vec![String::from("keyboard cat")],
+        Some(other) => return Err(bad_option("secret", other)),
+    };
+    let flag = |name: &str, default: bool| -> Result<bool, String> {
+        match options.get(name) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(other) => Err(bad_option(name, other)),
+        }
+    };
+    let mut config = SessionConfig::new("unused")
+        .with_secrets(&secrets)
+        .with_resave(flag("resave", true)?)
+        .with_save_uninitialized(flag("saveUninitialized", true)?)
+        .with_rolling(flag("rolling", false)?);
+    if let Some(name) = options
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+    {
+        config = config.with_name(name);
+    }
+    match options.get("unset") {
+        Some(Value::String(unset)) if unset == "destroy" => {
+            config = config.with_unset(Unset::Destroy)
+        }
+        None | Some(Value::Null) => {}
+        Some(Value::String(unset)) if unset == "keep" => {}
+        Some(other) => return Err(bad_option("unset", other)),
+    }
+    config = config.with_proxy(options.get("proxy").and_then(Value::as_bool));
+    if let Some(cookie) = options.get("cookie").and_then(Value::as_object) {
+        let mut cookie_options = CookieOptions::new();
+        if let Some(max_age) = cookie.get("maxAge").and_then(Value::as_u64) {
+            cookie_options = cookie_options.with_max_age(Some(Duration::from_millis(max_age)));
+        }
+        if let Some(http_only) = cookie.get("httpOnly").and_then(Value::as_bool) {
+            cookie_options = cookie_options.with_http_only(http_only);
+        }
+        if let Some(path) = cookie.get("path").and_then(Value::as_str) {
+            cookie_options = cookie_options.with_path(path);
+        }
+        if let Some(domain) = cookie.get("domain").and_then(Value::as_str) {
+            cookie_options = cookie_options.with_domain(domain);
+        }
+        if let Some(secure) = cookie.get("secure") {
+            cookie_options = cookie_options.with_secure(match secure {
+                Value::Bool(true) => SecurePolicy::Always,
+                Value::Bool(false) | Value::Null => SecurePolicy::Never,
+                Value::String(s) if s == "auto" => SecurePolicy::Auto,
+                other => return Err(bad_option("cookie.secure", other)),
+            });
+        }
+        if let Some(same_site) = cookie.get("sameSite") {
+            cookie_options = cookie_options.with_same_site(match same_site {
+                Value::Bool(true) => SameSitePolicy::Strict,
+                Value::Bool(false) | Value::Null => SameSitePolicy::Off,
+                Value::String(s) if s.eq_ignore_ascii_case("strict") => SameSitePolicy::Strict,
+                Value::String(s) if s.eq_ignore_ascii_case("lax") => SameSitePolicy::Lax,
+                Value::String(s) if s.eq_ignore_ascii_case("none") => SameSitePolicy::None,
+                Value::String(s) if s.eq_ignore_ascii_case("auto") => SameSitePolicy::Auto,
+                other => return Err(bad_option("cookie.sameSite", other)),
+            });
+        }
+        if let Some(priority) = cookie.get("priority") {
+            cookie_options = cookie_options.with_priority(match priority {
+                Value::Null => None,
+                Value::String(s) => Some(
+                    Priority::parse(s).ok_or_else(|| bad_option("cookie.priority", priority))?,
+                ),
+                other => return Err(bad_option("cookie.priority", other)),
+            });
+        }
+        if let Some(partitioned) = cookie.get("partitioned").and_then(Value::as_bool) {
+            cookie_options = cookie_options.with_partitioned(partitioned);
+        }
+        config = config.with_cookie(cookie_options);
+    }
+    Ok(config)
+}
+
+fn app(layer: SessionLayer) -> Router {
+    Router::new()
+        .route("/noop", get(noop))
+        .route("/id", get(id))
+        .route("/get/{key}", get(get_key))
+        .route("/set/{key}/{value}", get(set_key))
+        .route("/inc/{key}", get(inc_key))
+        .route("/del/{key}", get(del_key))
+        .route("/regenerate", get(regenerate))
+        .route("/destroy", get(destroy))
+        .route("/reload", get(reload))
+        .route("/save", get(save))
+        .route("/touch", get(touch))
+        .route("/unset", get(unset))
+        .route("/maxage/{ms}", get(max_age))
+        .route("/cookie", get(cookie))
+        .layer(layer)
+        .layer(middleware::from_fn(secure_hint))
+}
+
+fn fail(message: impl std::fmt::Display) -> ! {
+    eprintln!("conformance_server: {message}");
+    std::process::exit(2)
+}
+
+#[tokio::main]
+async fn main() {
+    let options: Value = match std::env::var("SESSION_OPTIONS") {
+        Ok(text) => {
+            serde_json::from_str(&text).unwrap_or_else(|e| fail(format!("SESSION_OPTIONS: {e}")))
+        }
+        Err(_) => Value::Object(serde_json::Map::new()),
+    };
+    let config = config_from_options(&options).unwrap_or_else(|e| fail(e));
+    let store_url = std::env::var("SESSION_STORE").unwrap_or_else(|_| String::from("memory"));
+    let layer = match store_url.as_str() {
+        "memory" => SessionLayer::new(MemoryStore::new(), config),
+        other => fail(format!("SESSION_STORE `{other}` is not supported")),
+    }
+    .unwrap_or_else(|e| fail(e));
+
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .unwrap_or_else(|e| fail(format!("bind 127.0.0.1:{port}: {e}")));
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+    println!("listening on 127.0.0.1:{port}");
+    if let Err(error) = axum::serve(listener, app(layer)).await {
+        fail(error);
+    }
+}

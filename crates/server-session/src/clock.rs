@@ -29,8 +29,7 @@ pub(crate) fn duration_to_ms(duration: Duration) -> i64 {
 
 /// JavaScript's `Date#toISOString`: `2026-11-27T14:05:08.424Z`.
 pub(crate) fn to_iso(ms: i64) -> String {
-    let Ok(at) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-    else {
+    let Ok(at) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
         return String::from("1970-01-01T00:00:00.000Z");
     };
     let mut out = String::with_capacity(24);
@@ -63,12 +62,6 @@ pub(crate) fn parse_iso(text: &str) -> Option<i64> {
     i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
-/// The `Expires` attribute's IMF-fixdate, truncated to whole seconds as
-/// `Date#toUTCString` does.
-pub(crate) fn to_http_date(ms: i64) -> String {
-    httpdate::fmt_http_date(ms_to_system_time(ms.max(0)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,12 +71,6 @@ mod tests {
         let ms = parse_iso("2026-11-27T14:05:08.424Z").expect("valid date");
         assert_eq!(to_iso(ms), "2026-11-27T14:05:08.424Z");
         assert_eq!(to_iso(0), "1970-01-01T00:00:00.000Z");
-    }
-
-    #[test]
-    fn http_date_is_imf_fixdate() {
-        assert_eq!(to_http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(to_http_date(1_999), "Thu, 01 Jan 1970 00:00:01 GMT");
     }
 
     #[test]

@@ -1,9 +1,80 @@
 //! Server-side sessions for tower and axum that behave like Node's
-//! express-session.
+//! express-session, and share its formats.
+//!
+//! The browser's cookie carries only a signed session ID, in express's
+//! `s:<id>.<hmac>` format; the data lives in a [`Store`]. A Node service
+//! and a Rust service with the same secret and store share sessions.
+//!
+//! # A tour of the modules
+//!
+//! - [`codec`]: the `Cookie` header parser, cookie-signature's signing, and
+//!   `Set-Cookie` text, byte for byte as express writes them;
+//! - [`config`]: [`SessionConfig`], every express option under its Rust name;
+//! - `engine` (private): express's request lifecycle as pure decisions;
+//! - [`session`]: the [`Session`] handle handlers use;
+//! - [`store`]: the [`Store`] contract and the stored [`Record`];
+//! - [`memory_store`]: [`MemoryStore`], fit for production on one process;
+//! - [`layer`]: the tower [`SessionLayer`];
+//! - the axum extractor for `Session` and `Option<Session>` (feature `axum`).
+//!
+//! # Quick start
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use server_session::{MemoryStore, Session, SessionConfig, SessionLayer};
+//!
+//! async fn hello(session: Session) -> String {
+//!     let visits = session.update("visits", |n: Option<u64>| n.unwrap_or(0) + 1).unwrap_or(0);
+//!     format!("visit number {visits}")
+//! }
+//!
+//! # fn main() -> Result<(), server_session::ConfigError> {
+//! let store = MemoryStore::new();
+//! let config = SessionConfig::new("use at least 32 random bytes here!");
+//! let app: Router = Router::new()
+//!     .route("/", get(hello))
+//!     .layer(SessionLayer::new(store, config)?);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Features
+//!
+//! | feature | enables | default |
+//! |---|---|---|
+//! | `axum` | the `Session` extractor (`axum-core`) | yes |
+//! | `conformance` | `server_session::conformance`, the store test kit for store authors | no |
+//!
+//! # Foreign types in the API
+//!
+//! `http` (request heads, status codes), `serde_json::Value` and `tower_layer::Layer`.
+
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod clock;
+pub mod codec;
+pub mod config;
+mod context;
+mod engine;
+#[cfg(feature = "axum")]
+mod extract;
+pub mod layer;
+pub mod memory_store;
+mod secure_hint;
+pub mod session;
 pub mod store;
 
+pub use config::{
+    CommitErrorPolicy, ConfigError, CookieOptions, LoadErrorPolicy, PathMatch, SameSitePolicy,
+    SecurePolicy, SessionConfig, Unset,
+};
+#[cfg(feature = "axum")]
+pub use extract::SessionRejection;
+pub use layer::SessionLayer;
+pub use memory_store::MemoryStore;
+pub use secure_hint::IsSecure;
+pub use session::{Session, SessionCookie, SessionError};
+#[cfg(feature = "conformance")]
+pub use store::conformance;
 pub use store::{CookieData, Priority, Record, SameSite, Store, StoreError};

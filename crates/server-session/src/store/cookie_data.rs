@@ -265,9 +265,7 @@ impl CookieData {
 
     /// `Session#touch`: `expires = now + originalMaxAge`.
     pub(crate) fn touch(&mut self, now_ms: i64) {
-        self.expires = self
-            .original_max_age
-            .map(|ms| now_ms.saturating_add(ms));
+        self.expires = self.original_max_age.map(|ms| now_ms.saturating_add(ms));
     }
 }
 

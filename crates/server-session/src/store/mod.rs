@@ -75,6 +75,8 @@
 //! }
 //! ```
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod cookie_data;
 mod error;
 mod record;
@@ -86,8 +88,8 @@ use std::sync::Arc;
 
 pub use cookie_data::{CookieData, Priority, SameSite};
 pub use error::{BoxError, StoreError};
+pub(crate) use record::is_reserved;
 pub use record::Record;
-pub(crate) use record::{is_reserved, RESERVED_KEYS};
 pub use version::Version;
 
 /// The future every store method returns: boxed, so that `dyn Store` works
@@ -149,6 +151,7 @@ pub enum SaveOutcome {
 ///
 /// Methods return boxed futures so that `Arc<dyn Store>` works. Every
 /// implementation must be cancel-safe enough to be dropped by a timeout.
+#[allow(clippy::len_without_is_empty)] // `len` is an optional, fallible listing call
 pub trait Store: Send + Sync + 'static {
     /// The live record with this ID, or `None` if it is missing or expired.
     fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>>;

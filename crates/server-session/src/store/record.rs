@@ -13,7 +13,7 @@ use super::{CookieData, StoreError};
 /// Property names express never copies from a stored session onto
 /// `req.session`: its own methods and everything on `Object.prototype`.
 /// They are dropped on load, and refused by `Session::insert`.
-pub(crate) const RESERVED_KEYS: &[&str] = &[
+const RESERVED_KEYS: &[&str] = &[
     "cookie",
     "req",
     "id",
@@ -288,8 +288,9 @@ mod tests {
 
     #[test]
     fn reserved_keys_are_dropped_on_load() {
-        let record = Record::from_json(br#"{"cookie":{"path":"/"},"save":"nope","id":"x","ok":true}"#)
-            .expect("record");
+        let record =
+            Record::from_json(br#"{"cookie":{"path":"/"},"save":"nope","id":"x","ok":true}"#)
+                .expect("record");
         assert_eq!(record.data().keys().collect::<Vec<_>>(), ["ok"]);
     }
 

@@ -1,0 +1,185 @@
+use std::time::{Duration, SystemTime};
+
+use crate::store::{Priority, SameSite};
+
+/// The `secure` cookie option.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SecurePolicy {
+    /// No `Secure` attribute (express's default).
+    #[default]
+    Never,
+    /// `Secure`; the cookie is then only sent on secure requests, though the
+    /// session is still saved.
+    Always,
+    /// `Secure` exactly when the request that created the session was
+    /// secure (see [`SessionConfig::with_proxy`](crate::SessionConfig::with_proxy)).
+    Auto,
+}
+
+/// The `sameSite` cookie option.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SameSitePolicy {
+    /// No `SameSite` attribute (express's default).
+    #[default]
+    Off,
+    /// `SameSite=Strict` (express's `true` or `'strict'`).
+    Strict,
+    /// `SameSite=Lax`.
+    Lax,
+    /// `SameSite=None`.
+    None,
+    /// `None` on secure requests and `Lax` otherwise, decided when the
+    /// session is created.
+    Auto,
+}
+
+impl SameSitePolicy {
+    pub(crate) fn resolve(self, secure_request: bool) -> Option<SameSite> {
+        match self {
+            Self::Off => None,
+            Self::Strict => Some(SameSite::Strict),
+            Self::Lax => Some(SameSite::Lax),
+            Self::None => Some(SameSite::None),
+            Self::Auto if secure_request => Some(SameSite::None),
+            Self::Auto => Some(SameSite::Lax),
+        }
+    }
+}
+
+/// How long a new session's cookie lives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Lifetime {
+    /// A browser-session cookie: no `Expires`.
+    #[default]
+    BrowserSession,
+    /// `maxAge`: this long after each touch.
+    MaxAge(Duration),
+    /// `expires`: express turns it into a max age counted from the moment
+    /// the session is created, which then slides like `maxAge`.
+    Expires(SystemTime),
+}
+
+/// The session cookie's options (express's `cookie` option). Defaults follow
+/// express: `Path=/`, `HttpOnly`, no `Secure`, no `SameSite`, no `Expires`.
+///
+/// See the [crate docs](crate) for an example.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CookieOptions {
+    pub(crate) domain: Option<String>,
+    pub(crate) path: String,
+    pub(crate) http_only: bool,
+    pub(crate) secure: SecurePolicy,
+    pub(crate) same_site: SameSitePolicy,
+    pub(crate) lifetime: Lifetime,
+    pub(crate) partitioned: bool,
+    pub(crate) priority: Option<Priority>,
+}
+
+impl Default for CookieOptions {
+    fn default() -> Self {
+        Self {
+            domain: None,
+            path: String::from("/"),
+            http_only: true,
+            secure: SecurePolicy::Never,
+            same_site: SameSitePolicy::Off,
+            lifetime: Lifetime::BrowserSession,
+            partitioned: false,
+            priority: None,
+        }
+    }
+}
+
+impl CookieOptions {
+    /// express's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The `Domain` attribute.
+    #[must_use]
+    pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// The `Path` attribute (default `/`). It also gates the layer: requests
+    /// outside the path get no session.
+    #[must_use]
+    pub fn with_path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// The `HttpOnly` attribute (default `true`).
+    #[must_use]
+    pub fn with_http_only(mut self, http_only: bool) -> Self {
+        self.http_only = http_only;
+        self
+    }
+
+    /// The `Secure` attribute (default [`SecurePolicy::Never`]).
+    #[must_use]
+    pub fn with_secure(mut self, secure: SecurePolicy) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// The `SameSite` attribute (default [`SameSitePolicy::Off`]).
+    #[must_use]
+    pub fn with_same_site(mut self, same_site: SameSitePolicy) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// express's `maxAge`: the cookie and the stored session expire this
+    /// long after the last touch. `None` (the default) gives a
+    /// browser-session cookie. Replaces an earlier [`with_expires`](Self::with_expires).
+    #[must_use]
+    pub fn with_max_age(mut self, max_age: Option<Duration>) -> Self {
+        self.lifetime = max_age.map_or(Lifetime::BrowserSession, Lifetime::MaxAge);
+        self
+    }
+
+    /// express's `expires`. As in express, it is turned into a max age when
+    /// a session is created (`expires - now`), which then slides on every
+    /// touch; prefer [`with_max_age`](Self::with_max_age). Replaces an
+    /// earlier `with_max_age`.
+    #[must_use]
+    pub fn with_expires(mut self, expires: Option<SystemTime>) -> Self {
+        self.lifetime = expires.map_or(Lifetime::BrowserSession, Lifetime::Expires);
+        self
+    }
+
+    /// The `Partitioned` attribute (CHIPS).
+    #[must_use]
+    pub fn with_partitioned(mut self, partitioned: bool) -> Self {
+        self.partitioned = partitioned;
+        self
+    }
+
+    /// The `Priority` attribute.
+    #[must_use]
+    pub fn with_priority(mut self, priority: Option<Priority>) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// The cookie path, which also gates the layer.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The `Domain` attribute.
+    pub fn domain(&self) -> Option<&str> {
+        self.domain.as_deref()
+    }
+
+    /// The max age new sessions get, when one is set.
+    pub fn max_age(&self) -> Option<Duration> {
+        match self.lifetime {
+            Lifetime::MaxAge(max_age) => Some(max_age),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! The layer's options, under express-session's names.
+//!
+//! ```
+//! use std::time::Duration;
+//! use server_session::{CookieOptions, SameSitePolicy, SecurePolicy, SessionConfig};
+//!
+//! let config = SessionConfig::new("a secret of at least 32 random bytes!!")
+//!     .with_name("sid")
+//!     .with_rolling(true)
+//!     .with_cookie(
+//!         CookieOptions::new()
+//!             .with_max_age(Some(Duration::from_secs(3600)))
+//!             .with_secure(SecurePolicy::Auto)
+//!             .with_same_site(SameSitePolicy::Lax),
+//!     );
+//! assert_eq!(config.name(), "sid");
+//! ```
+//!
+//! Nothing is checked until the layer is built:
+//! [`SessionLayer::new`](crate::SessionLayer::new) returns a [`ConfigError`]
+//! naming the first option that cannot work.
+
+mod cookie_options;
+mod error;
+mod policy;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::request::Parts;
+
+pub(crate) use cookie_options::Lifetime;
+pub use cookie_options::{CookieOptions, SameSitePolicy, SecurePolicy};
+pub use error::ConfigError;
+pub use policy::{CommitErrorPolicy, LoadErrorPolicy, PathMatch, Unset};
+
+use crate::codec::{self, Secrets};
+use crate::SessionError;
+
+pub(crate) type GenId = Arc<dyn Fn(&Parts) -> String + Send + Sync>;
+pub(crate) type CookieFn = Arc<dyn Fn(&Parts) -> CookieOptions + Send + Sync>;
+pub(crate) type ErrorHook = Arc<dyn Fn(&SessionError) + Send + Sync>;
+
+/// Where each request's cookie options come from.
+#[derive(Clone)]
+pub(crate) enum CookieSource {
+    Fixed(Arc<CookieOptions>),
+    PerRequest(CookieFn),
+}
+
+/// The session layer's options. Defaults follow express-session except
+/// `resave` and `save_uninitialized`, which default to `false` (express's
+/// own recommendation, and its v2 default). See the [module docs](self).
+#[derive(Clone)]
+pub struct SessionConfig {
+    pub(crate) name: String,
+    pub(crate) secrets: Vec<Vec<u8>>,
+    pub(crate) genid: Option<GenId>,
+    pub(crate) cookie: CookieSource,
+    pub(crate) proxy: Option<bool>,
+    pub(crate) resave: bool,
+    pub(crate) rolling: bool,
+    pub(crate) save_uninitialized: bool,
+    pub(crate) unset: Unset,
+    pub(crate) path_match: PathMatch,
+    pub(crate) load_error: LoadErrorPolicy,
+    pub(crate) commit_error: CommitErrorPolicy,
+    pub(crate) error_hook: Option<ErrorHook>,
+    pub(crate) store_timeout: Duration,
+}
+
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("name", &self.name)
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
+            .field("genid", &self.genid.as_ref().map(|_| "custom"))
+            .field(
+                "cookie",
+                match &self.cookie {
+                    CookieSource::Fixed(options) => options as &dyn fmt::Debug,
+                    CookieSource::PerRequest(_) => &"per request",
+                },
+            )
+            .field("proxy", &self.proxy)
+            .field("resave", &self.resave)
+            .field("rolling", &self.rolling)
+            .field("save_uninitialized", &self.save_uninitialized)
+            .field("unset", &self.unset)
+            .field("path_match", &self.path_match)
+            .field("load_error", &self.load_error)
+            .field("commit_error", &self.commit_error)
+            .field("store_timeout", &self.store_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionConfig {
+    /// Options with one signing secret and every other option at its
+    /// default. Use at least 32 random bytes.
+    pub fn new(secret: impl AsRef<[u8]>) -> Self {
+        Self {
+            name: String::from("connect.sid"),
+            secrets: vec![secret.as_ref().to_vec()],
+            genid: None,
+            cookie: CookieSource::Fixed(Arc::new(CookieOptions::default())),
+            proxy: None,
+            resave: false,
+            rolling: false,
+            save_uninitialized: false,
+            unset: Unset::Keep,
+            path_match: PathMatch::Prefix,
+            load_error: LoadErrorPolicy::InternalServerError,
+            commit_error: CommitErrorPolicy::KeepResponse,
+            error_hook: None,
+            store_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// express's `secret` as an array, for rotation: the first secret signs,
+    /// and every one is tried, in order, to verify. Replaces the secret
+    /// given to [`new`](Self::new).
+    #[must_use]
+    pub fn with_secrets<I, K>(mut self, secrets: I) -> Self
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<[u8]>,
+    {
+        self.secrets = secrets.into_iter().map(|s| s.as_ref().to_vec()).collect();
+        self
+    }
+
+    /// The cookie name (default `connect.sid`).
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// express's `genid`: makes new session IDs from the request head. The
+    /// default is 24 random bytes in base64url (32 characters). Keep at
+    /// least 128 bits of entropy.
+    #[must_use]
+    pub fn with_genid(mut self, genid: impl Fn(&Parts) -> String + Send + Sync + 'static) -> Self {
+        self.genid = Some(Arc::new(genid));
+        self
+    }
+
+    /// The cookie options (express's `cookie` object).
+    #[must_use]
+    pub fn with_cookie(mut self, cookie: CookieOptions) -> Self {
+        self.cookie = CookieSource::Fixed(Arc::new(cookie));
+        self
+    }
+
+    /// express's function form of `cookie`: options computed for each
+    /// request (per tenant domain, for example). Unlike express, `Auto`
+    /// values are resolved in this form too.
+    #[must_use]
+    pub fn with_cookie_fn(
+        mut self,
+        cookie: impl Fn(&Parts) -> CookieOptions + Send + Sync + 'static,
+    ) -> Self {
+        self.cookie = CookieSource::PerRequest(Arc::new(cookie));
+        self
+    }
+
+    /// express's `proxy`: `Some(true)` trusts `X-Forwarded-Proto`,
+    /// `Some(false)` trusts nothing but an `https` request URI, and `None`
+    /// (the default) uses the [`IsSecure`](crate::IsSecure) hint that the
+    /// server put in the request extensions.
+    #[must_use]
+    pub fn with_proxy(mut self, proxy: Option<bool>) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// express's `resave`: save the session on every request, even when it
+    /// did not change (default `false`).
+    #[must_use]
+    pub fn with_resave(mut self, resave: bool) -> Self {
+        self.resave = resave;
+        self
+    }
+
+    /// express's `rolling`: send the cookie, with a fresh expiry, on every
+    /// response (default `false`).
+    #[must_use]
+    pub fn with_rolling(mut self, rolling: bool) -> Self {
+        self.rolling = rolling;
+        self
+    }
+
+    /// express's `saveUninitialized`: store new sessions even when the
+    /// handler put nothing in them (default `false`).
+    #[must_use]
+    pub fn with_save_uninitialized(mut self, save_uninitialized: bool) -> Self {
+        self.save_uninitialized = save_uninitialized;
+        self
+    }
+
+    /// express's `unset` (default [`Unset::Keep`]).
+    #[must_use]
+    pub fn with_unset(mut self, unset: Unset) -> Self {
+        self.unset = unset;
+        self
+    }
+
+    /// How the cookie path gates requests (default [`PathMatch::Prefix`], as
+    /// express 1.19.0).
+    #[must_use]
+    pub fn with_path_match(mut self, path_match: PathMatch) -> Self {
+        self.path_match = path_match;
+        self
+    }
+
+    /// What to answer when loading a session fails (default 500, as express).
+    #[must_use]
+    pub fn with_load_error_policy(mut self, policy: LoadErrorPolicy) -> Self {
+        self.load_error = policy;
+        self
+    }
+
+    /// What to do with the response when the end-of-request store call fails
+    /// (default: keep it, as express).
+    #[must_use]
+    pub fn with_commit_error_policy(mut self, policy: CommitErrorPolicy) -> Self {
+        self.commit_error = policy;
+        self
+    }
+
+    /// Called with every store or cookie error the layer handles, besides
+    /// the `tracing` event it logs.
+    #[must_use]
+    pub fn with_error_hook(mut self, hook: impl Fn(&SessionError) + Send + Sync + 'static) -> Self {
+        self.error_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// The longest any store call may take (default 5 s); past it the call
+    /// fails with [`StoreError::Timeout`](crate::StoreError::Timeout).
+    #[must_use]
+    pub fn with_store_timeout(mut self, timeout: Duration) -> Self {
+        self.store_timeout = timeout;
+        self
+    }
+
+    /// The cookie name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Checks every option; the layer calls it when it is built.
+    pub(crate) fn validate(&self) -> Result<Secrets, ConfigError> {
+        codec::validate_name(&self.name)
+            .map_err(|error| ConfigError::invalid("name", error.to_string()))?;
+        if self.secrets.iter().any(|secret| secret.is_empty()) {
+            return Err(ConfigError::invalid("secret", "a secret must not be empty"));
+        }
+        let secrets = Secrets::new(&self.secrets)
+            .ok_or_else(|| ConfigError::invalid("secret", "at least one secret is required"))?;
+        if let CookieSource::Fixed(options) = &self.cookie {
+            validate_cookie_options(options)?;
+        }
+        if self.store_timeout.is_zero() {
+            return Err(ConfigError::invalid(
+                "store_timeout",
+                "must be more than zero",
+            ));
+        }
+        Ok(secrets)
+    }
+}
+
+pub(crate) fn validate_cookie_options(options: &CookieOptions) -> Result<(), ConfigError> {
+    codec::validate_path(&options.path)
+        .map_err(|error| ConfigError::invalid("cookie.path", error.to_string()))?;
+    if let Some(domain) = &options.domain {
+        codec::validate_domain(domain)
+            .map_err(|error| ConfigError::invalid("cookie.domain", error.to_string()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_express_except_resave_and_save_uninitialized() {
+        let config = SessionConfig::new("s");
+        assert_eq!(config.name(), "connect.sid");
+        assert!(!config.resave && !config.save_uninitialized && !config.rolling);
+        assert_eq!(config.unset, Unset::Keep);
+        let CookieSource::Fixed(cookie) = &config.cookie else {
+            panic!("fixed cookie options by default")
+        };
+        assert_eq!(**cookie, CookieOptions::default());
+        assert_eq!(cookie.path(), "/");
+        assert!(cookie.http_only);
+    }
+
+    #[test]
+    fn invalid_options_name_the_option() {
+        let cases = [
+            (SessionConfig::new(""), "secret"),
+            (
+                SessionConfig::new("s").with_secrets(Vec::<&str>::new()),
+                "secret",
+            ),
+            (SessionConfig::new("s").with_name("bad name"), "name"),
+            (SessionConfig::new("s").with_name(""), "name"),
+            (
+                SessionConfig::new("s")
+                    .with_cookie(CookieOptions::new().with_domain("bad domain!")),
+                "cookie.domain",
+            ),
+            (
+                SessionConfig::new("s").with_cookie(CookieOptions::new().with_path("/a;b")),
+                "cookie.path",
+            ),
+            (
+                SessionConfig::new("s").with_store_timeout(Duration::ZERO),
+                "store_timeout",
+            ),
+        ];
+        for (config, option) in cases {
+            let error = config.validate().expect_err(option);
+            assert_eq!(error.option(), option);
+            assert!(error.to_string().starts_with(&format!("option `{option}`")));
+        }
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let text = format!("{:?}", SessionConfig::new("hunter2"));
+        assert!(!text.contains("hunter2"));
+        assert!(text.contains("redacted"));
+    }
+}

@@ -1,0 +1,48 @@
+/// What `Session::unset` (express's `req.session = null`) does at the end of
+/// the request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Unset {
+    /// Keep the stored session; only this request loses it (express's default).
+    #[default]
+    Keep,
+    /// Delete the stored session.
+    Destroy,
+}
+
+/// How the layer decides whether a request path is inside the cookie's path,
+/// and so whether it gets a session at all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PathMatch {
+    /// express-session 1.19.0: a plain string prefix, so `/admin` also
+    /// matches `/administrator`.
+    #[default]
+    Prefix,
+    /// RFC 6265 §5.1.4 path-match, as express-session's pending 1.19.1 does:
+    /// the prefix must end in `/` or be followed by `/`.
+    Rfc6265,
+}
+
+/// What the layer answers when the store fails to load a session.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LoadErrorPolicy {
+    /// `500 Internal Server Error`, as express does.
+    #[default]
+    InternalServerError,
+    /// `503 Service Unavailable`, so load balancers and clients retry.
+    ServiceUnavailable,
+    /// Run the handler without a session, as if the path were outside the
+    /// cookie path. `Option<Session>` extractors see `None`.
+    ContinueWithoutSession,
+}
+
+/// What the layer does with the response when saving, touching or
+/// destroying the session fails after the handler ran.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CommitErrorPolicy {
+    /// Send the handler's response unchanged and report the error to the
+    /// error hook and `tracing` (express's behaviour).
+    #[default]
+    KeepResponse,
+    /// Replace the response with `500 Internal Server Error`.
+    InternalServerError,
+}

@@ -1,0 +1,89 @@
+//! What every request of one layer shares: the validated options, the
+//! signing keys and the store.
+
+use std::sync::Arc;
+
+use http::request::Parts;
+
+use crate::codec::{self, Secrets};
+use crate::config::{CookieOptions, CookieSource, SessionConfig};
+use crate::engine::end::EndOptions;
+use crate::store::{Store, StoreError, StoreFuture};
+use crate::SessionError;
+
+pub(crate) struct Context {
+    pub(crate) config: SessionConfig,
+    pub(crate) secrets: Secrets,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) end_options: EndOptions,
+}
+
+impl Context {
+    pub(crate) fn new(
+        config: SessionConfig,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, crate::ConfigError> {
+        let secrets = config.validate()?;
+        let end_options = EndOptions {
+            save_uninitialized: config.save_uninitialized,
+            rolling: config.rolling,
+            resave: config.resave,
+            unset: config.unset,
+        };
+        Ok(Self {
+            config,
+            secrets,
+            store,
+            end_options,
+        })
+    }
+
+    /// Runs a store call under the configured timeout.
+    pub(crate) async fn timed<T>(&self, call: StoreFuture<'_, T>) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.config.store_timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Timeout(self.config.store_timeout)),
+        }
+    }
+
+    /// The cookie options for this request.
+    pub(crate) fn cookie_options(&self, head: &Parts) -> Arc<CookieOptions> {
+        match &self.config.cookie {
+            CookieSource::Fixed(options) => Arc::clone(options),
+            CookieSource::PerRequest(make) => Arc::new(make(head)),
+        }
+    }
+
+    /// A new session ID, from `genid` when one is configured.
+    pub(crate) fn new_id(&self, head: Option<&Parts>) -> String {
+        match (&self.config.genid, head) {
+            (Some(genid), Some(head)) => genid(head),
+            _ => codec::generate_id(),
+        }
+    }
+
+    /// Whether session IDs depend on the request head, which then has to be
+    /// kept for `regenerate`.
+    pub(crate) fn needs_head(&self) -> bool {
+        self.config.genid.is_some()
+    }
+
+    /// Logs an error the layer handled, once, and hands it to the hook.
+    pub(crate) fn report(&self, during: &'static str, error: &SessionError) {
+        tracing::error!(store = self.store.kind(), during, error = %error, "session error");
+        if let Some(hook) = &self.config.error_hook {
+            hook(error);
+        }
+    }
+}
+
+/// A copy of the request head without its extensions, for `genid` calls
+/// made later in the request (by `regenerate`).
+pub(crate) fn copy_head(head: &Parts) -> Parts {
+    let mut request = http::Request::new(());
+    *request.method_mut() = head.method.clone();
+    *request.uri_mut() = head.uri.clone();
+    *request.version_mut() = head.version;
+    *request.headers_mut() = head.headers.clone();
+    request.into_parts().0
+}

@@ -1,0 +1,59 @@
+use crate::clock;
+use crate::codec::{self, CookieError, Secrets, SetCookie};
+use crate::config::{CookieOptions, Lifetime, SecurePolicy};
+use crate::store::CookieData;
+
+/// The cookie a newly generated session starts with (express's `new
+/// Cookie(options)` in `generate`), with `Auto` values resolved against the
+/// request that creates it.
+pub(crate) fn new_session_cookie(
+    options: &CookieOptions,
+    secure_request: bool,
+    now_ms: i64,
+) -> CookieData {
+    let mut cookie = CookieData {
+        domain: options.domain.clone(),
+        path: options.path.clone(),
+        http_only: options.http_only,
+        secure: match options.secure {
+            SecurePolicy::Never => None,
+            SecurePolicy::Always => Some(true),
+            SecurePolicy::Auto => Some(secure_request),
+        },
+        same_site: options.same_site.resolve(secure_request),
+        partitioned: options.partitioned.then_some(true),
+        priority: options.priority,
+        ..CookieData::default()
+    };
+    match options.lifetime {
+        Lifetime::BrowserSession => {}
+        Lifetime::MaxAge(max_age) => {
+            cookie.set_max_age(Some(clock::duration_to_ms(max_age)), now_ms)
+        }
+        Lifetime::Expires(at) => cookie.set_expires(Some(clock::system_time_to_ms(at)), now_ms),
+    }
+    cookie
+}
+
+/// The `Set-Cookie` header value for session `id` with these settings.
+pub(crate) fn set_cookie_header(
+    name: &str,
+    id: &str,
+    cookie: &CookieData,
+    secrets: &Secrets,
+) -> Result<String, CookieError> {
+    let value = codec::sign_session_id(id, secrets);
+    SetCookie {
+        name,
+        value: &value,
+        domain: cookie.domain.as_deref(),
+        path: Some(&cookie.path),
+        expires_ms: cookie.expires,
+        http_only: cookie.http_only,
+        secure: cookie.secure == Some(true),
+        partitioned: cookie.partitioned == Some(true),
+        priority: cookie.priority,
+        same_site: cookie.same_site,
+    }
+    .to_header_value()
+}

@@ -1,0 +1,108 @@
+use crate::config::Unset;
+
+/// Where the request's session stands when the handler has finished.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Standing {
+    /// The session is live.
+    Live,
+    /// `destroy()` was called; the store was already told.
+    Destroyed,
+    /// `unset()` was called (express's `req.session = null`).
+    Unset,
+}
+
+/// What the engine needs to know about the session at the end.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EndState {
+    pub(crate) standing: Standing,
+    /// The ID is the one the request's cookie carried (a loaded session
+    /// that was not regenerated). express: `cookieId === req.sessionID`.
+    pub(crate) id_from_cookie: bool,
+    /// The ID changed, or the data differs from what was loaded or
+    /// generated. express: `isModified`.
+    pub(crate) modified: bool,
+    /// A saved snapshot exists (loaded without `resave`, or saved by hand).
+    /// express: `savedHash` is set.
+    pub(crate) has_saved_snapshot: bool,
+    /// The ID and data equal the saved snapshot. express: `isSaved`.
+    pub(crate) saved: bool,
+    /// The cookie has an expiry (it is not a browser-session cookie).
+    pub(crate) persistent_cookie: bool,
+    /// The cookie is `Secure` and the request is not secure, so the
+    /// browser would drop it: express does not send it.
+    pub(crate) cookie_blocked_by_secure: bool,
+}
+
+/// The options that steer the end of a request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EndOptions {
+    pub(crate) save_uninitialized: bool,
+    pub(crate) rolling: bool,
+    pub(crate) resave: bool,
+    pub(crate) unset: Unset,
+}
+
+/// The store call that ends the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StoreOp {
+    Nothing,
+    Save,
+    Touch,
+    Destroy,
+}
+
+/// What to do at the end of the request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct EndPlan {
+    pub(crate) store_op: StoreOp,
+    pub(crate) set_cookie: bool,
+}
+
+/// express-session's end of request (spec §2.3 and §2.5) in one function.
+pub(crate) fn plan_end(state: &EndState, options: &EndOptions) -> EndPlan {
+    match state.standing {
+        Standing::Destroyed => EndPlan {
+            store_op: StoreOp::Nothing,
+            set_cookie: false,
+        },
+        Standing::Unset => EndPlan {
+            store_op: match options.unset {
+                Unset::Destroy => StoreOp::Destroy,
+                Unset::Keep => StoreOp::Nothing,
+            },
+            set_cookie: false,
+        },
+        Standing::Live => {
+            let wants_cookie = if state.id_from_cookie {
+                options.rolling || (state.persistent_cookie && state.modified)
+            } else {
+                options.save_uninitialized || state.modified
+            };
+            let should_save = if !options.save_uninitialized
+                && !state.has_saved_snapshot
+                && !state.id_from_cookie
+            {
+                state.modified
+            } else {
+                !state.saved
+            };
+            let store_op = if should_save {
+                StoreOp::Save
+            } else if state.id_from_cookie {
+                StoreOp::Touch
+            } else {
+                StoreOp::Nothing
+            };
+            EndPlan {
+                store_op,
+                set_cookie: wants_cookie && !state.cookie_blocked_by_secure,
+            }
+        }
+    }
+}
+
+/// Whether a loaded session starts with a saved snapshot: express records
+/// `savedHash` at load time only when `resave` is off.
+pub(crate) fn snapshot_on_load(options: &EndOptions) -> bool {
+    !options.resave
+}

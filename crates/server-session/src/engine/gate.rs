@@ -1,0 +1,74 @@
+use http::header::COOKIE;
+use http::request::Parts;
+use http::HeaderMap;
+
+use crate::codec::{self, Secrets};
+use crate::config::PathMatch;
+use crate::IsSecure;
+
+/// Whether a request for `request_path` falls inside the cookie path, so
+/// that the layer gives it a session.
+pub(crate) fn path_matches(request_path: &str, cookie_path: &str, mode: PathMatch) -> bool {
+    let request_path = if request_path.is_empty() {
+        "/"
+    } else {
+        request_path
+    };
+    let cookie_path = if cookie_path.is_empty() {
+        "/"
+    } else {
+        cookie_path
+    };
+    let Some(rest) = request_path.strip_prefix(cookie_path) else {
+        return false;
+    };
+    match mode {
+        PathMatch::Prefix => true,
+        PathMatch::Rfc6265 => {
+            rest.is_empty() || cookie_path.ends_with('/') || rest.starts_with('/')
+        }
+    }
+}
+
+/// express's `issecure(req)`.
+///
+/// An `https` request URI stands for a TLS socket, which is secure whatever
+/// `proxy` says. Then `proxy: false` trusts nothing else, `proxy: true`
+/// trusts the first `X-Forwarded-Proto` value, and an unset `proxy` asks the
+/// server's [`IsSecure`] hint (express's `req.secure`).
+pub(crate) fn is_secure(parts: &Parts, proxy: Option<bool>) -> bool {
+    if parts.uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
+        return true;
+    }
+    match proxy {
+        Some(false) => false,
+        None => parts
+            .extensions
+            .get::<IsSecure>()
+            .is_some_and(|hint| hint.0),
+        Some(true) => parts
+            .headers
+            .get("x-forwarded-proto")
+            .map(|value| value.as_bytes())
+            .map(|value| value.split(|&b| b == b',').next().unwrap_or(value))
+            .is_some_and(|first| first.trim_ascii().eq_ignore_ascii_case(b"https")),
+    }
+}
+
+/// The session ID a request's cookie carries, if it is signed with one of
+/// the secrets. Repeated `Cookie` headers count as one joined header, where
+/// the first occurrence of the name wins, as in Node.
+pub(crate) fn session_id_from_cookie(
+    headers: &HeaderMap,
+    name: &str,
+    secrets: &Secrets,
+) -> Option<String> {
+    let value = headers
+        .get_all(COOKIE)
+        .iter()
+        .find_map(|header| codec::find_cookie(header.as_bytes(), name))?;
+    // An empty ID is no session, as in express, where it is falsy.
+    codec::unsign_session_id(&value, secrets)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+}

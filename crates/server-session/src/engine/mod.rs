@@ -1,0 +1,19 @@
+//! The request lifecycle of express-session as pure decisions.
+//!
+//! Nothing here does I/O or knows about tower: the layer asks, then carries
+//! the answer out against the store. That keeps every rule of spec §2 in
+//! one place, testable with plain `#[test]`s.
+//!
+//! - [`gate`]: does the request get a session at all (path gate), is it
+//!   secure, and which session ID does its cookie carry;
+//! - [`cookie`]: the cookie a new session starts with, and the `Set-Cookie`
+//!   header for a session;
+//! - [`end`]: at the end of the request, whether to save, touch or destroy,
+//!   and whether to send `Set-Cookie`.
+
+pub(crate) mod cookie;
+pub(crate) mod end;
+pub(crate) mod gate;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,260 @@
+use http::Request;
+
+use super::end::{plan_end, EndOptions, EndPlan, EndState, Standing, StoreOp};
+use super::gate::{is_secure, path_matches, session_id_from_cookie};
+use crate::codec::{sign_session_id, Secrets};
+use crate::config::{PathMatch, Unset};
+use crate::IsSecure;
+
+fn options() -> EndOptions {
+    EndOptions {
+        save_uninitialized: false,
+        rolling: false,
+        resave: false,
+        unset: Unset::Keep,
+    }
+}
+
+fn new_session() -> EndState {
+    EndState {
+        standing: Standing::Live,
+        id_from_cookie: false,
+        modified: false,
+        has_saved_snapshot: false,
+        saved: false,
+        persistent_cookie: true,
+        cookie_blocked_by_secure: false,
+    }
+}
+
+fn loaded_session() -> EndState {
+    EndState {
+        id_from_cookie: true,
+        has_saved_snapshot: true,
+        saved: true,
+        ..new_session()
+    }
+}
+
+fn plan(store_op: StoreOp, set_cookie: bool) -> EndPlan {
+    EndPlan {
+        store_op,
+        set_cookie,
+    }
+}
+
+#[test]
+fn untouched_new_session_is_neither_saved_nor_sent_without_save_uninitialized() {
+    assert_eq!(
+        plan_end(&new_session(), &options()),
+        plan(StoreOp::Nothing, false)
+    );
+    let rolling = EndOptions {
+        rolling: true,
+        ..options()
+    };
+    assert_eq!(
+        plan_end(&new_session(), &rolling),
+        plan(StoreOp::Nothing, false)
+    );
+}
+
+#[test]
+fn untouched_new_session_is_saved_and_sent_with_save_uninitialized() {
+    let opts = EndOptions {
+        save_uninitialized: true,
+        ..options()
+    };
+    assert_eq!(plan_end(&new_session(), &opts), plan(StoreOp::Save, true));
+}
+
+#[test]
+fn modified_new_session_is_saved_and_sent() {
+    let state = EndState {
+        modified: true,
+        ..new_session()
+    };
+    assert_eq!(plan_end(&state, &options()), plan(StoreOp::Save, true));
+}
+
+#[test]
+fn unchanged_loaded_session_is_touched_and_its_cookie_not_resent() {
+    assert_eq!(
+        plan_end(&loaded_session(), &options()),
+        plan(StoreOp::Touch, false)
+    );
+}
+
+#[test]
+fn rolling_resends_the_cookie_of_an_unchanged_loaded_session() {
+    let opts = EndOptions {
+        rolling: true,
+        ..options()
+    };
+    assert_eq!(
+        plan_end(&loaded_session(), &opts),
+        plan(StoreOp::Touch, true)
+    );
+}
+
+#[test]
+fn resave_saves_an_unchanged_loaded_session() {
+    let state = EndState {
+        has_saved_snapshot: false,
+        saved: false,
+        ..loaded_session()
+    };
+    let opts = EndOptions {
+        resave: true,
+        ..options()
+    };
+    assert_eq!(plan_end(&state, &opts), plan(StoreOp::Save, false));
+}
+
+#[test]
+fn modified_loaded_session_is_saved_and_persistent_cookie_resent() {
+    let state = EndState {
+        modified: true,
+        saved: false,
+        ..loaded_session()
+    };
+    assert_eq!(plan_end(&state, &options()), plan(StoreOp::Save, true));
+}
+
+#[test]
+fn browser_session_cookie_is_never_resent_without_rolling() {
+    let state = EndState {
+        modified: true,
+        saved: false,
+        persistent_cookie: false,
+        ..loaded_session()
+    };
+    assert_eq!(plan_end(&state, &options()), plan(StoreOp::Save, false));
+}
+
+#[test]
+fn secure_cookie_on_insecure_request_is_saved_but_not_sent() {
+    let state = EndState {
+        modified: true,
+        cookie_blocked_by_secure: true,
+        ..new_session()
+    };
+    assert_eq!(plan_end(&state, &options()), plan(StoreOp::Save, false));
+}
+
+#[test]
+fn session_saved_by_hand_is_not_saved_again() {
+    let state = EndState {
+        modified: true,
+        has_saved_snapshot: true,
+        saved: true,
+        ..new_session()
+    };
+    assert_eq!(plan_end(&state, &options()), plan(StoreOp::Nothing, true));
+}
+
+#[test]
+fn unset_keeps_or_destroys_and_never_sends_a_cookie() {
+    let state = EndState {
+        standing: Standing::Unset,
+        ..loaded_session()
+    };
+    assert_eq!(plan_end(&state, &options()), plan(StoreOp::Nothing, false));
+    let destroy = EndOptions {
+        unset: Unset::Destroy,
+        ..options()
+    };
+    assert_eq!(plan_end(&state, &destroy), plan(StoreOp::Destroy, false));
+}
+
+#[test]
+fn destroyed_session_needs_nothing_more() {
+    let state = EndState {
+        standing: Standing::Destroyed,
+        ..loaded_session()
+    };
+    assert_eq!(plan_end(&state, &options()), plan(StoreOp::Nothing, false));
+}
+
+#[test]
+fn prefix_gate_matches_like_express_and_rfc6265_mode_is_segment_aware() {
+    assert!(path_matches("/foo/bar/baz", "/foo/bar", PathMatch::Prefix));
+    assert!(!path_matches("/", "/foo/bar", PathMatch::Prefix));
+    assert!(path_matches("/administrator", "/admin", PathMatch::Prefix));
+    assert!(!path_matches(
+        "/administrator",
+        "/admin",
+        PathMatch::Rfc6265
+    ));
+    assert!(path_matches("/admin", "/admin", PathMatch::Rfc6265));
+    assert!(path_matches("/admin/x", "/admin", PathMatch::Rfc6265));
+    assert!(path_matches("/admin/x", "/admin/", PathMatch::Rfc6265));
+    assert!(path_matches("", "/", PathMatch::Prefix));
+}
+
+fn parts(uri: &str, headers: &[(&str, &str)], hint: Option<bool>) -> http::request::Parts {
+    let mut builder = Request::builder().uri(uri);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let (mut parts, ()) = builder.body(()).expect("request").into_parts();
+    if let Some(hint) = hint {
+        parts.extensions.insert(IsSecure(hint));
+    }
+    parts
+}
+
+#[test]
+fn issecure_follows_express() {
+    let xfp = |value| parts("/", &[("x-forwarded-proto", value)], None);
+    assert!(is_secure(&xfp("https"), Some(true)));
+    assert!(is_secure(&xfp("https,http"), Some(true)));
+    assert!(is_secure(&xfp(" HTTPS , http"), Some(true)));
+    assert!(!is_secure(&xfp("http,https"), Some(true)));
+    assert!(!is_secure(&parts("/", &[], None), Some(true)));
+    assert!(!is_secure(&xfp("https"), Some(false)));
+    assert!(!is_secure(&xfp("https"), None));
+    assert!(!is_secure(&parts("/", &[], Some(true)), Some(false)));
+    assert!(is_secure(&parts("/", &[], Some(true)), None));
+    assert!(is_secure(
+        &parts("https://example.com/", &[], None),
+        Some(false)
+    ));
+}
+
+#[test]
+fn session_id_comes_only_from_a_signed_cookie() {
+    let secrets = Secrets::new(["keyboard cat"]).expect("secret");
+    let signed = sign_session_id("abc", &secrets);
+    let header = |value: String| parts("/", &[("cookie", &value)], None).headers;
+    assert_eq!(
+        session_id_from_cookie(
+            &header(format!("connect.sid={signed}")),
+            "connect.sid",
+            &secrets
+        )
+        .as_deref(),
+        Some("abc")
+    );
+    assert_eq!(
+        session_id_from_cookie(&header("connect.sid=abc".into()), "connect.sid", &secrets),
+        None
+    );
+    assert_eq!(
+        session_id_from_cookie(
+            &header("connect.sid=s%3Aabc.bad".into()),
+            "connect.sid",
+            &secrets
+        ),
+        None
+    );
+    // The first occurrence wins, even when it is the stale one (express #881).
+    assert_eq!(
+        session_id_from_cookie(
+            &header(format!("connect.sid=junk; connect.sid={signed}")),
+            "connect.sid",
+            &secrets
+        ),
+        None
+    );
+}

@@ -1,0 +1,65 @@
+//! The axum extractor for [`Session`].
+
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum_core::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::StatusCode;
+
+use crate::Session;
+
+/// The request has no session: no [`SessionLayer`](crate::SessionLayer) is
+/// installed, the path is outside the cookie path, or the store was not
+/// ready. Take `Option<Session>` in handlers that can do without one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionRejection;
+
+impl SessionRejection {
+    /// The status the rejection answers with: 500, since it is a setup error.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+
+    /// The text the rejection answers with.
+    pub fn body_text(&self) -> &'static str {
+        "no session for this request: is `SessionLayer` installed, and is the path inside the cookie path?"
+    }
+}
+
+impl std::fmt::Display for SessionRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.body_text())
+    }
+}
+
+impl std::error::Error for SessionRejection {}
+
+impl IntoResponse for SessionRejection {
+    fn into_response(self) -> Response {
+        tracing::trace!(rejection = "SessionRejection", "{}", self.body_text());
+        (self.status(), self.body_text()).into_response()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = SessionRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Session>()
+            .cloned()
+            .ok_or(SessionRejection)
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<Session>().cloned())
+    }
+}

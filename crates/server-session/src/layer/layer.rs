@@ -1,0 +1,58 @@
+use std::fmt;
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+use super::SessionService;
+use crate::context::Context;
+use crate::{ConfigError, SessionConfig, Store};
+
+/// Adds express-style sessions to a tower service. See the
+/// [module docs](crate::layer) for an example.
+#[derive(Clone)]
+pub struct SessionLayer {
+    context: Arc<Context>,
+}
+
+impl fmt::Debug for SessionLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionLayer")
+            .field("config", &self.context.config)
+            .field("store", &self.context.store.kind())
+            .finish()
+    }
+}
+
+impl SessionLayer {
+    /// A layer over `store` with these options.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first option that cannot work (an empty
+    /// secret, a cookie name that is not a token, an invalid domain or path).
+    pub fn new(store: impl Store, config: SessionConfig) -> Result<Self, ConfigError> {
+        Self::from_arc(Arc::new(store), config)
+    }
+
+    /// A layer over a shared store.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn from_arc(store: Arc<dyn Store>, config: SessionConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            context: Arc::new(Context::new(config, store)?),
+        })
+    }
+
+    /// The options the layer runs with.
+    pub fn config(&self) -> &SessionConfig {
+        &self.context.config
+    }
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionService::new(inner, Arc::clone(&self.context))
+    }
+}

@@ -1,0 +1,71 @@
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use http::{Request, Response};
+use tower_service::Service;
+
+use super::commit::commit;
+use super::start::{start, Start};
+use super::ResponseFuture;
+use crate::context::Context;
+
+/// The service [`SessionLayer`](super::SessionLayer) wraps around yours.
+#[derive(Clone)]
+pub struct SessionService<S> {
+    inner: S,
+    context: Arc<Context>,
+}
+
+impl<S> std::fmt::Debug for SessionService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionService").finish_non_exhaustive()
+    }
+}
+
+impl<S> SessionService<S> {
+    pub(crate) fn new(inner: S, context: Arc<Context>) -> Self {
+        Self { inner, context }
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // The clone that was driven to readiness serves this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let context = Arc::clone(&self.context);
+        ResponseFuture::new(async move {
+            let (mut head, body) = request.into_parts();
+            let session = match start(&context, &head).await {
+                Start::WithoutSession => {
+                    return inner.call(Request::from_parts(head, body)).await;
+                }
+                Start::Refuse(status) => {
+                    let mut response = Response::new(ResBody::default());
+                    *response.status_mut() = status;
+                    return Ok(response);
+                }
+                Start::With(session) => session,
+            };
+            head.extensions.insert(session.clone());
+            let mut response = inner.call(Request::from_parts(head, body)).await?;
+            commit(&context, &session, &mut response).await;
+            Ok(response)
+        })
+    }
+}

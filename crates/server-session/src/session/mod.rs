@@ -1,0 +1,388 @@
+//! The per-request session handle.
+//!
+//! [`Session`] is express's `req.session`: typed data over serde, the
+//! session's own cookie, and `regenerate`, `destroy`, `reload`, `save`,
+//! `touch` and unset. It is a cheap clone of a shared handle, `Send +
+//! Sync`, and never holds a lock across an `.await`, so it can be passed
+//! to spawned tasks and used from several extractors at once.
+//!
+//! ```
+//! use server_session::Session;
+//!
+//! async fn visit(session: Session) -> Result<String, server_session::SessionError> {
+//!     let visits = session.update("visits", |n: Option<u64>| n.unwrap_or(0) + 1)?;
+//!     if let Some(name) = session.get::<String>("user")? {
+//!         return Ok(format!("hello {name}, visit {visits}"));
+//!     }
+//!     Ok(format!("visit {visits}"))
+//! }
+//! ```
+
+mod cookie_view;
+mod error;
+pub(crate) mod state;
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+pub use cookie_view::SessionCookie;
+pub use error::SessionError;
+
+use self::state::SessionState;
+use crate::clock;
+use crate::context::Context;
+use crate::engine::cookie::new_session_cookie;
+use crate::engine::end::Standing;
+use crate::store::{is_reserved, SaveCondition, SaveOutcome};
+
+/// The session of the current request. See the [module docs](self).
+///
+/// Extract it in an axum handler (it needs [`SessionLayer`](crate::SessionLayer)),
+/// or take it from the request extensions in any tower service.
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) inner: Arc<SessionInner>,
+}
+
+pub(crate) struct SessionInner {
+    pub(crate) state: Mutex<SessionState>,
+    pub(crate) context: Arc<Context>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state();
+        // Never print the full ID: it is a bearer credential.
+        f.debug_struct("Session")
+            .field("id", &format_args!("{}…", state.id.get(..6).unwrap_or("")))
+            .field("keys", &state.data.len())
+            .field("standing", &state.standing)
+            .finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(state: SessionState, context: Arc<Context>) -> Self {
+        Self {
+            inner: Arc::new(SessionInner {
+                state: Mutex::new(state),
+                context,
+            }),
+        }
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, SessionState> {
+        // No code panics while holding this lock; if some future code did,
+        // the state is still consistent field by field, so keep going.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn live_state(&self) -> Result<MutexGuard<'_, SessionState>, SessionError> {
+        let state = self.state();
+        match state.standing {
+            Standing::Live => Ok(state),
+            Standing::Destroyed | Standing::Unset => Err(SessionError::Gone),
+        }
+    }
+
+    /// The session ID (express's `req.session.id`). It changes on
+    /// [`regenerate`](Self::regenerate).
+    pub fn id(&self) -> String {
+        self.state().id.clone()
+    }
+
+    /// The value under `key`, converted from JSON.
+    ///
+    /// # Errors
+    /// [`SessionError::Value`] when the stored value does not convert to `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        let state = self.state();
+        let Some(value) = state.data.get(key) else {
+            return Ok(None);
+        };
+        T::deserialize(value)
+            .map(Some)
+            .map_err(|source| SessionError::Value {
+                key: key.to_owned(),
+                source,
+            })
+    }
+
+    /// The JSON value under `key`.
+    pub fn get_value(&self, key: &str) -> Option<Value> {
+        self.state().data.get(key).cloned()
+    }
+
+    /// Whether `key` holds a value.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.state().data.contains_key(key)
+    }
+
+    /// The data keys, in insertion order.
+    pub fn keys(&self) -> Vec<String> {
+        self.state().data.keys().cloned().collect()
+    }
+
+    /// The number of data keys.
+    pub fn len(&self) -> usize {
+        self.state().data.len()
+    }
+
+    /// Whether the session holds no data.
+    pub fn is_empty(&self) -> bool {
+        self.state().data.is_empty()
+    }
+
+    /// Stores `value` under `key`, as JSON. Storing a value equal to the
+    /// current one does not count as a change.
+    ///
+    /// # Errors
+    /// [`SessionError::ReservedKey`] for express's reserved names (`cookie`,
+    /// `id`, `save`, …), [`SessionError::Value`] when `value` does not
+    /// convert to JSON, and [`SessionError::Gone`] after `destroy`/`unset`.
+    pub fn insert<T: Serialize>(
+        &self,
+        key: impl Into<String>,
+        value: T,
+    ) -> Result<(), SessionError> {
+        let key = key.into();
+        let value = serde_json::to_value(value).map_err(|source| SessionError::Value {
+            key: key.clone(),
+            source,
+        })?;
+        self.insert_value(key, value)
+    }
+
+    /// Stores a JSON value under `key`. See [`insert`](Self::insert).
+    ///
+    /// # Errors
+    /// As [`insert`](Self::insert).
+    pub fn insert_value(&self, key: impl Into<String>, value: Value) -> Result<(), SessionError> {
+        let key = key.into();
+        if is_reserved(&key) {
+            return Err(SessionError::ReservedKey(key));
+        }
+        let mut state = self.live_state()?;
+        if state.data.get(&key) != Some(&value) {
+            state.data_mut().insert(key, value);
+        }
+        Ok(())
+    }
+
+    /// Removes `key` and returns its value, converted from JSON.
+    ///
+    /// # Errors
+    /// [`SessionError::Value`] when the removed value does not convert to `T`
+    /// (it is removed all the same), and [`SessionError::Gone`] after
+    /// `destroy`/`unset`.
+    pub fn remove<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        let Some(value) = self.remove_value(key)? else {
+            return Ok(None);
+        };
+        serde_json::from_value(value)
+            .map(Some)
+            .map_err(|source| SessionError::Value {
+                key: key.to_owned(),
+                source,
+            })
+    }
+
+    /// Removes `key` and returns its JSON value.
+    ///
+    /// # Errors
+    /// [`SessionError::Gone`] after `destroy`/`unset`.
+    pub fn remove_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
+        let mut state = self.live_state()?;
+        if !state.data.contains_key(key) {
+            return Ok(None);
+        }
+        // shift_remove keeps the other keys in insertion order, as JSON
+        // objects in JavaScript do.
+        Ok(state.data_mut().shift_remove(key))
+    }
+
+    /// Read-modify-write of one key, atomically with respect to every
+    /// other handle on this session: `f` gets the current value (or `None`)
+    /// and returns the new one, which is stored and returned.
+    ///
+    /// # Errors
+    /// [`SessionError::Value`] when the current value does not convert to
+    /// `T` or the new one does not convert to JSON, and
+    /// [`SessionError::Gone`] after `destroy`/`unset`.
+    pub fn update<T, F>(&self, key: impl Into<String>, f: F) -> Result<T, SessionError>
+    where
+        T: Serialize + DeserializeOwned,
+        F: Fn(Option<T>) -> T + Send + Sync + 'static,
+    {
+        let key = key.into();
+        if is_reserved(&key) {
+            return Err(SessionError::ReservedKey(key));
+        }
+        let value_error = |source| SessionError::Value {
+            key: key.clone(),
+            source,
+        };
+        let mut state = self.live_state()?;
+        let current = match state.data.get(&key) {
+            Some(value) => Some(T::deserialize(value).map_err(value_error)?),
+            None => None,
+        };
+        let next = f(current);
+        let json = serde_json::to_value(&next).map_err(value_error)?;
+        if state.data.get(&key) != Some(&json) {
+            state.data_mut().insert(key, json);
+        }
+        Ok(next)
+    }
+
+    /// Removes every data key.
+    ///
+    /// # Errors
+    /// [`SessionError::Gone`] after `destroy`/`unset`.
+    pub fn clear(&self) -> Result<(), SessionError> {
+        let mut state = self.live_state()?;
+        if !state.data.is_empty() {
+            state.data = Arc::default();
+        }
+        Ok(())
+    }
+
+    /// The session's own cookie settings (express's `req.session.cookie`),
+    /// for reading them or, for example, setting a "remember me" max age.
+    pub fn cookie(&self) -> SessionCookie<'_> {
+        SessionCookie::new(self)
+    }
+
+    /// express's `req.session.touch()`: resets the cookie's expiry to now
+    /// plus its original max age. The layer does this by itself at the end
+    /// of every request; it does not call the store.
+    pub fn touch(&self) {
+        self.state().cookie.touch(clock::now_ms());
+    }
+
+    /// express's `req.session = null`: this request stops using the
+    /// session. With [`Unset::Destroy`](crate::Unset::Destroy) the stored
+    /// session is deleted at the end of the request; with the default
+    /// `Keep`, it stays in the store untouched. No cookie is sent.
+    pub fn unset(&self) {
+        let mut state = self.state();
+        if state.standing == Standing::Live {
+            state.standing = Standing::Unset;
+        }
+    }
+
+    /// Whether the session is still live in this request (not destroyed or
+    /// unset).
+    pub fn is_live(&self) -> bool {
+        self.state().standing == Standing::Live
+    }
+
+    /// Whether the data or the ID changed during this request.
+    pub fn is_modified(&self) -> bool {
+        self.state().modified()
+    }
+
+    /// Deletes the session from the store now. The rest of the request has
+    /// no session, and no cookie is sent (as express; the browser's stale
+    /// cookie leads to a fresh session next time).
+    ///
+    /// # Errors
+    /// The store's error; the session is gone from this request either way.
+    pub async fn destroy(&self) -> Result<(), SessionError> {
+        let id = {
+            let mut state = self.state();
+            state.standing = Standing::Destroyed;
+            state.id.clone()
+        };
+        let context = &self.inner.context;
+        context.timed(context.store.destroy(&id)).await?;
+        Ok(())
+    }
+
+    /// Replaces the session with a new, empty one under a new ID, and
+    /// deletes the old one from the store: the defence against session
+    /// fixation to call on every privilege change, such as signing in.
+    /// The new session gets a fresh cookie from the options.
+    ///
+    /// # Errors
+    /// The store's error when deleting the old session; the new session is
+    /// in place either way, as in express.
+    pub async fn regenerate(&self) -> Result<(), SessionError> {
+        let context = &self.inner.context;
+        let (old_id, was_stored) = {
+            let state = self.state();
+            (state.id.clone(), state.version.is_some())
+        };
+        // A session that never reached the store needs no delete.
+        let destroyed = if was_stored {
+            context.timed(context.store.destroy(&old_id)).await
+        } else {
+            Ok(())
+        };
+        {
+            let mut state = self.state();
+            let new_id = context.new_id(state.head.as_deref());
+            let cookie =
+                new_session_cookie(&state.cookie_options, state.secure_request, clock::now_ms());
+            state.id = new_id;
+            state.cookie = cookie;
+            state.data = Arc::default();
+            state.saved = None;
+            state.version = None;
+            state.standing = Standing::Live;
+        }
+        destroyed.map_err(SessionError::from)
+    }
+
+    /// Replaces the session's data and cookie with what the store holds now.
+    ///
+    /// # Errors
+    /// [`SessionError::NotFound`] when the store has no such session, or the
+    /// store's error.
+    pub async fn reload(&self) -> Result<(), SessionError> {
+        let context = &self.inner.context;
+        let id = self.live_state()?.id.clone();
+        let loaded = context.timed(context.store.load(&id)).await?;
+        let loaded = loaded.ok_or(SessionError::NotFound)?;
+        let mut state = self.state();
+        if state.id == id {
+            state.cookie = loaded.record.cookie;
+            state.data = loaded.record.data;
+            state.version = Some(loaded.version);
+        }
+        Ok(())
+    }
+
+    /// Saves the session to the store now, for example before a redirect
+    /// to a page that needs it. The end-of-request save is then skipped
+    /// unless the session changes again. As in express, this does not
+    /// touch the cookie first.
+    ///
+    /// # Errors
+    /// The store's error, or [`SessionError::Gone`] after `destroy`/`unset`.
+    pub async fn save(&self) -> Result<(), SessionError> {
+        let context = &self.inner.context;
+        let (id, record) = {
+            let state = self.live_state()?;
+            (state.id.clone(), state.record())
+        };
+        let outcome = context
+            .timed(context.store.save(&id, &record, SaveCondition::Upsert))
+            .await?;
+        if let SaveOutcome::Saved(version) = outcome {
+            let mut state = self.state();
+            if state.id == id {
+                state.version = Some(version);
+                state.saved = Some((id, record.data));
+            }
+        }
+        Ok(())
+    }
+}
