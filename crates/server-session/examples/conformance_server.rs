@@ -9,7 +9,9 @@
 //! - `PORT` (default 3000); binds 127.0.0.1 and prints `listening on 127.0.0.1:PORT`.
 //! - `SESSION_OPTIONS`: express's option names; left-out options take
 //!   express 1.x defaults (so `resave` and `saveUninitialized` are true).
-//! - `SESSION_STORE`: `memory` (default).
+//! - `SESSION_STORE`: `memory` (default), `redis://…`, `redis+cluster://h:p,h:p`,
+//!   `postgres://…`, `mysql://…` or `sqlite://…` (Redis prefix `sess:`, SQL
+//!   table `session`).
 //! - `X-Secure: true|false` request header: express's `req.secure`.
 
 use std::net::SocketAddr;
@@ -23,9 +25,11 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::Value;
 use server_session::{
-    CookieOptions, IsSecure, MemoryStore, Priority, SameSitePolicy, SecurePolicy, Session,
-    SessionConfig, SessionLayer, Unset,
+    CookieOptions, IsSecure, Priority, SameSitePolicy, SecurePolicy, Session, SessionConfig,
+    SessionLayer, Unset,
 };
+
+mod support;
 
 type Outcome = Result<String, (StatusCode, String)>;
 
@@ -298,11 +302,10 @@ async fn main() {
     };
     let config = config_from_options(&options).unwrap_or_else(|e| fail(e));
     let store_url = std::env::var("SESSION_STORE").unwrap_or_else(|_| String::from("memory"));
-    let layer = match store_url.as_str() {
-        "memory" => SessionLayer::new(MemoryStore::new(), config),
-        other => fail(format!("SESSION_STORE `{other}` is not supported")),
-    }
-    .unwrap_or_else(|e| fail(e));
+    let (store, _background) = support::store_from_url(&store_url)
+        .await
+        .unwrap_or_else(|e| fail(format!("SESSION_STORE: {e}")));
+    let layer = SessionLayer::from_arc(store, config).unwrap_or_else(|e| fail(e));
 
     let port: u16 = std::env::var("PORT")
         .ok()

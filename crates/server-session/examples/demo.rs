@@ -5,7 +5,10 @@
 //! cargo run -p server-session --example demo
 //! ```
 //!
-//! Then open the printed URL. `PORT` picks the port (default 3000).
+//! Then open the printed URL. `PORT` picks the port (default 3000), and
+//! `--store URL` another store: `redis://127.0.0.1:6379`,
+//! `postgres://postgres@127.0.0.1/test`, `mysql://root@127.0.0.1/test`,
+//! `sqlite://demo.db` or `redis+cluster://127.0.0.1:7001,127.0.0.1:7002`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,7 +19,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use server_session::{MemoryStore, SameSitePolicy, Session, SessionConfig, SessionLayer};
+use server_session::{SameSitePolicy, Session, SessionConfig, SessionLayer};
+
+mod support;
 
 /// "Remember me" keeps the session for this long; otherwise the cookie
 /// lasts until the browser closes.
@@ -117,8 +122,25 @@ async fn main() {
         .unwrap_or_else(|_| String::from("demo secret: set SESSION_SECRET in real deployments"));
     let config = SessionConfig::new(secret)
         .with_cookie(server_session::CookieOptions::new().with_same_site(SameSitePolicy::Lax));
-    let store = MemoryStore::new();
-    let layer = match SessionLayer::new(store, config) {
+    let mut args = std::env::args().skip(1);
+    let mut store_url = String::from("memory");
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.next()) {
+            ("--store", Some(url)) => store_url = url,
+            _ => {
+                eprintln!("usage: demo [--store URL]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let (store, _background) = match support::store_from_url(&store_url).await {
+        Ok(store) => store,
+        Err(error) => {
+            eprintln!("demo: {error}");
+            std::process::exit(2);
+        }
+    };
+    let layer = match SessionLayer::from_arc(store, config) {
         Ok(layer) => layer,
         Err(error) => {
             eprintln!("demo: {error}");

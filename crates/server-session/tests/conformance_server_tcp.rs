@@ -30,10 +30,14 @@ impl Drop for Server {
 }
 
 fn start(options: &str) -> Server {
+    start_on(options, "memory")
+}
+
+fn start_on(options: &str, store: &str) -> Server {
     let mut child = Command::new(example_binary())
         .env("PORT", "0")
         .env("SESSION_OPTIONS", options)
-        .env("SESSION_STORE", "memory")
+        .env("SESSION_STORE", store)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -138,4 +142,94 @@ async fn conformance_server_answers_the_contract_over_tcp() {
     let gated = start(r#"{"cookie":{"path":"/admin"}}"#);
     let (set_cookie, body) = get(&client, format!("{}/id", gated.base), None).await;
     assert_eq!((set_cookie, body.as_str()), (None, "no session"));
+}
+
+/// Creates a session through the server on `store` and returns its ID and
+/// the `Expires` of its cookie in epoch seconds.
+async fn create_session(store: &str) -> (String, i64, Server) {
+    let server = start_on(
+        r#"{"secret":"keyboard cat","cookie":{"maxAge":60000}}"#,
+        store,
+    );
+    let client = reqwest::Client::new();
+    let (set_cookie, _) = get(&client, format!("{}/set/user/bob", server.base), None).await;
+    let set_cookie = set_cookie.expect("a cookie for the new session");
+    let (_, id) = get(&client, format!("{}/id", server.base), Some(&set_cookie)).await;
+    let expires = set_cookie
+        .split("; ")
+        .find_map(|attribute| attribute.strip_prefix("Expires="))
+        .expect("Expires attribute");
+    let expires = httpdate::parse_http_date(expires).expect("IMF-fixdate");
+    let expires = expires
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    (id, expires, server)
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64
+}
+
+#[tokio::test]
+async fn a_session_made_on_redis_is_a_connect_redis_record() {
+    let Some(url) = server_session::conformance::service_url("REDIS_URL") else {
+        return;
+    };
+    let (id, expires, _server) = create_session(&url).await;
+    let client = redis::Client::open(url.as_str()).expect("redis url");
+    let mut redis = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection");
+    let key = format!("sess:{id}");
+    let value: String = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .expect("GET");
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .expect("TTL");
+    assert!(
+        value.starts_with(r#"{"cookie":{"originalMaxAge":60000,"expires":""#)
+            && value.ends_with(r#"","httpOnly":true,"path":"/"},"user":"bob"}"#),
+        "{value}"
+    );
+    // connect-redis: TTL = ceil((expires - now) / 1000).
+    assert!(
+        (ttl - (expires - now_secs())).abs() <= 1,
+        "ttl {ttl}, expires in {}",
+        expires - now_secs()
+    );
+}
+
+#[tokio::test]
+async fn a_session_made_on_postgres_is_a_connect_pg_simple_row() {
+    let Some(url) = server_session::conformance::service_url("POSTGRES_URL") else {
+        return;
+    };
+    let (id, expires, _server) = create_session(&url).await;
+    let pool = sqlx::PgPool::connect(&url).await.expect("postgres");
+    let (sess, expire): (String, f64) = sqlx::query_as(
+        r#"SELECT sess::text, extract(epoch FROM expire)::float8 FROM "session" WHERE sid = $1"#,
+    )
+    .bind(&id)
+    .fetch_one(&pool)
+    .await
+    .expect("the session row");
+    assert!(
+        sess.ends_with(r#"","httpOnly":true,"path":"/"},"user":"bob"}"#),
+        "{sess}"
+    );
+    // connect-pg-simple: expire = to_timestamp(ceil(expires_ms / 1000)).
+    assert!(
+        (expire as i64 - expires).abs() <= 1,
+        "expire {expire}, cookie {expires}"
+    );
 }

@@ -1,0 +1,58 @@
+//! Shared by the examples: a store chosen by URL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use server_session::memory_store::SweeperHandle;
+use server_session::{MemoryStore, Store};
+use server_session_redis::RedisStore;
+use server_session_sql::{MySqlStore, PostgresStore, SqliteStore};
+
+/// Keeps the store's background task alive as long as the server runs.
+#[allow(dead_code)] // the handles are held, never read
+pub(crate) enum Background {
+    None,
+    Sweeper(SweeperHandle),
+    Pruner(server_session_sql::PrunerHandle),
+}
+
+/// The store a URL names:
+/// `memory`, `redis://…`, `rediss://…`, `redis+cluster://host:port,host:port`,
+/// `postgres://…`, `mysql://…` (also MariaDB) or `sqlite://path`.
+/// The Redis key prefix is `sess:` and the SQL table `session`, the express
+/// stores' defaults.
+pub(crate) async fn store_from_url(url: &str) -> Result<(Arc<dyn Store>, Background), String> {
+    let scheme = url.split("://").next().unwrap_or(url);
+    // Expired rows are invisible anyway; pruning only reclaims space.
+    let prune_every = Duration::from_secs(15 * 60);
+    let fail = |error: server_session::StoreError| format!("store {scheme}: {error}");
+    Ok(match scheme {
+        "memory" => {
+            let store = MemoryStore::new();
+            let sweeper = store.spawn_sweeper(Duration::from_secs(60));
+            (Arc::new(store), Background::Sweeper(sweeper))
+        }
+        "redis" | "rediss" | "redis+cluster" => {
+            (Arc::new(RedisStore::connect(url).await.map_err(fail)?), Background::None)
+        }
+        "postgres" | "postgresql" => {
+            let store = PostgresStore::connect(url).await.map_err(fail)?;
+            store.migrate().await.map_err(fail)?;
+            let pruner = store.spawn_pruner(prune_every);
+            (Arc::new(store), Background::Pruner(pruner))
+        }
+        "mysql" | "mariadb" => {
+            let store = MySqlStore::connect(url).await.map_err(fail)?;
+            store.migrate().await.map_err(fail)?;
+            let pruner = store.spawn_pruner(prune_every);
+            (Arc::new(store), Background::Pruner(pruner))
+        }
+        "sqlite" => {
+            let store = SqliteStore::connect(url).await.map_err(fail)?;
+            store.migrate().await.map_err(fail)?;
+            let pruner = store.spawn_pruner(prune_every);
+            (Arc::new(store), Background::Pruner(pruner))
+        }
+        _ => return Err(format!("unsupported store URL `{url}`: use memory, redis://, redis+cluster://, postgres://, mysql:// or sqlite://")),
+    })
+}
