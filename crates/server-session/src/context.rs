@@ -1,6 +1,7 @@
 //! What every request of one layer shares: the validated options, the
 //! signing keys and the store.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use http::request::Parts;
@@ -8,6 +9,7 @@ use http::request::Parts;
 use crate::codec::{self, Secrets};
 use crate::config::{CookieOptions, CookieSource, SessionConfig};
 use crate::engine::end::EndOptions;
+use crate::session::live::Registry;
 use crate::store::{Store, StoreError, StoreFuture};
 use crate::SessionError;
 
@@ -16,6 +18,10 @@ pub(crate) struct Context {
     pub(crate) secrets: Secrets,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) end_options: EndOptions,
+    /// The sessions live in this process, so concurrent requests share one.
+    pub(crate) registry: Arc<Registry>,
+    /// Hands out request tokens that tag each request's pending changes.
+    next_owner: AtomicU64,
 }
 
 impl Context {
@@ -35,7 +41,13 @@ impl Context {
             secrets,
             store,
             end_options,
+            registry: Registry::new(),
+            next_owner: AtomicU64::new(1),
         })
+    }
+
+    pub(crate) fn next_owner(&self) -> u64 {
+        self.next_owner.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Runs a store call under the configured timeout.

@@ -33,7 +33,7 @@ use http::request::Parts;
 pub(crate) use cookie_options::Lifetime;
 pub use cookie_options::{CookieOptions, SameSitePolicy, SecurePolicy};
 pub use error::ConfigError;
-pub use policy::{CommitErrorPolicy, LoadErrorPolicy, PathMatch, Unset};
+pub use policy::{CommitErrorPolicy, ConflictPolicy, LoadErrorPolicy, PathMatch, Unset};
 
 use crate::codec::{self, Secrets};
 use crate::SessionError;
@@ -68,6 +68,7 @@ pub struct SessionConfig {
     pub(crate) commit_error: CommitErrorPolicy,
     pub(crate) error_hook: Option<ErrorHook>,
     pub(crate) store_timeout: Duration,
+    pub(crate) conflict: ConflictPolicy,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -95,6 +96,7 @@ impl fmt::Debug for SessionConfig {
             .field("load_error", &self.load_error)
             .field("commit_error", &self.commit_error)
             .field("store_timeout", &self.store_timeout)
+            .field("conflict", &self.conflict)
             .finish_non_exhaustive()
     }
 }
@@ -118,6 +120,7 @@ impl SessionConfig {
             commit_error: CommitErrorPolicy::KeepResponse,
             error_hook: None,
             store_timeout: Duration::from_secs(5),
+            conflict: ConflictPolicy::Merge,
         }
     }
 
@@ -246,6 +249,14 @@ impl SessionConfig {
     #[must_use]
     pub fn with_store_timeout(mut self, timeout: Duration) -> Self {
         self.store_timeout = timeout;
+        self
+    }
+
+    /// What a save does when another request or process changed the stored
+    /// session meanwhile (default [`ConflictPolicy::Merge`]: no lost updates).
+    #[must_use]
+    pub fn with_conflict_policy(mut self, policy: ConflictPolicy) -> Self {
+        self.conflict = policy;
         self
     }
 

@@ -46,3 +46,20 @@ pub enum CommitErrorPolicy {
     /// Replace the response with `500 Internal Server Error`.
     InternalServerError,
 }
+
+/// What a save does when another writer changed the stored session since
+/// this request loaded it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConflictPolicy {
+    /// Reload the stored session, replay this process's own changes on it
+    /// key by key (`insert`, `remove`, `clear`, and `update` closures re-run
+    /// on the fresh value), and save again, a bounded number of times. No
+    /// update is lost.
+    #[default]
+    Merge,
+    /// Overwrite whatever is stored, as express-session does: the last
+    /// writer wins, and concurrent changes can be lost.
+    LastWriteWins,
+    /// Give up with [`SessionError::Conflict`](crate::SessionError::Conflict).
+    Fail,
+}

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use http::header::SET_COOKIE;
 use http::{HeaderValue, Response, StatusCode};
 
@@ -6,7 +8,7 @@ use crate::config::CommitErrorPolicy;
 use crate::context::Context;
 use crate::engine::cookie::set_cookie_header;
 use crate::engine::end::{plan_end, Standing, StoreOp};
-use crate::store::{SaveCondition, SaveOutcome};
+use crate::session::persist::{self, Persisted};
 use crate::{Session, SessionError};
 
 /// express-session's end of request (spec §2.3, §2.5): touch the cookie,
@@ -16,50 +18,59 @@ pub(crate) async fn commit<B: Default>(
     session: &Session,
     response: &mut Response<B>,
 ) {
-    let (plan, id, record, set_cookie) = {
-        let mut state = session.state();
-        if state.standing == Standing::Live {
-            state.cookie.touch(clock::now_ms());
+    let (plan, live, touch_record, set_cookie) = {
+        let state = session.state();
+        let live = Arc::clone(&state.live);
+        let mut live_state = live.lock();
+        if state.standing == Standing::Live && !live_state.destroyed {
+            live_state.cookie.touch(clock::now_ms());
         }
-        let plan = plan_end(&state.end_state(), &context.end_options);
-        let record =
-            matches!(plan.store_op, StoreOp::Save | StoreOp::Touch).then(|| state.record());
+        let plan = plan_end(&state.end_state(&live_state), &context.end_options);
+        let touch_record = (plan.store_op == StoreOp::Touch).then(|| live_state.record());
         let set_cookie = plan.set_cookie.then(|| {
             set_cookie_header(
                 &context.config.name,
-                &state.id,
-                &state.cookie,
+                &live.id,
+                &live_state.cookie,
                 &context.secrets,
             )
         });
-        (plan, state.id.clone(), record, set_cookie)
+        drop(live_state);
+        (plan, live, touch_record, set_cookie)
     };
 
     let store = &context.store;
-    let stored = match (plan.store_op, &record) {
-        (StoreOp::Save, Some(record)) => context
-            .timed(store.save(&id, record, SaveCondition::Upsert))
-            .await
-            .map(|outcome| match outcome {
-                SaveOutcome::Saved(version) => Some(version),
-                SaveOutcome::Conflict => None,
-            }),
-        (StoreOp::Touch, Some(record)) => {
-            context.timed(store.touch(&id, record)).await.map(|()| None)
-        }
-        (StoreOp::Destroy, _) => context.timed(store.destroy(&id)).await.map(|()| None),
-        _ => Ok(None),
-    };
-    match stored {
-        Ok(Some(version)) => session.state().mark_saved(version),
-        Ok(None) => {}
-        Err(error) => {
-            context.report("commit", &SessionError::Store(error));
-            if context.config.commit_error == CommitErrorPolicy::InternalServerError {
-                *response = Response::new(B::default());
-                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                return;
+    let mut set_cookie = set_cookie;
+    let stored = match plan.store_op {
+        StoreOp::Save => match persist::save(context, &live).await {
+            Ok(Persisted::Saved(data)) => {
+                session.state().mark_saved(data);
+                Ok(())
             }
+            Ok(Persisted::Dropped) => {
+                // Destroyed by a concurrent request: it stays destroyed, and
+                // the browser gets no cookie for it.
+                set_cookie = None;
+                Ok(())
+            }
+            Err(error) => Err(error),
+        },
+        StoreOp::Touch => match &touch_record {
+            Some(record) => context
+                .timed(store.touch(&live.id, record))
+                .await
+                .map_err(SessionError::from),
+            None => Ok(()),
+        },
+        StoreOp::Destroy => persist::destroy(context, &live).await,
+        StoreOp::Nothing => Ok(()),
+    };
+    if let Err(error) = stored {
+        context.report("commit", &error);
+        if context.config.commit_error == CommitErrorPolicy::InternalServerError {
+            *response = Response::new(B::default());
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            return;
         }
     }
 

@@ -43,6 +43,13 @@ impl SessionLayer {
         })
     }
 
+    /// How many sessions are live in this process right now, that is, held
+    /// by a request in flight (or a `Session` clone kept elsewhere). For
+    /// tests and metrics: it drops to zero when every request is done.
+    pub fn live_sessions(&self) -> usize {
+        self.context.registry.len()
+    }
+
     /// The options the layer runs with.
     pub fn config(&self) -> &SessionConfig {
         &self.context.config

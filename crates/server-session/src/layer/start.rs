@@ -9,7 +9,8 @@ use crate::context::{copy_head, Context};
 use crate::engine::cookie::new_session_cookie;
 use crate::engine::end::{snapshot_on_load, Standing};
 use crate::engine::gate::{is_secure, path_matches, session_id_from_cookie};
-use crate::session::state::SessionState;
+use crate::session::live::{self, Live, LiveState};
+use crate::session::state::{SavedSnapshot, SessionState};
 use crate::{Session, SessionError};
 
 /// How a request begins.
@@ -40,67 +41,89 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
     let secure_request = is_secure(head, context.config.proxy);
     let cookie_id = session_id_from_cookie(&head.headers, &context.config.name, &context.secrets);
 
-    // Only a validly signed ID ever reaches the store.
-    let loaded = match &cookie_id {
-        Some(id) => match context.timed(context.store.load(id)).await {
-            Ok(loaded) => loaded,
-            Err(error) => {
-                context.report("load", &SessionError::Store(error));
-                return match context.config.load_error {
-                    LoadErrorPolicy::InternalServerError => {
-                        Start::Refuse(StatusCode::INTERNAL_SERVER_ERROR)
-                    }
-                    LoadErrorPolicy::ServiceUnavailable => {
-                        Start::Refuse(StatusCode::SERVICE_UNAVAILABLE)
-                    }
-                    LoadErrorPolicy::ContinueWithoutSession => Start::WithoutSession,
-                };
-            }
-        },
-        None => None,
+    let head_copy = context.needs_head().then(|| Arc::new(copy_head(head)));
+    let owner = context.next_owner();
+    let request_state = |live: Arc<Live>, cookie_id: Option<String>| {
+        let (original_data, version) = {
+            let state = live.lock();
+            (Arc::clone(&state.data), state.version)
+        };
+        let original_id = live.id.clone();
+        // express records `savedHash` at load time only without `resave`.
+        let saved =
+            (version.is_some() && snapshot_on_load(&context.end_options)).then(|| SavedSnapshot {
+                id: original_id.clone(),
+                data: Arc::clone(&original_data),
+                own_changes: 0,
+            });
+        SessionState {
+            live,
+            owner,
+            cookie_id,
+            original_id,
+            original_data,
+            saved,
+            own_changes: 0,
+            standing: Standing::Live,
+            cookie_options: Arc::clone(&cookie_options),
+            secure_request,
+            head: head_copy.clone(),
+        }
     };
 
-    let head_copy = context.needs_head().then(|| Arc::new(copy_head(head)));
-    let state = match loaded {
-        Some(loaded) => {
-            let id = cookie_id.clone().unwrap_or_default();
-            let data = loaded.record.data;
-            SessionState {
-                saved: snapshot_on_load(&context.end_options)
-                    .then(|| (id.clone(), Arc::clone(&data))),
-                original_id: id.clone(),
-                id,
-                cookie_id,
-                cookie: loaded.record.cookie,
-                original_data: Arc::clone(&data),
-                data,
-                version: Some(loaded.version),
-                standing: Standing::Live,
-                cookie_options,
-                secure_request,
-                head: head_copy,
+    if let Some(id) = &cookie_id {
+        // A request already in flight on this session: share its state.
+        if let Some(live) = context.registry.get(id) {
+            if !live.lock().destroyed {
+                return Start::With(Session::new(
+                    request_state(live, cookie_id.clone()),
+                    Arc::clone(context),
+                ));
+            }
+        } else {
+            // Only a validly signed ID ever reaches the store.
+            match context.timed(context.store.load(id)).await {
+                Ok(Some(loaded)) => {
+                    let live = context.registry.join_or_insert(
+                        id.clone(),
+                        LiveState::new(
+                            loaded.record.cookie,
+                            loaded.record.data,
+                            Some(loaded.version),
+                        ),
+                    );
+                    if !live.lock().destroyed {
+                        return Start::With(Session::new(
+                            request_state(live, cookie_id.clone()),
+                            Arc::clone(context),
+                        ));
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    context.report("load", &SessionError::Store(error));
+                    return match context.config.load_error {
+                        LoadErrorPolicy::InternalServerError => {
+                            Start::Refuse(StatusCode::INTERNAL_SERVER_ERROR)
+                        }
+                        LoadErrorPolicy::ServiceUnavailable => {
+                            Start::Refuse(StatusCode::SERVICE_UNAVAILABLE)
+                        }
+                        LoadErrorPolicy::ContinueWithoutSession => Start::WithoutSession,
+                    };
+                }
             }
         }
-        None => {
-            // Unknown, expired or missing: a fresh ID, never the client's.
-            let id = context.new_id(Some(head));
-            let cookie = new_session_cookie(&cookie_options, secure_request, clock::now_ms());
-            let data = Arc::default();
-            SessionState {
-                original_id: id.clone(),
-                id,
-                cookie_id,
-                cookie,
-                original_data: Arc::clone(&data),
-                data,
-                saved: None,
-                version: None,
-                standing: Standing::Live,
-                cookie_options,
-                secure_request,
-                head: head_copy,
-            }
-        }
-    };
-    Start::With(Session::new(state, Arc::clone(context)))
+    }
+
+    // No cookie, or an unknown, expired or destroyed ID: a fresh session
+    // under a new ID, never the client's. Nobody else can know the new ID
+    // yet, so it needs no registry entry.
+    let id = context.new_id(Some(head));
+    let cookie = new_session_cookie(&cookie_options, secure_request, clock::now_ms());
+    let live = live::unregistered(id, LiveState::new(cookie, Arc::default(), None));
+    Start::With(Session::new(
+        request_state(live, cookie_id),
+        Arc::clone(context),
+    ))
 }

@@ -29,11 +29,11 @@ impl<'a> SessionCookie<'a> {
     }
 
     fn read<T>(&self, f: impl FnOnce(&CookieData) -> T) -> T {
-        f(&self.session.state().cookie)
+        self.session.with_cookie(|cookie| f(cookie))
     }
 
     fn write(&self, f: impl FnOnce(&mut CookieData)) {
-        f(&mut self.session.state().cookie);
+        self.session.with_cookie(f);
     }
 
     /// A copy of every setting, as stored (`JSON.stringify(req.session.cookie)`

@@ -17,6 +17,11 @@ pub enum SessionError {
     /// express keeps these names for itself (`cookie`, `id`, `save`, …).
     #[error("`{0}` is a reserved session key")]
     ReservedKey(String),
+    /// Another writer kept changing the stored session, and the save gave
+    /// up (always with [`ConflictPolicy::Fail`](crate::ConflictPolicy::Fail),
+    /// and after the last retry with `Merge`).
+    #[error("the stored session changed concurrently and the save gave up")]
+    Conflict,
     /// A value did not convert to or from JSON.
     #[error("session value `{key}` does not convert to or from JSON: {source}")]
     Value {

@@ -20,6 +20,8 @@
 
 mod cookie_view;
 mod error;
+pub(crate) mod live;
+pub(crate) mod persist;
 pub(crate) mod state;
 
 use std::fmt;
@@ -32,12 +34,14 @@ use serde_json::Value;
 pub use cookie_view::SessionCookie;
 pub use error::SessionError;
 
+use self::live::{Change, LiveState, UpdateFn};
+use self::persist::Persisted;
 use self::state::SessionState;
 use crate::clock;
 use crate::context::Context;
 use crate::engine::cookie::new_session_cookie;
 use crate::engine::end::Standing;
-use crate::store::{is_reserved, SaveCondition, SaveOutcome};
+use crate::store::{is_reserved, CookieData};
 
 /// The session of the current request. See the [module docs](self).
 ///
@@ -58,10 +62,12 @@ impl fmt::Debug for Session {
         let state = self.state();
         // Never print the full ID: it is a bearer credential.
         f.debug_struct("Session")
-            .field("id", &format_args!("{}…", state.id.get(..6).unwrap_or("")))
-            .field("keys", &state.data.len())
+            .field(
+                "id",
+                &format_args!("{}…", state.id().get(..6).unwrap_or("")),
+            )
             .field("standing", &state.standing)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,18 +90,41 @@ impl Session {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn live_state(&self) -> Result<MutexGuard<'_, SessionState>, SessionError> {
-        let state = self.state();
-        match state.standing {
-            Standing::Live => Ok(state),
-            Standing::Destroyed | Standing::Unset => Err(SessionError::Gone),
+    /// Runs `f` on the shared live state, read-only.
+    fn read<R>(&self, f: impl FnOnce(&LiveState) -> R) -> R {
+        let live = Arc::clone(&self.state().live);
+        let state = live.lock();
+        f(&state)
+    }
+
+    /// Runs `f` on the request's bookkeeping and the shared live state, if
+    /// the session is still live. Lock order: request, then live.
+    fn write<R>(
+        &self,
+        f: impl FnOnce(&mut SessionState, &mut LiveState) -> R,
+    ) -> Result<R, SessionError> {
+        let mut state = self.state();
+        if state.standing != Standing::Live {
+            return Err(SessionError::Gone);
         }
+        let live = Arc::clone(&state.live);
+        let mut live_state = live.lock();
+        if live_state.destroyed {
+            return Err(SessionError::Gone);
+        }
+        Ok(f(&mut state, &mut live_state))
+    }
+
+    pub(crate) fn with_cookie<R>(&self, f: impl FnOnce(&mut CookieData) -> R) -> R {
+        let live = Arc::clone(&self.state().live);
+        let mut state = live.lock();
+        f(&mut state.cookie)
     }
 
     /// The session ID (express's `req.session.id`). It changes on
     /// [`regenerate`](Self::regenerate).
     pub fn id(&self) -> String {
-        self.state().id.clone()
+        self.state().id().to_owned()
     }
 
     /// The value under `key`, converted from JSON.
@@ -103,41 +132,40 @@ impl Session {
     /// # Errors
     /// [`SessionError::Value`] when the stored value does not convert to `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
-        let state = self.state();
-        let Some(value) = state.data.get(key) else {
-            return Ok(None);
-        };
-        T::deserialize(value)
-            .map(Some)
-            .map_err(|source| SessionError::Value {
-                key: key.to_owned(),
-                source,
-            })
+        self.read(|live| match live.data.get(key) {
+            None => Ok(None),
+            Some(value) => T::deserialize(value)
+                .map(Some)
+                .map_err(|source| SessionError::Value {
+                    key: key.to_owned(),
+                    source,
+                }),
+        })
     }
 
     /// The JSON value under `key`.
     pub fn get_value(&self, key: &str) -> Option<Value> {
-        self.state().data.get(key).cloned()
+        self.read(|live| live.data.get(key).cloned())
     }
 
     /// Whether `key` holds a value.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.state().data.contains_key(key)
+        self.read(|live| live.data.contains_key(key))
     }
 
     /// The data keys, in insertion order.
     pub fn keys(&self) -> Vec<String> {
-        self.state().data.keys().cloned().collect()
+        self.read(|live| live.data.keys().cloned().collect())
     }
 
     /// The number of data keys.
     pub fn len(&self) -> usize {
-        self.state().data.len()
+        self.read(|live| live.data.len())
     }
 
     /// Whether the session holds no data.
     pub fn is_empty(&self) -> bool {
-        self.state().data.is_empty()
+        self.read(|live| live.data.is_empty())
     }
 
     /// Stores `value` under `key`, as JSON. Storing a value equal to the
@@ -169,11 +197,12 @@ impl Session {
         if is_reserved(&key) {
             return Err(SessionError::ReservedKey(key));
         }
-        let mut state = self.live_state()?;
-        if state.data.get(&key) != Some(&value) {
-            state.data_mut().insert(key, value);
-        }
-        Ok(())
+        self.write(|state, live| {
+            if live.data.get(&key) != Some(&value) {
+                live.change(state.owner, Change::Insert(key, value));
+                state.own_changes += 1;
+            }
+        })
     }
 
     /// Removes `key` and returns its value, converted from JSON.
@@ -199,18 +228,26 @@ impl Session {
     /// # Errors
     /// [`SessionError::Gone`] after `destroy`/`unset`.
     pub fn remove_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
-        let mut state = self.live_state()?;
-        if !state.data.contains_key(key) {
-            return Ok(None);
-        }
-        // shift_remove keeps the other keys in insertion order, as JSON
-        // objects in JavaScript do.
-        Ok(state.data_mut().shift_remove(key))
+        self.write(|state, live| {
+            let removed = live.data.get(key).cloned();
+            if removed.is_some() {
+                // Removal keeps the other keys in insertion order, as
+                // JavaScript objects do.
+                live.change(state.owner, Change::Remove(key.to_owned()));
+                state.own_changes += 1;
+            }
+            removed
+        })
     }
 
     /// Read-modify-write of one key, atomically with respect to every
     /// other handle on this session: `f` gets the current value (or `None`)
     /// and returns the new one, which is stored and returned.
+    ///
+    /// The closure is kept until the change is stored: when another
+    /// process changed the session meanwhile, it is run again on the fresh
+    /// value (see [`ConflictPolicy`](crate::ConflictPolicy)), so it should
+    /// compute from its input only.
     ///
     /// # Errors
     /// [`SessionError::Value`] when the current value does not convert to
@@ -218,28 +255,39 @@ impl Session {
     /// [`SessionError::Gone`] after `destroy`/`unset`.
     pub fn update<T, F>(&self, key: impl Into<String>, f: F) -> Result<T, SessionError>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + 'static,
         F: Fn(Option<T>) -> T + Send + Sync + 'static,
     {
         let key = key.into();
         if is_reserved(&key) {
             return Err(SessionError::ReservedKey(key));
         }
-        let value_error = |source| SessionError::Value {
-            key: key.clone(),
-            source,
-        };
-        let mut state = self.live_state()?;
-        let current = match state.data.get(&key) {
-            Some(value) => Some(T::deserialize(value).map_err(value_error)?),
-            None => None,
-        };
-        let next = f(current);
-        let json = serde_json::to_value(&next).map_err(value_error)?;
-        if state.data.get(&key) != Some(&json) {
-            state.data_mut().insert(key, json);
-        }
-        Ok(next)
+        let f = Arc::new(f);
+        let replay_f = Arc::clone(&f);
+        let replay: Arc<UpdateFn> = Arc::new(move |current: Option<&Value>| {
+            let current = match current {
+                Some(value) => Some(T::deserialize(value).ok()?),
+                None => None,
+            };
+            serde_json::to_value(replay_f(current)).ok()
+        });
+        self.write(|state, live| {
+            let value_error = |source| SessionError::Value {
+                key: key.clone(),
+                source,
+            };
+            let current = match live.data.get(&key) {
+                Some(value) => Some(T::deserialize(value).map_err(value_error)?),
+                None => None,
+            };
+            let next = f(current);
+            let json = serde_json::to_value(&next).map_err(value_error)?;
+            if live.data.get(&key) != Some(&json) {
+                live.applied(state.owner, Change::Update(key.clone(), replay), key, json);
+                state.own_changes += 1;
+            }
+            Ok(next)
+        })?
     }
 
     /// Removes every data key.
@@ -247,11 +295,12 @@ impl Session {
     /// # Errors
     /// [`SessionError::Gone`] after `destroy`/`unset`.
     pub fn clear(&self) -> Result<(), SessionError> {
-        let mut state = self.live_state()?;
-        if !state.data.is_empty() {
-            state.data = Arc::default();
-        }
-        Ok(())
+        self.write(|state, live| {
+            if !live.data.is_empty() {
+                live.change(state.owner, Change::Clear);
+                state.own_changes += 1;
+            }
+        })
     }
 
     /// The session's own cookie settings (express's `req.session.cookie`),
@@ -264,7 +313,7 @@ impl Session {
     /// plus its original max age. The layer does this by itself at the end
     /// of every request; it does not call the store.
     pub fn touch(&self) {
-        self.state().cookie.touch(clock::now_ms());
+        self.with_cookie(|cookie| cookie.touch(clock::now_ms()));
     }
 
     /// express's `req.session = null`: this request stops using the
@@ -279,31 +328,33 @@ impl Session {
     }
 
     /// Whether the session is still live in this request (not destroyed or
-    /// unset).
+    /// unset, here or by a concurrent request).
     pub fn is_live(&self) -> bool {
-        self.state().standing == Standing::Live
+        let state = self.state();
+        state.standing == Standing::Live && !state.live.lock().destroyed
     }
 
-    /// Whether the data or the ID changed during this request.
+    /// Whether this request changed the data or the ID.
     pub fn is_modified(&self) -> bool {
-        self.state().modified()
+        let state = self.state();
+        let live = state.live.lock();
+        state.modified(&live)
     }
 
     /// Deletes the session from the store now. The rest of the request has
     /// no session, and no cookie is sent (as express; the browser's stale
-    /// cookie leads to a fresh session next time).
+    /// cookie leads to a fresh session next time). Concurrent requests on
+    /// the session see it gone too, and none of their saves resurrects it.
     ///
     /// # Errors
     /// The store's error; the session is gone from this request either way.
     pub async fn destroy(&self) -> Result<(), SessionError> {
-        let id = {
+        let live = {
             let mut state = self.state();
             state.standing = Standing::Destroyed;
-            state.id.clone()
+            Arc::clone(&state.live)
         };
-        let context = &self.inner.context;
-        context.timed(context.store.destroy(&id)).await?;
-        Ok(())
+        persist::destroy(&self.inner.context, &live).await
     }
 
     /// Replaces the session with a new, empty one under a new ID, and
@@ -316,48 +367,34 @@ impl Session {
     /// in place either way, as in express.
     pub async fn regenerate(&self) -> Result<(), SessionError> {
         let context = &self.inner.context;
-        let (old_id, was_stored) = {
-            let state = self.state();
-            (state.id.clone(), state.version.is_some())
-        };
+        let old = Arc::clone(&self.state().live);
+        let was_stored = old.lock().version.is_some();
         // A session that never reached the store needs no delete.
         let destroyed = if was_stored {
-            context.timed(context.store.destroy(&old_id)).await
+            persist::destroy(context, &old).await
         } else {
+            old.lock().destroyed = true;
             Ok(())
         };
-        {
-            let mut state = self.state();
-            let new_id = context.new_id(state.head.as_deref());
-            let cookie =
-                new_session_cookie(&state.cookie_options, state.secure_request, clock::now_ms());
-            state.id = new_id;
-            state.cookie = cookie;
-            state.data = Arc::default();
-            state.saved = None;
-            state.version = None;
-            state.standing = Standing::Live;
-        }
-        destroyed.map_err(SessionError::from)
+        let mut state = self.state();
+        let new_id = context.new_id(state.head.as_deref());
+        let cookie =
+            new_session_cookie(&state.cookie_options, state.secure_request, clock::now_ms());
+        state.live = live::unregistered(new_id, LiveState::new(cookie, Arc::default(), None));
+        state.saved = None;
+        state.standing = Standing::Live;
+        destroyed
     }
 
-    /// Replaces the session's data and cookie with what the store holds now.
+    /// Replaces the session's data and cookie with what the store holds now,
+    /// dropping this request's unsaved changes.
     ///
     /// # Errors
     /// [`SessionError::NotFound`] when the store has no such session, or the
     /// store's error.
     pub async fn reload(&self) -> Result<(), SessionError> {
-        let context = &self.inner.context;
-        let id = self.live_state()?.id.clone();
-        let loaded = context.timed(context.store.load(&id)).await?;
-        let loaded = loaded.ok_or(SessionError::NotFound)?;
-        let mut state = self.state();
-        if state.id == id {
-            state.cookie = loaded.record.cookie;
-            state.data = loaded.record.data;
-            state.version = Some(loaded.version);
-        }
-        Ok(())
+        let (live, owner) = self.write(|state, _| (Arc::clone(&state.live), state.owner))?;
+        persist::reload(&self.inner.context, &live, owner).await
     }
 
     /// Saves the session to the store now, for example before a redirect
@@ -366,23 +403,20 @@ impl Session {
     /// touch the cookie first.
     ///
     /// # Errors
-    /// The store's error, or [`SessionError::Gone`] after `destroy`/`unset`.
+    /// The store's error, [`SessionError::Conflict`] when the conflict
+    /// policy gives up, or [`SessionError::Gone`] after `destroy`/`unset`
+    /// (including a destroy by a concurrent request).
     pub async fn save(&self) -> Result<(), SessionError> {
-        let context = &self.inner.context;
-        let (id, record) = {
-            let state = self.live_state()?;
-            (state.id.clone(), state.record())
-        };
-        let outcome = context
-            .timed(context.store.save(&id, &record, SaveCondition::Upsert))
-            .await?;
-        if let SaveOutcome::Saved(version) = outcome {
-            let mut state = self.state();
-            if state.id == id {
-                state.version = Some(version);
-                state.saved = Some((id, record.data));
+        let live = self.write(|state, _| Arc::clone(&state.live))?;
+        match persist::save(&self.inner.context, &live).await? {
+            Persisted::Saved(data) => {
+                let mut state = self.state();
+                if Arc::ptr_eq(&state.live, &live) {
+                    state.mark_saved(data);
+                }
+                Ok(())
             }
+            Persisted::Dropped => Err(SessionError::Gone),
         }
-        Ok(())
     }
 }

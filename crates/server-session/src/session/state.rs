@@ -1,34 +1,37 @@
 use std::sync::Arc;
 
 use http::request::Parts;
-use serde_json::{Map, Value};
 
+use super::live::{Data, Live, LiveState};
 use crate::config::CookieOptions;
 use crate::engine::end::{EndState, Standing};
-use crate::store::{CookieData, Record, Version};
 
-pub(crate) type Data = Arc<Map<String, Value>>;
-
-/// One request's view of its session: express's `req.session` plus the
-/// bookkeeping express keeps beside it (`cookieId`, `originalId`,
-/// `originalHash`, `savedHash`).
-pub(crate) struct SessionState {
-    /// The current ID (`req.sessionID`).
+/// What one request saved by hand: express's `savedHash`.
+pub(crate) struct SavedSnapshot {
     pub(crate) id: String,
+    pub(crate) data: Data,
+    /// This request's change count at that moment: with no own change
+    /// since, the request has nothing more to save, whatever other
+    /// requests on the session did.
+    pub(crate) own_changes: u64,
+}
+
+/// One request's view of its session: express's `req.session` bookkeeping
+/// (`cookieId`, `originalId`, `originalHash`, `savedHash`) around the
+/// [`Live`] state it shares with concurrent requests on the same ID.
+pub(crate) struct SessionState {
+    pub(crate) live: Arc<Live>,
+    /// Tags this request's changes in the live session's pending log.
+    pub(crate) owner: u64,
     /// The ID the request's signed cookie carried, if any (`cookieId`).
     pub(crate) cookie_id: Option<String>,
     /// The ID the session had when the request got it (`originalId`).
     pub(crate) original_id: String,
-    pub(crate) cookie: CookieData,
-    /// Shared copy-on-write with `original_data`, so a request that only
-    /// reads never copies the map.
-    pub(crate) data: Data,
-    /// The data as loaded or generated (`originalHash`), for change detection.
+    /// The data when the request got it (`originalHash`).
     pub(crate) original_data: Data,
-    /// The ID and data last known to be in the store (`savedHash`).
-    pub(crate) saved: Option<(String, Data)>,
-    /// The stored version this request loaded or last wrote.
-    pub(crate) version: Option<Version>,
+    pub(crate) saved: Option<SavedSnapshot>,
+    /// How many changes this request made (never decreases).
+    pub(crate) own_changes: u64,
     pub(crate) standing: Standing,
     /// What `regenerate` builds a fresh cookie from.
     pub(crate) cookie_options: Arc<CookieOptions>,
@@ -38,45 +41,51 @@ pub(crate) struct SessionState {
 }
 
 impl SessionState {
-    pub(crate) fn record(&self) -> Record {
-        Record {
-            cookie: self.cookie.clone(),
-            data: Arc::clone(&self.data),
-        }
+    pub(crate) fn id(&self) -> &str {
+        &self.live.id
     }
 
-    pub(crate) fn data_changed(&self) -> bool {
-        !Arc::ptr_eq(&self.data, &self.original_data) && *self.data != *self.original_data
+    /// express's `isModified`, for this request: a new ID, or data that
+    /// differs from what the request started with because of its own
+    /// changes (changes by concurrent requests are theirs to save).
+    pub(crate) fn modified(&self, live: &LiveState) -> bool {
+        *self.id() != self.original_id
+            || (self.own_changes > 0
+                && !Arc::ptr_eq(&live.data, &self.original_data)
+                && *live.data != *self.original_data)
     }
 
-    pub(crate) fn modified(&self) -> bool {
-        self.id != self.original_id || self.data_changed()
-    }
-
-    pub(crate) fn is_saved(&self) -> bool {
-        self.saved.as_ref().is_some_and(|(id, data)| {
-            *id == self.id && (Arc::ptr_eq(data, &self.data) || **data == *self.data)
+    /// express's `isSaved`, for this request.
+    pub(crate) fn is_saved(&self, live: &LiveState) -> bool {
+        self.saved.as_ref().is_some_and(|saved| {
+            saved.id == *self.id()
+                && (saved.own_changes == self.own_changes
+                    || Arc::ptr_eq(&saved.data, &live.data)
+                    || *saved.data == *live.data)
         })
     }
 
-    pub(crate) fn mark_saved(&mut self, version: Version) {
-        self.version = Some(version);
-        self.saved = Some((self.id.clone(), Arc::clone(&self.data)));
+    pub(crate) fn mark_saved(&mut self, data: Data) {
+        self.saved = Some(SavedSnapshot {
+            id: self.id().to_owned(),
+            data,
+            own_changes: self.own_changes,
+        });
     }
 
-    pub(crate) fn end_state(&self) -> EndState {
+    pub(crate) fn end_state(&self, live: &LiveState) -> EndState {
         EndState {
-            standing: self.standing,
-            id_from_cookie: self.cookie_id.as_deref() == Some(self.id.as_str()),
-            modified: self.modified(),
+            standing: if live.destroyed && self.standing == Standing::Live {
+                Standing::Destroyed
+            } else {
+                self.standing
+            },
+            id_from_cookie: self.cookie_id.as_deref() == Some(self.id()),
+            modified: self.modified(live),
             has_saved_snapshot: self.saved.is_some(),
-            saved: self.is_saved(),
-            persistent_cookie: self.cookie.expires.is_some(),
-            cookie_blocked_by_secure: self.cookie.secure == Some(true) && !self.secure_request,
+            saved: self.is_saved(live),
+            persistent_cookie: live.cookie.expires.is_some(),
+            cookie_blocked_by_secure: live.cookie.secure == Some(true) && !self.secure_request,
         }
-    }
-
-    pub(crate) fn data_mut(&mut self) -> &mut Map<String, Value> {
-        Arc::make_mut(&mut self.data)
     }
 }

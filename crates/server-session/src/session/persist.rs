@@ -1,0 +1,121 @@
+//! Writing a live session to the store without losing anyone's update.
+//!
+//! Every write of one session in this process goes through its `commit`
+//! lock, so in-process requests never race each other; the compare-and-set
+//! only ever loses to another process (or to Node). On a conflict the
+//! fresh record is loaded and this process's pending changes are replayed
+//! on it, then the save is tried again.
+
+use std::time::Duration;
+
+use rand::Rng;
+use tracing::Instrument;
+
+use super::live::{Data, Live};
+use crate::config::ConflictPolicy;
+use crate::context::Context;
+use crate::store::{SaveCondition, SaveOutcome};
+use crate::SessionError;
+
+/// How many compare-and-set rounds a save makes before giving up.
+const MAX_ATTEMPTS: u32 = 12;
+
+/// What became of a save.
+pub(crate) enum Persisted {
+    /// The store holds this data now.
+    Saved(Data),
+    /// The session was destroyed meanwhile (here or by another process);
+    /// nothing was written, so it stays destroyed.
+    Dropped,
+}
+
+/// Saves the live session, merging with concurrent writers per the policy.
+pub(crate) async fn save(context: &Context, live: &Live) -> Result<Persisted, SessionError> {
+    let _writing = live.commit.lock().await;
+    let store = &context.store;
+    for attempt in 0..MAX_ATTEMPTS {
+        let (record, version, confirmed) = {
+            let state = live.lock();
+            if state.destroyed {
+                return Ok(Persisted::Dropped);
+            }
+            (state.record(), state.version, state.pending.len())
+        };
+        let condition = match (context.config.conflict, version) {
+            (ConflictPolicy::LastWriteWins, _) | (_, None) => SaveCondition::Upsert,
+            (_, Some(version)) => SaveCondition::IfVersion(version),
+        };
+        let span = tracing::debug_span!("session.save", store = store.kind(), attempt);
+        let outcome = context
+            .timed(store.save(&live.id, &record, condition))
+            .instrument(span)
+            .await?;
+        match outcome {
+            SaveOutcome::Saved(new_version) => {
+                let mut state = live.lock();
+                state.version = Some(new_version);
+                // Changes made while the write was in flight stay pending.
+                let confirmed = confirmed.min(state.pending.len());
+                state.pending.drain(..confirmed);
+                return Ok(Persisted::Saved(record.data));
+            }
+            SaveOutcome::Conflict => {
+                if context.config.conflict == ConflictPolicy::Fail {
+                    return Err(SessionError::Conflict);
+                }
+                let fresh = context.timed(store.load(&live.id)).await?;
+                {
+                    let mut state = live.lock();
+                    match fresh {
+                        None => {
+                            // Gone from the store: destroyed elsewhere, or expired.
+                            // Saving now would resurrect it.
+                            state.destroyed = true;
+                            return Ok(Persisted::Dropped);
+                        }
+                        Some(fresh) => state.rebase(fresh.record.data, fresh.version, |_| true),
+                    }
+                }
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+        }
+    }
+    tracing::warn!(
+        store = store.kind(),
+        "session save gave up after {MAX_ATTEMPTS} conflicts"
+    );
+    Err(SessionError::Conflict)
+}
+
+/// Jittered exponential backoff: up to 1, 2, 4, … ms, capped at 50 ms, so
+/// that writers in other processes fall out of step.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling_us = (1_000u64 << attempt.min(6)).min(50_000);
+    Duration::from_micros(rand::rng().random_range(0..=ceiling_us))
+}
+
+/// Deletes the session from the store. Waits for an in-process save of it
+/// to finish first, so that the save cannot land after the delete.
+pub(crate) async fn destroy(context: &Context, live: &Live) -> Result<(), SessionError> {
+    let _writing = live.commit.lock().await;
+    live.lock().destroyed = true;
+    context.timed(context.store.destroy(&live.id)).await?;
+    Ok(())
+}
+
+/// Replaces the data with the stored record plus the pending changes of
+/// other requests (express's `reload` drops this request's own unsaved
+/// changes; concurrent requests keep theirs).
+pub(crate) async fn reload(context: &Context, live: &Live, owner: u64) -> Result<(), SessionError> {
+    let _writing = live.commit.lock().await;
+    let fresh = context
+        .timed(context.store.load(&live.id))
+        .await?
+        .ok_or(SessionError::NotFound)?;
+    let mut state = live.lock();
+    state.cookie = fresh.record.cookie;
+    state.rebase(fresh.record.data, fresh.version, |pending| {
+        pending.owner != owner
+    });
+    Ok(())
+}
