@@ -1,0 +1,57 @@
+//! The Rust stand-in for upstream's `server.on('error', …)`: the layer
+//! reports the store and cookie errors it handled to its error hook
+//! (`SessionConfig::with_error_hook`), and this log keeps them.
+
+use std::sync::{Arc, Mutex};
+
+use server_session::{SessionConfig, SessionError};
+
+/// What the error hook received.
+#[derive(Clone, Default)]
+pub(crate) struct ErrorLog {
+    entries: Arc<Mutex<Vec<Reported>>>,
+}
+
+/// One reported error.
+#[derive(Clone, Debug)]
+pub(crate) struct Reported {
+    /// The error's own message.
+    pub(crate) message: String,
+    /// The message of the innermost cause: upstream's `err.message`, such
+    /// as the store's `boom!`.
+    pub(crate) root: String,
+}
+
+impl ErrorLog {
+    /// `config` with this log as its error hook.
+    pub(crate) fn install(&self, config: SessionConfig) -> SessionConfig {
+        let entries = Arc::clone(&self.entries);
+        config.with_error_hook(move |error: &SessionError| {
+            let mut root: &dyn std::error::Error = error;
+            while let Some(source) = root.source() {
+                root = source;
+            }
+            let reported = Reported {
+                message: error.to_string(),
+                root: root.to_string(),
+            };
+            entries
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(reported);
+        })
+    }
+
+    /// Every reported error, oldest first.
+    pub(crate) fn entries(&self) -> Vec<Reported> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The innermost messages of every reported error.
+    pub(crate) fn roots(&self) -> Vec<String> {
+        self.entries().into_iter().map(|entry| entry.root).collect()
+    }
+}
