@@ -78,3 +78,8 @@ pub use session::{Session, SessionCookie, SessionError};
 #[cfg(feature = "conformance")]
 pub use store::conformance;
 pub use store::{CookieData, Priority, Record, SameSite, Store, StoreError};
+
+/// The README's examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
