@@ -165,6 +165,7 @@ async fn main() {
                 std::process::exit(2);
             }
         };
+    let port = listener.local_addr().map_or(port, |address| address.port());
     println!("demo listening on http://127.0.0.1:{port}/");
     if let Err(error) = axum::serve(listener, app).await {
         eprintln!("demo: {error}");
