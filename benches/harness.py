@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""Load harness for BENCHMARKS.md: starts each server in turn on 127.0.0.1,
+pinned to core 0 (with its Redis on core 0 too), drives it with wrk pinned to
+core 1, and prints requests/s, p50 and p99 per server and scenario with the
+ratio to bare axum measured in the same run.
+
+Run it through benches/run.sh, which builds everything first. Every process
+this script starts is stopped before it exits, and every load run is bounded
+by wrk's duration.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCHES = os.path.join(ROOT, "benches")
+BIN = os.path.join(BENCHES, "load", "target", "release")
+SERVER_CORE = "0"
+CLIENT_CORE = "1"
+
+SCENARIOS = [
+    # (key, label, path, with cookie)
+    ("none", "/none + cookie", "/none", True),
+    ("read", "/read + cookie", "/read", True),
+    ("counter", "/counter + cookie", "/counter", True),
+    ("counter_new", "/counter, no cookie", "/counter", False),
+]
+
+children = []
+
+
+def cleanup(*_):
+    for proc in children:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    deadline = time.time() + 5
+    for proc in children:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.time()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    children.clear()
+
+
+def start(cmd, env=None, log=None):
+    """Starts cmd pinned to the server core, in its own process group."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    out = open(log, "w") if log else subprocess.DEVNULL
+    proc = subprocess.Popen(
+        ["taskset", "-c", SERVER_CORE] + cmd,
+        env=full_env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    children.append(proc)
+    return proc
+
+
+def stop(proc):
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    if proc in children:
+        children.remove(proc)
+
+
+def wait_port(port, proc, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def http_get(port, path, cookie=None):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if cookie:
+        request.add_header("Cookie", cookie)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = response.read().decode()
+        set_cookie = response.headers.get_all("Set-Cookie") or []
+    return body, set_cookie
+
+
+def redis_cli(port, *args):
+    return subprocess.run(
+        ["redis-cli", "-p", str(port)] + list(args),
+        capture_output=True, text=True, timeout=10,
+    ).stdout
+
+
+def redis_commandstats(port):
+    stats = {}
+    for line in redis_cli(port, "INFO", "commandstats").splitlines():
+        m = re.match(r"cmdstat_([^:]+):calls=(\d+)", line)
+        if m and m.group(1).split("|")[0] not in ("info", "config", "ping", "flushall", "monitor"):
+            stats[m.group(1)] = int(m.group(2))
+    return stats
+
+
+def monitor_probe(redis_port, port, path, cookie, requests=50):
+    """Client round trips per request, by command: Redis MONITOR while this
+    script sends `requests` sequential requests. Commands a Lua script runs
+    (shown as `[0 lua]`) are not round trips and are left out."""
+    log = subprocess.Popen(["redis-cli", "-p", str(redis_port), "monitor"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                           start_new_session=True)
+    children.append(log)
+    time.sleep(0.3)
+    for _ in range(requests):
+        http_get(port, path, cookie)
+    time.sleep(0.3)
+    stop(log)
+    counts = {}
+    for line in log.stdout.read().splitlines():
+        m = re.match(r'^[\d.]+ \[\d+ ([^\]]+)\] "([^"]+)"', line)
+        if not m or m.group(1) == "lua":
+            continue
+        command = m.group(2).lower()
+        counts[command] = counts.get(command, 0) + 1
+    return {k: round(v / requests, 2) for k, v in sorted(counts.items())}
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+def parse_duration_ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", text)
+    if not m:
+        return None
+    value, unit = float(m.group(1)), m.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def run_wrk(port, path, cookie, args):
+    cmd = [
+        "taskset", "-c", CLIENT_CORE, "wrk",
+        "-t", str(args.threads), "-c", str(args.connections),
+        "-d", f"{args.duration}s", "--timeout", "5s", "--latency",
+    ]
+    if cookie:
+        cmd += ["-H", f"Cookie: {cookie}"]
+    cmd.append(f"http://127.0.0.1:{port}{path}")
+    out = subprocess.run(cmd, capture_output=True, text=True,
+                         timeout=args.duration + 30).stdout
+    result = {"raw": out}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    result["rps"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"(\d+) requests in", out)
+    result["requests"] = int(m.group(1)) if m else 0
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s+{pct}%\s+(\S+)", out, re.M)
+        result[f"p{pct}"] = parse_duration_ms(m.group(1)) if m else None
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    result["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: (.*)", out)
+    result["socket_errors"] = m.group(1).strip() if m else ""
+    return result
+
+
+def servers(args, redis_url, postgres_url):
+    """(name, command, env, uses redis) for every server, in run order."""
+    node = ["node", os.path.join(BENCHES, "node", "server.js")]
+    pg_ok = postgres_url is not None
+    rows = [
+        ("bare axum", [f"{BIN}/bare"], {}, False),
+        ("ours MemoryStore", [f"{BIN}/ours"], {"STORE": "memory"}, False),
+        ("ours Redis", [f"{BIN}/ours"], {"STORE": redis_url}, True),
+    ]
+    if pg_ok:
+        rows.append(("ours PostgreSQL", [f"{BIN}/ours"], {"STORE": postgres_url}, False))
+    rows += [
+        ("tower-sessions MemoryStore", [f"{BIN}/tower_sessions_memory"], {}, False),
+        ("tower-sessions Redis", [f"{BIN}/tower_sessions_redis"], {"STORE": redis_url}, True),
+        ("actix-session Redis", [f"{BIN}/actix"], {"STORE": redis_url}, True),
+        ("actix-session Cookie", [f"{BIN}/actix"], {"STORE": "cookie"}, False),
+        ("express-session MemoryStore", node, {"STORE": "memory"}, False),
+        ("express-session connect-redis", node, {"STORE": redis_url}, True),
+    ]
+    if args.only:
+        rows = [r for r in rows if r[0] == "bare axum" or any(o.lower() in r[0].lower() for o in args.only)]
+    return rows
+
+
+def postgres_reachable(url):
+    m = re.match(r"postgres(?:ql)?://[^@]*@?([^:/]+):?(\d+)?", url)
+    host, port = (m.group(1), int(m.group(2) or 5432)) if m else ("127.0.0.1", 5432)
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def fmt_ms(value):
+    return "-" if value is None else (f"{value:.2f}" if value < 10 else f"{value:.1f}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 s per scenario (CI smoke)")
+    parser.add_argument("--duration", type=int, default=None, help="seconds per scenario (default 10)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--redis-port", type=int, default=6390)
+    parser.add_argument("--base-port", type=int, default=3100)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the whole matrix this many times; the table shows medians (default 1)")
+    parser.add_argument("--only", action="append", help="run only servers whose name contains this (repeatable); bare axum always runs")
+    parser.add_argument("--postgres-url", default=os.environ.get(
+        "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--out", default=None, help="results directory")
+    args = parser.parse_args()
+    if args.duration is None:
+        args.duration = 2 if args.quick else 10
+
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out_dir = args.out or os.path.join(BENCHES, "results", stamp)
+    os.makedirs(out_dir, exist_ok=True)
+
+    signal.signal(signal.SIGTERM, lambda *_: (cleanup(), sys.exit(1)))
+    results = []
+    try:
+        # A dedicated Redis on the server core, no persistence.
+        redis_port = args.redis_port
+        redis = start(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
+                       "--save", "", "--appendonly", "no"],
+                      log=os.path.join(out_dir, "redis.log"))
+        if not wait_port(redis_port, redis):
+            sys.exit(f"redis-server did not start on {redis_port}")
+        redis_url = f"redis://127.0.0.1:{redis_port}"
+
+        postgres_url = args.postgres_url if postgres_reachable(args.postgres_url) else None
+        if postgres_url is None:
+            print(f"SKIPPED: PostgreSQL at {args.postgres_url} is not reachable", flush=True)
+        else:
+            # A clean table per run, so /counter-without-cookie rows do not pile up.
+            subprocess.run(["psql", postgres_url, "-qc", "DROP TABLE IF EXISTS bench_session"],
+                           capture_output=True, timeout=30)
+
+        for round_index in range(args.rounds):
+            for index, (name, cmd, env, uses_redis) in enumerate(servers(args, redis_url, postgres_url)):
+                if uses_redis:
+                    redis_cli(redis_port, "FLUSHALL")
+                port = args.base_port + index
+                env = dict(env, PORT=str(port))
+                slug = re.sub(r"[^a-z0-9]+", "-", name.lower())
+                proc = start(cmd, env=env, log=os.path.join(out_dir, f"{slug}.log"))
+                if not wait_port(port, proc):
+                    print(f"FAILED to start {name}; see {out_dir}/{slug}.log", flush=True)
+                    stop(proc)
+                    continue
+                try:
+                    body, set_cookie = http_get(port, "/counter")
+                    cookie = set_cookie[0].split(";")[0] if set_cookie else None
+                    if name != "bare axum" and not cookie:
+                        print(f"{name}: /counter sent no cookie", flush=True)
+                    if name == "bare axum":
+                        cookie = "connect.sid=s%3Anone.none"
+                    for key, label, path, with_cookie in SCENARIOS:
+                        if uses_redis:
+                            redis_cli(redis_port, "CONFIG", "RESETSTAT")
+                        load_before = loadavg()
+                        r = run_wrk(port, path, cookie if with_cookie else None, args)
+                        commands = round_trips = None
+                        if uses_redis and r["requests"]:
+                            stats = redis_commandstats(redis_port)
+                            commands = {k: round(v / r["requests"], 2) for k, v in sorted(stats.items()) if v}
+                            round_trips = monitor_probe(redis_port, port, path,
+                                                        cookie if with_cookie else None)
+                        r.update(server=name, scenario=key, label=label, redis_commands=commands,
+                                 round_trips=round_trips, loadavg=load_before, round=round_index)
+                        with open(os.path.join(out_dir, f"{slug}-{key}-round{round_index + 1}.wrk.txt"), "w") as f:
+                            f.write(r.pop("raw"))
+                        results.append(r)
+                        extra = f" loadavg={load_before:.1f}"
+                        if commands is not None:
+                            extra += f" redis/request under load={commands} round trips (sequential)={round_trips}"
+                        errors = ""
+                        if r["non2xx"] or r["socket_errors"]:
+                            errors = f" non2xx={r['non2xx']} socket_errors=[{r['socket_errors']}]"
+                        print(f"{name:32} {label:22} {r['rps']:10.0f} req/s  p50 {fmt_ms(r['p50'])} ms  "
+                              f"p99 {fmt_ms(r['p99'])} ms{errors}{extra}", flush=True)
+                    # What the counter reached: shows whether concurrent increments were kept.
+                    if cookie and name != "bare axum":
+                        body, _ = http_get(port, "/read", cookie)
+                        counter_requests = next((x["requests"] for x in results
+                                                 if x["server"] == name and x["scenario"] == "counter"
+                                                 and x["round"] == round_index), 0)
+                        for x in results:
+                            if x["server"] == name and x["scenario"] == "counter" and x["round"] == round_index:
+                                x["final_counter"] = body
+                        print(f"{name:32} counter after the run: {body} (from {counter_requests + 1} increments sent)",
+                              flush=True)
+                finally:
+                    stop(proc)
+
+        # The physical limit for Redis: redis-benchmark, same core layout,
+        # no pipelining (the servers send one command per round trip).
+        limit = {}
+        if results:
+            n = max(20000, 20000 * args.duration)
+            bench = subprocess.run(
+                ["taskset", "-c", CLIENT_CORE, "redis-benchmark", "-p", str(redis_port),
+                 "-c", str(args.connections), "-n", str(n), "-P", "1", "-q", "-t", "get,set"],
+                capture_output=True, text=True, timeout=600).stdout
+            for line in bench.replace("\r", "\n").splitlines():
+                m = re.match(r"(GET|SET): ([\d.]+) requests per second", line.strip())
+                if m:
+                    limit[m.group(1)] = float(m.group(2))
+            print(f"redis-benchmark (server core {SERVER_CORE}, client core {CLIENT_CORE}, "
+                  f"-c {args.connections} -P 1): {limit}", flush=True)
+    finally:
+        cleanup()
+
+    # The table, with ratios to bare axum measured in the same round.
+    def median(values):
+        values = sorted(v for v in values if v is not None)
+        if not values:
+            return None
+        mid = len(values) // 2
+        return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+    base = {(r["round"], r["scenario"]): r for r in results if r["server"] == "bare axum"}
+    order = []
+    for r in results:
+        if (r["server"], r["scenario"]) not in order:
+            order.append((r["server"], r["scenario"]))
+    rounds_note = f"; median of {args.rounds} rounds" if args.rounds > 1 else ""
+    lines = [
+        f"wrk: {args.threads} thread, {args.connections} connections, {args.duration} s per scenario; "
+        f"servers and Redis on core {SERVER_CORE}, wrk on core {CLIENT_CORE}{rounds_note}",
+        "",
+        "| server | scenario | req/s | vs bare axum | p50 ms | p99 ms | Redis round trips/request | Redis commands/request under load |",
+        "|---|---|---:|---:|---:|---:|---|---|",
+    ]
+    summary = []
+    for server, scenario in order:
+        runs = [r for r in results if r["server"] == server and r["scenario"] == scenario]
+        ratios = []
+        for r in runs:
+            b = base.get((r["round"], scenario))
+            if b and b["rps"]:
+                ratios.append(r["rps"] / b["rps"])
+        row = {
+            "server": server, "scenario": scenario, "label": runs[0]["label"],
+            "rps": median([r["rps"] for r in runs]),
+            "ratio": median(ratios),
+            "p50": median([r["p50"] for r in runs]),
+            "p99": median([r["p99"] for r in runs]),
+            "round_trips": runs[-1].get("round_trips"),
+            "redis_commands": runs[-1].get("redis_commands"),
+            "errors": any(r["non2xx"] or r["socket_errors"] for r in runs),
+        }
+        summary.append(row)
+        ratio = f"{100 * row['ratio']:.1f}%" if row["ratio"] is not None else "-"
+        def cmds(d):
+            return "" if d is None else (", ".join(f"{k.upper()} {v:g}" for k, v in d.items()) or "none")
+        flag = " (errors)" if row["errors"] else ""
+        lines.append(f"| {server} | {row['label']}{flag} | {row['rps']:.0f} | {ratio} | "
+                     f"{fmt_ms(row['p50'])} | {fmt_ms(row['p99'])} | {cmds(row['round_trips'])} | "
+                     f"{cmds(row['redis_commands'])} |")
+    if limit:
+        lines += ["", "redis-benchmark on the same cores (-P 1): " +
+                  ", ".join(f"{k} {v:.0f}/s" for k, v in limit.items())]
+    counters = [f"{r['server']}: {r['final_counter']} of {r['requests'] + 1}"
+                for r in results if r.get("final_counter") is not None]
+    if counters:
+        lines += ["", "/counter + cookie, the counter after the run vs increments sent "
+                  "(lower = lost updates): " + "; ".join(counters)]
+    table = "\n".join(lines)
+    print()
+    print(table)
+    with open(os.path.join(out_dir, "results.md"), "w") as f:
+        f.write(table + "\n")
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump({"args": vars(args), "summary": summary, "results": results,
+                   "redis_benchmark": limit}, f, indent=1)
+    print(f"\nraw wrk output, server logs and results.{{md,json}} in {out_dir}")
+
+
+if __name__ == "__main__":
+    main()

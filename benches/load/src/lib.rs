@@ -1,0 +1,137 @@
+//! What every benchmark server shares: the port, the secret, the cookie
+//! lifetime and the ready line the harness waits for.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::{routing::get, Router};
+use server_session::{CookieOptions, Session, SessionConfig, SessionLayer, Store};
+
+/// The signing secret every server uses (the peers derive their keys from it).
+pub const SECRET: &str = "benchmark secret: at least 32 bytes of entropy here";
+
+/// The cookie lifetime every server is configured with: one day.
+pub const MAX_AGE_SECS: u64 = 24 * 60 * 60;
+
+/// 127.0.0.1 and `$PORT` (default 3000). Servers never bind anything else.
+pub fn addr() -> SocketAddr {
+    let port = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// The store URL from `$STORE` (`memory` when unset).
+pub fn store_url() -> String {
+    std::env::var("STORE").unwrap_or_else(|_| String::from("memory"))
+}
+
+/// A 64-byte key derived from [`SECRET`], for peers that want raw key bytes.
+pub fn key_bytes() -> [u8; 64] {
+    let mut key = [0u8; 64];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = SECRET.as_bytes()[i % SECRET.len()] ^ (i as u8);
+    }
+    key
+}
+
+/// Serves an axum router on [`addr`] and prints the ready line.
+pub async fn serve_axum(app: axum::Router) {
+    let addr = addr();
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+    println!("listening on {addr}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .unwrap_or_else(|e| panic!("serve: {e}"));
+}
+
+/// The routes with no session layer: the baseline.
+pub fn bare_router() -> Router {
+    Router::new()
+        .route("/none", get(|| async { "ok" }))
+        .route("/read", get(|| async { "0" }))
+        .route("/counter", get(|| async { "1" }))
+}
+
+/// This library's configuration for every run: the library's defaults
+/// (resave false, saveUninitialized false, rolling false) and a one-day
+/// cookie maxAge.
+pub fn ours_config() -> SessionConfig {
+    SessionConfig::new(SECRET)
+        .with_cookie(CookieOptions::new().with_max_age(Some(Duration::from_secs(MAX_AGE_SECS))))
+}
+
+/// The routes behind this library's layer over `store`.
+pub fn ours_router(store: Arc<dyn Store>) -> Router {
+    async fn none() -> &'static str {
+        "ok"
+    }
+    async fn read(session: Session) -> String {
+        session
+            .get::<u64>("counter")
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+            .to_string()
+    }
+    async fn counter(session: Session) -> String {
+        session
+            .update("counter", |n: Option<u64>| n.unwrap_or(0) + 1)
+            .unwrap_or(0)
+            .to_string()
+    }
+    let layer = SessionLayer::from_arc(store, ours_config()).expect("valid config");
+    Router::new()
+        .route("/none", get(none))
+        .route("/read", get(read))
+        .route("/counter", get(counter))
+        .layer(layer)
+}
+
+/// The routes behind tower-sessions 0.15's layer over its MemoryStore
+/// (signed cookie, not Secure, one-day inactivity expiry).
+pub fn tower_sessions_router(store: tower_sessions::MemoryStore) -> Router {
+    use tower_sessions::cookie::{time, Key};
+    use tower_sessions::{Expiry, Session, SessionManagerLayer};
+    async fn none() -> &'static str {
+        "ok"
+    }
+    async fn read(session: Session) -> String {
+        session
+            .get::<u64>("counter")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+            .to_string()
+    }
+    async fn counter(session: Session) -> String {
+        let n = session
+            .get::<u64>("counter")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+            + 1;
+        let _ = session.insert("counter", n).await;
+        n.to_string()
+    }
+    let layer = SessionManagerLayer::new(store)
+        .with_secure(false)
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            MAX_AGE_SECS as i64,
+        )))
+        .with_signed(Key::from(&key_bytes()));
+    Router::new()
+        .route("/none", get(none))
+        .route("/read", get(read))
+        .route("/counter", get(counter))
+        .layer(layer)
+}
