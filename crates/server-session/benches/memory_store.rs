@@ -1,5 +1,5 @@
-//! Micro-benchmarks of [`MemoryStore`] `load`, `save` and `touch`, each
-//! from 2 threads at once on a shared store of 100,000 sessions (the
+//! Micro-benchmarks of [`MemoryStore`] `load`, `save` and `touch` on a
+//! store of 100,000 sessions, from 1 thread and from 2 threads at once (the
 //! machine the numbers in BENCHMARKS.md come from has 2 cores). The time
 //! reported is per operation of one thread.
 //! Run: `cargo bench -p server-session --bench memory_store`.
@@ -27,14 +27,15 @@ fn record() -> Record {
     Record::new(cookie, data)
 }
 
-/// Runs `op` `iters` times on each of `THREADS` threads, all started
+type Op = Arc<dyn Fn(usize, u64) + Send + Sync>;
+
+/// Runs `op` `iters` times on each of `threads` threads, all started
 /// together; returns the slowest thread's time.
-fn contended(iters: u64, op: impl Fn(usize, u64) + Send + Sync + 'static) -> Duration {
-    let op = Arc::new(op);
-    let barrier = Arc::new(Barrier::new(THREADS));
-    let threads: Vec<_> = (0..THREADS)
+fn contended(threads: usize, iters: u64, op: &Op) -> Duration {
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
         .map(|thread| {
-            let (op, barrier) = (Arc::clone(&op), Arc::clone(&barrier));
+            let (op, barrier) = (Arc::clone(op), Arc::clone(&barrier));
             std::thread::spawn(move || {
                 barrier.wait();
                 let start = Instant::now();
@@ -45,84 +46,72 @@ fn contended(iters: u64, op: impl Fn(usize, u64) + Send + Sync + 'static) -> Dur
             })
         })
         .collect();
-    threads
+    handles
         .into_iter()
         .map(|t| t.join().expect("bench thread"))
         .max()
         .unwrap_or_default()
 }
 
+/// Each thread walks the IDs with its own stride, so the threads meet on
+/// shards (and sometimes keys) as real requests would.
+fn pick(len: usize, thread: usize, i: u64) -> usize {
+    ((i as usize).wrapping_mul(7919 + thread * 104_729) + thread) % len
+}
+
 fn store_ops(c: &mut Criterion) {
     let store = MemoryStore::new();
     let ids: Arc<Vec<String>> = Arc::new((0..SESSIONS).map(|i| format!("{i:032}")).collect());
-    let record = Arc::new(record());
+    // One record per session, as real sessions have (a shared record would
+    // make the threads bump one reference count, which real traffic does
+    // not), and one record per thread for saves and touches.
     for id in ids.iter() {
         let _ = store
-            .save(id, &record, SaveCondition::Upsert)
+            .save(id, &record(), SaveCondition::Upsert)
             .now_or_never()
             .expect("MemoryStore futures are ready at once");
     }
-    // Each thread walks the IDs with its own stride, so the two threads
-    // meet on shards (and sometimes keys) as real requests would.
-    let pick = |ids: &[String], thread: usize, i: u64| -> usize {
-        ((i as usize).wrapping_mul(7919 + thread * 104_729) + thread) % ids.len()
-    };
+    let records = Arc::new((0..THREADS).map(|_| record()).collect::<Vec<_>>());
 
-    let mut group = c.benchmark_group("memory_store/2 threads");
-    {
-        let (store, ids) = (store.clone(), Arc::clone(&ids));
-        group.bench_function("load", move |b| {
+    let ops: Vec<(&str, Op)> = vec![
+        ("load", {
             let (store, ids) = (store.clone(), Arc::clone(&ids));
-            b.iter_custom(move |iters| {
-                let (store, ids) = (store.clone(), Arc::clone(&ids));
-                contended(iters, move |t, i| {
-                    let id = &ids[pick(&ids, t, i)];
-                    let _ = store.load(id).now_or_never();
-                })
+            Arc::new(move |t, i| {
+                let _ = store.load(&ids[pick(ids.len(), t, i)]).now_or_never();
             })
-        });
-    }
-    {
-        let (store, ids, record) = (store.clone(), Arc::clone(&ids), Arc::clone(&record));
-        group.bench_function("save (upsert)", move |b| {
-            let (store, ids, record) = (store.clone(), Arc::clone(&ids), Arc::clone(&record));
-            b.iter_custom(move |iters| {
-                let (store, ids, record) = (store.clone(), Arc::clone(&ids), Arc::clone(&record));
-                contended(iters, move |t, i| {
-                    let id = &ids[pick(&ids, t, i)];
-                    let _ = store
-                        .save(id, &record, SaveCondition::Upsert)
-                        .now_or_never();
-                })
+        }),
+        ("save (upsert)", {
+            let (store, ids, records) = (store.clone(), Arc::clone(&ids), Arc::clone(&records));
+            Arc::new(move |t, i| {
+                let id = &ids[pick(ids.len(), t, i)];
+                let _ = store
+                    .save(id, &records[t], SaveCondition::Upsert)
+                    .now_or_never();
             })
-        });
-    }
-    {
-        let (store, ids, record) = (store.clone(), Arc::clone(&ids), Arc::clone(&record));
-        group.bench_function("touch", move |b| {
-            let (store, ids, record) = (store.clone(), Arc::clone(&ids), Arc::clone(&record));
-            b.iter_custom(move |iters| {
-                let (store, ids, record) = (store.clone(), Arc::clone(&ids), Arc::clone(&record));
-                contended(iters, move |t, i| {
-                    let id = &ids[pick(&ids, t, i)];
-                    let _ = store.touch(id, &record).now_or_never();
-                })
+        }),
+        ("touch", {
+            let (store, ids, records) = (store.clone(), Arc::clone(&ids), Arc::clone(&records));
+            Arc::new(move |t, i| {
+                let id = &ids[pick(ids.len(), t, i)];
+                let _ = store.touch(id, &records[t]).now_or_never();
             })
-        });
-    }
-    {
-        let (store, ids) = (store.clone(), Arc::clone(&ids));
-        group.bench_function("load (both threads, one session)", move |b| {
+        }),
+        ("load, every thread on one session", {
             let (store, ids) = (store.clone(), Arc::clone(&ids));
-            b.iter_custom(move |iters| {
-                let (store, ids) = (store.clone(), Arc::clone(&ids));
-                contended(iters, move |_, _| {
-                    let _ = store.load(&ids[0]).now_or_never();
-                })
+            Arc::new(move |_, _| {
+                let _ = store.load(&ids[0]).now_or_never();
             })
-        });
+        }),
+    ];
+    for threads in [1, THREADS] {
+        let mut group = c.benchmark_group(format!("memory_store/{threads} thread(s)"));
+        for (name, op) in &ops {
+            group.bench_function(*name, |b| {
+                b.iter_custom(|iters| contended(threads, iters, op))
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 criterion_group!(benches, store_ops);
