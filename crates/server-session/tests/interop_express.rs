@@ -1,0 +1,605 @@
+//! Interoperability with the real express-session 1.19 (Node 20), over
+//! connect-redis 9 and connect-pg-simple 10: the Rust conformance server
+//! (the `conformance_server` example) and `interop/node/conformance-server.js`
+//! run side by side on 127.0.0.1 with the same secret(s) and the same store
+//! (Redis prefix `sess:`, PostgreSQL table `session`), and hand sessions to
+//! each other.
+//!
+//! Each case runs on Redis (`REDIS_URL`) and on PostgreSQL
+//! (`POSTGRES_URL`); an unset URL prints `SKIPPED: …` (a failure under
+//! `SESSION_REQUIRE_SERVICES=1`), and so does a missing
+//! `interop/node/node_modules` (`scripts/node-deps.sh`).
+
+#![cfg(feature = "conformance")]
+
+mod node_support;
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::{json, Value};
+
+use node_support::{Kind, Reply, Server, SetCookie};
+
+/// The options most cases use: express's recommended settings.
+fn recommended(secret: Value) -> Value {
+    json!({
+        "secret": secret,
+        "resave": false,
+        "saveUninitialized": false,
+        "cookie": { "maxAge": 60_000 },
+    })
+}
+
+/// The shared store of one case.
+enum Probe {
+    Redis(redis::aio::MultiplexedConnection),
+    Postgres(sqlx::PgPool),
+}
+
+impl Probe {
+    async fn connect(url: &str) -> Probe {
+        if url.starts_with("redis") {
+            let client = redis::Client::open(url).expect("redis url");
+            Probe::Redis(
+                client
+                    .get_multiplexed_async_connection()
+                    .await
+                    .expect("redis connection"),
+            )
+        } else {
+            Probe::Postgres(sqlx::PgPool::connect(url).await.expect("postgres"))
+        }
+    }
+
+    /// The stored JSON of session `id`, if any (expired rows included).
+    async fn record(&mut self, id: &str) -> Option<String> {
+        match self {
+            Probe::Redis(redis) => redis::cmd("GET")
+                .arg(format!("sess:{id}"))
+                .query_async(redis)
+                .await
+                .expect("redis GET"),
+            Probe::Postgres(pool) => sqlx::query_scalar(
+                r#"SELECT sess::text FROM "session" WHERE sid = $1 AND expire >= now()"#,
+            )
+            .bind(id)
+            .fetch_optional(&*pool)
+            .await
+            .expect("select the session row"),
+        }
+    }
+
+    /// When the store lets session `id` go, in epoch milliseconds: Redis
+    /// now + PTTL, PostgreSQL the `expire` column.
+    async fn expiry_ms(&mut self, id: &str) -> Option<i64> {
+        match self {
+            Probe::Redis(redis) => {
+                let pttl: i64 = redis::cmd("PTTL")
+                    .arg(format!("sess:{id}"))
+                    .query_async(redis)
+                    .await
+                    .expect("redis PTTL");
+                (pttl > 0).then(|| node_support::now_ms() + pttl)
+            }
+            Probe::Postgres(pool) => sqlx::query_scalar::<_, f64>(
+                r#"SELECT extract(epoch FROM expire)::float8 * 1000 FROM "session" WHERE sid = $1"#,
+            )
+            .bind(id)
+            .fetch_optional(&*pool)
+            .await
+            .expect("select the session's expire")
+            .map(|ms| ms as i64),
+        }
+    }
+}
+
+/// The store URL for `var`, or None (printed `SKIPPED`) when the Node side
+/// or the service is missing.
+fn store_url(var: &str) -> Option<String> {
+    if !node_support::node_ready() {
+        return None;
+    }
+    server_session::conformance::service_url(var)
+}
+
+/// The Rust and the Node server over one store.
+struct Pair {
+    rust: Server,
+    node: Server,
+    http: reqwest::Client,
+    probe: Probe,
+    name: String,
+}
+
+impl Pair {
+    /// Starts both servers on `store`, each with its own options.
+    async fn start(store: &str, rust_options: Value, node_options: Value) -> Pair {
+        let name = rust_options
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("connect.sid")
+            .to_owned();
+        // Rust first: its store creates the PostgreSQL table if missing, and
+        // connect-pg-simple then finds it.
+        let rust_store = store.to_owned();
+        let rust = tokio::task::spawn_blocking(move || {
+            node_support::start(Kind::Rust, &rust_options, &rust_store)
+        })
+        .await
+        .expect("start the rust server");
+        let node_store = store.to_owned();
+        let node = tokio::task::spawn_blocking(move || {
+            node_support::start(Kind::Node, &node_options, &node_store)
+        })
+        .await
+        .expect("start the node server");
+        Pair {
+            rust,
+            node,
+            http: node_support::client(),
+            probe: Probe::connect(store).await,
+            name,
+        }
+    }
+
+    async fn same(store: &str, options: Value) -> Pair {
+        Pair::start(store, options.clone(), options).await
+    }
+
+    fn server(&self, kind: Kind) -> &Server {
+        match kind {
+            Kind::Rust => &self.rust,
+            Kind::Node => &self.node,
+        }
+    }
+
+    /// `GET path` on `kind`, with `cookie` (a `name=value` pair) and extra
+    /// headers.
+    async fn get_with(
+        &self,
+        kind: Kind,
+        path: &str,
+        cookie: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut all: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect();
+        if let Some(cookie) = cookie {
+            all.push((String::from("cookie"), cookie.to_owned()));
+        }
+        let reply = node_support::get(&self.http, &self.server(kind).url(path), &all).await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{} GET {path}: {} {}",
+            kind.label(),
+            reply.status,
+            reply.body
+        );
+        reply
+    }
+
+    async fn get(&self, kind: Kind, path: &str, cookie: Option<&str>) -> Reply {
+        self.get_with(kind, path, cookie, &[]).await
+    }
+
+    /// The session cookie `reply` sets, as a `Cookie` header pair.
+    fn cookie_of(&self, reply: &Reply, what: &str) -> (String, SetCookie) {
+        let cookie = reply
+            .cookie(&self.name)
+            .unwrap_or_else(|| panic!("{what}: no Set-Cookie for {} in {reply:?}", self.name));
+        (format!("{}={}", cookie.name, cookie.value), cookie)
+    }
+
+    /// The session ID `kind` sees for `cookie`.
+    async fn id(&self, kind: Kind, cookie: &str) -> String {
+        self.get(kind, "/id", Some(cookie)).await.body
+    }
+}
+
+fn other(kind: Kind) -> Kind {
+    match kind {
+        Kind::Rust => Kind::Node,
+        Kind::Node => Kind::Rust,
+    }
+}
+
+/// A session created on `first` is read, changed and saved on the other
+/// server, and `first` then reads the change.
+async fn handed_over(store: &str, first: Kind) {
+    let second = other(first);
+    let mut pair = Pair::same(store, recommended(json!("shared secret"))).await;
+    let created = pair.get(first, "/set/user/bob", None).await;
+    let (cookie, _) = pair.cookie_of(&created, "a new session with data");
+    let id = pair.id(first, &cookie).await;
+    let record = pair
+        .probe
+        .record(&id)
+        .await
+        .expect("stored by the first server");
+    assert!(record.ends_with(r#","user":"bob"}"#), "{record}");
+
+    // The other server reads it…
+    assert_eq!(pair.id(second, &cookie).await, id);
+    assert_eq!(
+        pair.get(second, "/get/user", Some(&cookie)).await.body,
+        r#""bob""#
+    );
+    // …changes it and saves it (read-modify-write, a new key, a removal)…
+    let changed = pair.get(second, "/set/user/alice", Some(&cookie)).await;
+    let (recookie, _) = pair.cookie_of(&changed, "a changed persistent session");
+    assert_eq!(recookie, cookie, "same ID, same secret: the same cookie");
+    assert_eq!(pair.get(second, "/inc/n", Some(&cookie)).await.body, "1");
+    assert_eq!(pair.get(second, "/inc/n", Some(&cookie)).await.body, "2");
+    pair.get(second, "/set/gone/soon", Some(&cookie)).await;
+    pair.get(second, "/del/gone", Some(&cookie)).await;
+    let record = pair.probe.record(&id).await.expect("still stored");
+    assert!(record.ends_with(r#","user":"alice","n":2}"#), "{record}");
+
+    // …and the first server sees the change, and keeps counting.
+    assert_eq!(
+        pair.get(first, "/get/user", Some(&cookie)).await.body,
+        r#""alice""#
+    );
+    assert_eq!(
+        pair.get(first, "/get/gone", Some(&cookie)).await.body,
+        "undefined"
+    );
+    assert_eq!(pair.get(first, "/inc/n", Some(&cookie)).await.body, "3");
+    assert_eq!(pair.get(second, "/get/n", Some(&cookie)).await.body, "3");
+    assert_eq!(pair.id(first, &cookie).await, id);
+}
+
+/// express's secret rotation across the two servers: `rotated` signs with
+/// `new` and verifies `new` and `old`; `stale` knows only `old`.
+async fn rotation(store: &str, rotated: Kind) {
+    let stale = other(rotated);
+    let rotated_options = recommended(json!(["new", "old"]));
+    let stale_options = recommended(json!(["old"]));
+    let (rust_options, node_options) = match rotated {
+        Kind::Rust => (rotated_options, stale_options),
+        Kind::Node => (stale_options, rotated_options),
+    };
+    let pair = Pair::start(store, rust_options, node_options).await;
+
+    // A session from the stale server is signed with `old`…
+    let created = pair.get(stale, "/set/user/bob", None).await;
+    let (old_cookie, set) = pair.cookie_of(&created, "stale creates");
+    assert!(node_support::is_signed_with(&set.value, "old"), "{set:?}");
+    let id = pair.id(stale, &old_cookie).await;
+    // …which the rotated server accepts (every secret verifies), without
+    // re-signing while nothing changes…
+    let read = pair.get(rotated, "/get/user", Some(&old_cookie)).await;
+    assert_eq!(read.body, r#""bob""#);
+    assert!(read.cookie(&pair.name).is_none(), "{read:?}");
+    assert_eq!(pair.id(rotated, &old_cookie).await, id);
+    // …and re-signs with `new` (the first secret) when it sends the cookie.
+    let changed = pair
+        .get(rotated, "/set/user/carol", Some(&old_cookie))
+        .await;
+    let (new_cookie, set) = pair.cookie_of(&changed, "rotated re-signs");
+    assert!(node_support::is_signed_with(&set.value, "new"), "{set:?}");
+    assert_eq!(set.session_id().as_deref(), Some(id.as_str()));
+    // The stale server still reads the session through the old cookie…
+    assert_eq!(
+        pair.get(stale, "/get/user", Some(&old_cookie)).await.body,
+        r#""carol""#
+    );
+    // …but cannot verify the `new` signature: no session, a fresh one.
+    let fresh = pair.id(stale, &new_cookie).await;
+    assert_ne!(fresh, id);
+    assert_eq!(
+        pair.get(stale, "/get/user", Some(&new_cookie)).await.body,
+        "undefined"
+    );
+    // A session the rotated server creates is signed with `new`: the stale
+    // server does not know it.
+    let created = pair.get(rotated, "/set/user/dave", None).await;
+    let (cookie, set) = pair.cookie_of(&created, "rotated creates");
+    assert!(node_support::is_signed_with(&set.value, "new"), "{set:?}");
+    assert_eq!(
+        pair.get(stale, "/get/user", Some(&cookie)).await.body,
+        "undefined"
+    );
+    assert_eq!(
+        pair.get(rotated, "/get/user", Some(&cookie)).await.body,
+        r#""dave""#
+    );
+}
+
+/// `regenerate` on one server: the other sees the old ID gone and the new
+/// one (without the data, as express regenerates) under the new cookie.
+async fn regenerated(store: &str, actor: Kind) {
+    let observer = other(actor);
+    let mut pair = Pair::same(store, recommended(json!("shared secret"))).await;
+    let created = pair.get(observer, "/set/a/1", None).await;
+    let (old_cookie, _) = pair.cookie_of(&created, "observer creates");
+    let old_id = pair.id(observer, &old_cookie).await;
+
+    let regenerated = pair.get(actor, "/regenerate", Some(&old_cookie)).await;
+    let new_id = regenerated.body.clone();
+    let (new_cookie, set) = pair.cookie_of(&regenerated, "regenerate sets the new ID");
+    assert_eq!(set.session_id().as_deref(), Some(new_id.as_str()));
+    assert_ne!(new_id, old_id);
+    assert_eq!(
+        pair.probe.record(&old_id).await,
+        None,
+        "the old ID is destroyed"
+    );
+    let record = pair
+        .probe
+        .record(&new_id)
+        .await
+        .expect("the new ID is stored");
+    assert!(
+        record.starts_with(r#"{"cookie":{"originalMaxAge":"#),
+        "{record}"
+    );
+    assert!(
+        !record.contains(r#""a":"1""#),
+        "regenerate drops the data: {record}"
+    );
+
+    // The observer: the old cookie gives a fresh session, the new one the
+    // regenerated session.
+    let fresh = pair.id(observer, &old_cookie).await;
+    assert!(fresh != old_id && fresh != new_id, "{fresh}");
+    assert_eq!(
+        pair.get(observer, "/get/a", Some(&old_cookie)).await.body,
+        "undefined"
+    );
+    assert_eq!(pair.id(observer, &new_cookie).await, new_id);
+    assert_eq!(
+        pair.get(observer, "/get/a", Some(&new_cookie)).await.body,
+        "undefined"
+    );
+    pair.get(observer, "/set/b/2", Some(&new_cookie)).await;
+    assert_eq!(
+        pair.get(actor, "/get/b", Some(&new_cookie)).await.body,
+        r#""2""#
+    );
+}
+
+/// `destroy` on one server: the other no longer finds the session.
+async fn destroyed(store: &str, actor: Kind) {
+    let observer = other(actor);
+    let mut pair = Pair::same(store, recommended(json!("shared secret"))).await;
+    let created = pair.get(observer, "/set/a/1", None).await;
+    let (cookie, _) = pair.cookie_of(&created, "observer creates");
+    let id = pair.id(observer, &cookie).await;
+    assert_eq!(
+        pair.get(actor, "/get/a", Some(&cookie)).await.body,
+        r#""1""#
+    );
+
+    let reply = pair.get(actor, "/destroy", Some(&cookie)).await;
+    assert_eq!(reply.body, "destroyed");
+    assert!(
+        reply.set_cookies.is_empty(),
+        "express sends no cookie: {reply:?}"
+    );
+    assert_eq!(pair.probe.record(&id).await, None);
+
+    assert_ne!(pair.id(observer, &cookie).await, id);
+    assert_eq!(
+        pair.get(observer, "/get/a", Some(&cookie)).await.body,
+        "undefined"
+    );
+    // The ID is unknown, so the request gets a fresh session, which is not
+    // stored yet: reload fails as express's does.
+    let headers = [(String::from("cookie"), cookie.clone())];
+    let reload =
+        node_support::get(&pair.http, &pair.server(observer).url("/reload"), &headers).await;
+    assert_eq!(
+        (reload.status, reload.body.as_str()),
+        (500, "failed to load session")
+    );
+}
+
+/// How long the TTL cases' sessions live, and when they act.
+const SHORT_MAX_AGE_MS: i64 = 5_000;
+const ACT_AFTER: Duration = Duration::from_millis(3_000);
+const CHECK_AFTER: Duration = Duration::from_millis(4_000);
+
+/// `touch` (or, with `rolling`, any request) on `actor` extends the store
+/// expiry of a session the other server created: the other server still
+/// finds it after its first expiry has passed, while an untouched twin is
+/// gone.
+async fn extended(store: &str, actor: Kind, rolling: bool) {
+    let observer = other(actor);
+    let mut options = recommended(json!("shared secret"));
+    options["cookie"]["maxAge"] = json!(SHORT_MAX_AGE_MS);
+    options["rolling"] = json!(rolling);
+    let mut pair = Pair::same(store, options).await;
+    let created = pair.get(observer, "/set/a/1", None).await;
+    let (cookie, _) = pair.cookie_of(&created, "observer creates");
+    let id = pair.id(observer, &cookie).await;
+    let twin = pair.get(observer, "/set/a/2", None).await;
+    let (twin_cookie, _) = pair.cookie_of(&twin, "observer creates a twin");
+    let twin_id = pair.id(observer, &twin_cookie).await;
+    let record = pair.probe.record(&id).await.expect("stored");
+    let first_expiry = pair.probe.expiry_ms(&id).await.expect("an expiry");
+
+    tokio::time::sleep(ACT_AFTER).await;
+    let route = if rolling { "/noop" } else { "/touch" };
+    let acted = pair.get(actor, route, Some(&cookie)).await;
+    if rolling {
+        // rolling re-sends the cookie, with the new expiry.
+        let (_, set) = pair.cookie_of(&acted, "rolling re-sends the cookie");
+        let expires = set.expires().expect("Expires");
+        let lead = node_support::seconds_between(acted.date, expires);
+        assert!(
+            (SHORT_MAX_AGE_MS / 1000 - 1..=SHORT_MAX_AGE_MS / 1000 + 1).contains(&lead),
+            "Expires {lead} s after Date: {set:?}"
+        );
+    } else {
+        assert!(acted.set_cookies.is_empty(), "{acted:?}");
+    }
+    let touched_expiry = pair.probe.expiry_ms(&id).await.expect("still stored");
+    let moved = touched_expiry - first_expiry;
+    assert!(
+        (2_000..=4_500).contains(&moved),
+        "the store expiry moved by {moved} ms (acted {} ms after creation)",
+        ACT_AFTER.as_millis()
+    );
+    // A touch extends the expiry only; the stored data is not rewritten.
+    assert_eq!(
+        pair.probe.record(&id).await.as_deref(),
+        Some(record.as_str())
+    );
+
+    tokio::time::sleep(CHECK_AFTER).await;
+    // Past the first expiry (5 s; PostgreSQL rounds up to the second), before
+    // the extended one.
+    assert!(
+        node_support::now_ms() > first_expiry + 500,
+        "the check runs after the first expiry"
+    );
+    assert_eq!(
+        pair.id(observer, &cookie).await,
+        id,
+        "the extension kept it"
+    );
+    assert_eq!(
+        pair.get(observer, "/get/a", Some(&cookie)).await.body,
+        r#""1""#
+    );
+    assert_ne!(
+        pair.id(observer, &twin_cookie).await,
+        twin_id,
+        "the twin expired"
+    );
+}
+
+/// express's cookie with every attribute, over https behind a proxy.
+fn all_attributes() -> Value {
+    json!({
+        "name": "sid",
+        "secret": ["shared secret", "older secret"],
+        "proxy": true,
+        "rolling": true,
+        "resave": false,
+        "saveUninitialized": false,
+        "cookie": {
+            "domain": "example.com",
+            "path": "/",
+            "httpOnly": true,
+            "secure": true,
+            "sameSite": "lax",
+            "priority": "high",
+            "partitioned": true,
+            "maxAge": 60_000,
+        },
+    })
+}
+
+/// A cookie issued by one server is accepted by the other, which sends the
+/// very same `Set-Cookie` for it: name, `s:` value and attributes (Expires
+/// compared relative to each response's Date).
+async fn same_set_cookie(store: &str, issuer: Kind) {
+    let acceptor = other(issuer);
+    let pair = Pair::same(store, all_attributes()).await;
+    let https = [("X-Forwarded-Proto", "https")];
+    let issued = pair.get_with(issuer, "/set/a/1", None, &https).await;
+    let (cookie, first) = pair.cookie_of(&issued, "the issuer's cookie");
+    let id = first.session_id().expect("an s: value");
+    assert_eq!(
+        first.value,
+        node_support::signed_value(&id, "shared secret"),
+        "cookie-signature's value"
+    );
+
+    let accepted = pair.get_with(acceptor, "/id", Some(&cookie), &https).await;
+    assert_eq!(accepted.body, id, "the acceptor loads the issuer's session");
+    let (_, second) = pair.cookie_of(&accepted, "rolling re-sends the cookie");
+    assert_eq!(second.name, first.name);
+    assert_eq!(second.value, first.value, "byte-identical value");
+    let (a, b) = (
+        first.relative_attributes(issued.date),
+        second.relative_attributes(accepted.date),
+    );
+    assert_eq!(a.len(), b.len(), "{first:?}\n{second:?}");
+    for (x, y) in a.iter().zip(&b) {
+        if x.starts_with("Expires=") && y.starts_with("Expires=") {
+            let lead = |set: &SetCookie, date: SystemTime| {
+                node_support::seconds_between(date, set.expires().expect("Expires"))
+            };
+            let (lx, ly) = (lead(&first, issued.date), lead(&second, accepted.date));
+            assert!((lx - ly).abs() <= 1, "Expires leads {lx} s vs {ly} s");
+        } else {
+            assert_eq!(x, y, "{first:?}\n{second:?}");
+        }
+    }
+    assert_eq!(
+        a.iter()
+            .filter(|attribute| !attribute.starts_with("Expires="))
+            .cloned()
+            .collect::<Vec<_>>(),
+        [
+            "Domain=example.com",
+            "Path=/",
+            "HttpOnly",
+            "Secure",
+            "Partitioned",
+            "Priority=High",
+            "SameSite=Lax"
+        ]
+    );
+    // Over plain http the Secure cookie is never sent, by either server.
+    let plain = pair.get(acceptor, "/id", Some(&cookie)).await;
+    assert_eq!(plain.body, id);
+    assert!(plain.set_cookies.is_empty(), "{plain:?}");
+}
+
+/// One `#[tokio::test]` per case, store and direction.
+macro_rules! interop_tests {
+    ($($name:ident: $var:literal => $case:expr;)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(url) = store_url($var) else { return };
+                tokio::time::timeout(Duration::from_secs(60), $case(url))
+                    .await
+                    .expect("the case finishes within a minute");
+            }
+        )*
+    };
+}
+
+interop_tests! {
+    redis_rust_session_through_node: "REDIS_URL" => |url: String| async move { handed_over(&url, Kind::Rust).await };
+    redis_node_session_through_rust: "REDIS_URL" => |url: String| async move { handed_over(&url, Kind::Node).await };
+    postgres_rust_session_through_node: "POSTGRES_URL" => |url: String| async move { handed_over(&url, Kind::Rust).await };
+    postgres_node_session_through_rust: "POSTGRES_URL" => |url: String| async move { handed_over(&url, Kind::Node).await };
+
+    redis_rotation_node_new_old_rust_old: "REDIS_URL" => |url: String| async move { rotation(&url, Kind::Node).await };
+    redis_rotation_rust_new_old_node_old: "REDIS_URL" => |url: String| async move { rotation(&url, Kind::Rust).await };
+    postgres_rotation_node_new_old_rust_old: "POSTGRES_URL" => |url: String| async move { rotation(&url, Kind::Node).await };
+    postgres_rotation_rust_new_old_node_old: "POSTGRES_URL" => |url: String| async move { rotation(&url, Kind::Rust).await };
+
+    redis_node_regenerates_rust_sees: "REDIS_URL" => |url: String| async move { regenerated(&url, Kind::Node).await };
+    redis_rust_regenerates_node_sees: "REDIS_URL" => |url: String| async move { regenerated(&url, Kind::Rust).await };
+    postgres_node_regenerates_rust_sees: "POSTGRES_URL" => |url: String| async move { regenerated(&url, Kind::Node).await };
+    postgres_rust_regenerates_node_sees: "POSTGRES_URL" => |url: String| async move { regenerated(&url, Kind::Rust).await };
+
+    redis_node_destroys_rust_sees: "REDIS_URL" => |url: String| async move { destroyed(&url, Kind::Node).await };
+    redis_rust_destroys_node_sees: "REDIS_URL" => |url: String| async move { destroyed(&url, Kind::Rust).await };
+    postgres_node_destroys_rust_sees: "POSTGRES_URL" => |url: String| async move { destroyed(&url, Kind::Node).await };
+    postgres_rust_destroys_node_sees: "POSTGRES_URL" => |url: String| async move { destroyed(&url, Kind::Rust).await };
+
+    redis_node_touch_extends_rust_session: "REDIS_URL" => |url: String| async move { extended(&url, Kind::Node, false).await };
+    redis_rust_touch_extends_node_session: "REDIS_URL" => |url: String| async move { extended(&url, Kind::Rust, false).await };
+    postgres_node_touch_extends_rust_session: "POSTGRES_URL" => |url: String| async move { extended(&url, Kind::Node, false).await };
+    postgres_rust_touch_extends_node_session: "POSTGRES_URL" => |url: String| async move { extended(&url, Kind::Rust, false).await };
+    redis_node_rolling_extends_rust_session: "REDIS_URL" => |url: String| async move { extended(&url, Kind::Node, true).await };
+    redis_rust_rolling_extends_node_session: "REDIS_URL" => |url: String| async move { extended(&url, Kind::Rust, true).await };
+    postgres_node_rolling_extends_rust_session: "POSTGRES_URL" => |url: String| async move { extended(&url, Kind::Node, true).await };
+    postgres_rust_rolling_extends_node_session: "POSTGRES_URL" => |url: String| async move { extended(&url, Kind::Rust, true).await };
+
+    redis_rust_cookie_accepted_by_node_byte_for_byte: "REDIS_URL" => |url: String| async move { same_set_cookie(&url, Kind::Rust).await };
+    redis_node_cookie_accepted_by_rust_byte_for_byte: "REDIS_URL" => |url: String| async move { same_set_cookie(&url, Kind::Node).await };
+    postgres_rust_cookie_accepted_by_node_byte_for_byte: "POSTGRES_URL" => |url: String| async move { same_set_cookie(&url, Kind::Rust).await };
+    postgres_node_cookie_accepted_by_rust_byte_for_byte: "POSTGRES_URL" => |url: String| async move { same_set_cookie(&url, Kind::Node).await };
+}
