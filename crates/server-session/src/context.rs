@@ -1,8 +1,12 @@
 //! What every request of one layer shares: the validated options, the
 //! signing keys and the store.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
 
 use http::request::Parts;
 
@@ -51,10 +55,11 @@ impl Context {
     }
 
     /// Runs a store call under the configured timeout.
-    pub(crate) async fn timed<T>(&self, call: StoreFuture<'_, T>) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.config.store_timeout, call).await {
-            Ok(result) => result,
-            Err(_) => Err(StoreError::Timeout(self.config.store_timeout)),
+    pub(crate) fn timed<'a, T>(&self, call: StoreFuture<'a, T>) -> Timed<StoreFuture<'a, T>> {
+        Timed {
+            call,
+            deadline: None,
+            limit: self.config.store_timeout,
         }
     }
 
@@ -98,4 +103,42 @@ pub(crate) fn copy_head(head: &Parts) -> Parts {
     *request.version_mut() = head.version;
     *request.headers_mut() = head.headers.clone();
     request.into_parts().0
+}
+
+pin_project_lite::pin_project! {
+    /// A store call with a deadline. The timer is only armed once the call
+    /// has to wait: a store that answers at once (the MemoryStore) costs no
+    /// clock read and no timer registration.
+    pub(crate) struct Timed<F> {
+        #[pin]
+        call: F,
+        #[pin]
+        deadline: Option<tokio::time::Sleep>,
+        limit: Duration,
+    }
+}
+
+impl<F, T> Future for Timed<F>
+where
+    F: Future<Output = Result<T, StoreError>>,
+{
+    type Output = Result<T, StoreError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(result) = this.call.poll(cx) {
+            return Poll::Ready(result);
+        }
+        if this.deadline.is_none() {
+            this.deadline.set(Some(tokio::time::sleep(*this.limit)));
+        }
+        let expired = this
+            .deadline
+            .as_pin_mut()
+            .is_some_and(|deadline| deadline.poll(cx).is_ready());
+        if expired {
+            return Poll::Ready(Err(StoreError::Timeout(*this.limit)));
+        }
+        Poll::Pending
+    }
 }

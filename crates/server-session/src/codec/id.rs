@@ -51,6 +51,15 @@ pub fn unsign_session_id<'a>(value: &'a str, secrets: &Secrets) -> Option<&'a st
     secrets.unsign(value.strip_prefix(SIGNED_PREFIX)?)
 }
 
+/// [`unsign_session_id`], also telling whether the signing secret verified
+/// it, so that the same value can be sent back without signing again.
+pub(crate) fn unsign_session_id_noting_primary<'a>(
+    value: &'a str,
+    secrets: &Secrets,
+) -> Option<(&'a str, bool)> {
+    secrets.unsign_noting_primary(value.strip_prefix(SIGNED_PREFIX)?)
+}
+
 /// express-session's default `genid` (uid-safe's `sync(24)`): 24 random
 /// bytes in unpadded base64url, 32 characters from `[A-Za-z0-9_-]`.
 ///

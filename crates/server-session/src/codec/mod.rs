@@ -65,6 +65,7 @@ mod uri;
 mod tests;
 
 pub use cookie_header::{find_cookie, parse_cookie_header};
+pub(crate) use id::unsign_session_id_noting_primary;
 pub use id::{generate_id, sign_session_id, unsign_session_id};
 pub use set_cookie::{validate_domain, validate_name, validate_path, CookieError, SetCookie};
 pub use signature::Secrets;

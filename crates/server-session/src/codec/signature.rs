@@ -96,6 +96,13 @@ impl Secrets {
     /// assert_eq!(secrets.unsign("a.b.AAAA"), None);
     /// ```
     pub fn unsign<'a>(&self, signed: &'a str) -> Option<&'a str> {
+        self.unsign_noting_primary(signed).map(|(value, _)| value)
+    }
+
+    /// [`unsign`](Self::unsign), also telling whether the first secret (the
+    /// one that signs) verified it: then the signed text is exactly what
+    /// [`sign`](Self::sign) would write again, and can be sent back as is.
+    pub(crate) fn unsign_noting_primary<'a>(&self, signed: &'a str) -> Option<(&'a str, bool)> {
         let dot = signed.rfind('.')?;
         let (value, encoded_mac) = (&signed[..dot], &signed[dot + 1..]);
         // The length of the encoding is public (the same for every MAC); checking
@@ -112,8 +119,8 @@ impl Secrets {
         let mac = mac.get(..decoded_len)?;
         self.keys
             .iter()
-            .any(|key| mac_of(key, value).verify_slice(mac).is_ok())
-            .then_some(value)
+            .position(|key| mac_of(key, value).verify_slice(mac).is_ok())
+            .map(|index| (value, index == 0))
     }
 }
 

@@ -36,13 +36,19 @@ pub(crate) fn new_session_cookie(
 }
 
 /// The `Set-Cookie` header value for session `id` with these settings.
+/// `signed` is the request's own cookie value for this ID, when the signing
+/// secret made it: signing again would give the same text.
 pub(crate) fn set_cookie_header(
     name: &str,
     id: &str,
+    signed: Option<&str>,
     cookie: &CookieData,
     secrets: &Secrets,
 ) -> Result<String, CookieError> {
-    let value = codec::sign_session_id(id, secrets);
+    let value = match signed {
+        Some(signed) => codec::encode_uri_component(signed).into_owned(),
+        None => codec::sign_session_id(id, secrets),
+    };
     SetCookie {
         name,
         value: &value,

@@ -55,6 +55,15 @@ pub(crate) fn is_secure(parts: &Parts, proxy: Option<bool>) -> bool {
     }
 }
 
+/// A validly signed session ID from the request's cookie.
+pub(crate) struct CookieId {
+    pub(crate) id: String,
+    /// The decoded cookie value (`s:<id>.<mac>`) when the signing secret
+    /// verified it: a `Set-Cookie` for this ID can send it back as is
+    /// instead of signing again.
+    pub(crate) signed_value: Option<String>,
+}
+
 /// The session ID a request's cookie carries, if it is signed with one of
 /// the secrets. Repeated `Cookie` headers count as one joined header, where
 /// the first occurrence of the name wins, as in Node.
@@ -62,13 +71,19 @@ pub(crate) fn session_id_from_cookie(
     headers: &HeaderMap,
     name: &str,
     secrets: &Secrets,
-) -> Option<String> {
+) -> Option<CookieId> {
     let value = headers
         .get_all(COOKIE)
         .iter()
         .find_map(|header| codec::find_cookie(header.as_bytes(), name))?;
+    let (id, by_primary) = codec::unsign_session_id_noting_primary(&value, secrets)?;
     // An empty ID is no session, as in express, where it is falsy.
-    codec::unsign_session_id(&value, secrets)
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned)
+    if id.is_empty() {
+        return None;
+    }
+    let id = id.to_owned();
+    Some(CookieId {
+        id,
+        signed_value: by_primary.then(|| value.into_owned()),
+    })
 }

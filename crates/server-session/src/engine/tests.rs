@@ -227,34 +227,36 @@ fn session_id_comes_only_from_a_signed_cookie() {
     let secrets = Secrets::new(["keyboard cat"]).expect("secret");
     let signed = sign_session_id("abc", &secrets);
     let header = |value: String| parts("/", &[("cookie", &value)], None).headers;
+    let id_of = |cookie: String| {
+        session_id_from_cookie(&header(cookie), "connect.sid", &secrets).map(|found| found.id)
+    };
     assert_eq!(
-        session_id_from_cookie(
-            &header(format!("connect.sid={signed}")),
-            "connect.sid",
-            &secrets
-        )
-        .as_deref(),
+        id_of(format!("connect.sid={signed}")).as_deref(),
         Some("abc")
     );
-    assert_eq!(
-        session_id_from_cookie(&header("connect.sid=abc".into()), "connect.sid", &secrets),
-        None
-    );
-    assert_eq!(
-        session_id_from_cookie(
-            &header("connect.sid=s%3Aabc.bad".into()),
-            "connect.sid",
-            &secrets
-        ),
-        None
-    );
+    assert_eq!(id_of("connect.sid=abc".into()), None);
+    assert_eq!(id_of("connect.sid=s%3Aabc.bad".into()), None);
     // The first occurrence wins, even when it is the stale one (express #881).
     assert_eq!(
-        session_id_from_cookie(
-            &header(format!("connect.sid=junk; connect.sid={signed}")),
-            "connect.sid",
-            &secrets
-        ),
+        id_of(format!("connect.sid=junk; connect.sid={signed}")),
         None
     );
+}
+
+#[test]
+fn a_cookie_signed_by_the_first_secret_can_be_sent_back_unchanged() {
+    let rotated = Secrets::new(["new", "old"]).expect("secrets");
+    let by_new = sign_session_id("abc", &Secrets::new(["new"]).expect("secret"));
+    let by_old = sign_session_id("abc", &Secrets::new(["old"]).expect("secret"));
+    let header =
+        |value: &str| parts("/", &[("cookie", &format!("connect.sid={value}"))], None).headers;
+    let found = session_id_from_cookie(&header(&by_new), "connect.sid", &rotated).expect("valid");
+    let resent =
+        crate::codec::encode_uri_component(found.signed_value.as_deref().expect("primary"))
+            .into_owned();
+    assert_eq!(resent, by_new);
+    // Signed by an older secret: valid, but re-signed with the new one.
+    let found = session_id_from_cookie(&header(&by_old), "connect.sid", &rotated).expect("valid");
+    assert_eq!(found.id, "abc");
+    assert!(found.signed_value.is_none());
 }

@@ -31,6 +31,7 @@ pub(crate) async fn commit<B: Default>(
             set_cookie_header(
                 &context.config.name,
                 &live.id,
+                state.reusable_cookie_value(),
                 &live_state.cookie,
                 &context.secrets,
             )

@@ -39,7 +39,11 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
         return Start::WithoutSession;
     }
     let secure_request = is_secure(head, context.config.proxy);
-    let cookie_id = session_id_from_cookie(&head.headers, &context.config.name, &context.secrets);
+    let (cookie_id, cookie_value) =
+        match session_id_from_cookie(&head.headers, &context.config.name, &context.secrets) {
+            Some(found) => (Some(found.id), found.signed_value),
+            None => (None, None),
+        };
 
     let head_copy = context.needs_head().then(|| Arc::new(copy_head(head)));
     let owner = context.next_owner();
@@ -59,6 +63,7 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
         SessionState {
             live,
             owner,
+            cookie_value: cookie_value.clone(),
             cookie_id,
             original_id,
             original_data,

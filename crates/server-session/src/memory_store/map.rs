@@ -3,7 +3,11 @@
 //! methods are thin and the expiry rules can be tested with fixed clocks.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+// Keys are session IDs this process generated (or verified by signature),
+// so the cheaper keyed hash of foldhash is enough; no HashDoS input reaches it.
+use foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
@@ -47,7 +51,7 @@ pub(super) struct Entry {
     pub(super) generation: u64,
 }
 
-type Shard = HashMap<Box<str>, Entry>;
+type Shard = HashMap<Box<str>, Entry, RandomState>;
 
 /// The shared state of a `MemoryStore` and all its clones.
 pub(super) struct Sessions {
@@ -108,9 +112,9 @@ impl Sessions {
         let shard_count = shard_count.max(1).next_power_of_two();
         Self {
             shards: (0..shard_count)
-                .map(|_| Mutex::new(HashMap::new()))
+                .map(|_| Mutex::new(HashMap::default()))
                 .collect(),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             generation: AtomicU64::new(0),
             count: AtomicUsize::new(0),
             idle_lifetime_ms: AtomicI64::new(idle_lifetime_ms),

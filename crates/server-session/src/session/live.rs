@@ -14,7 +14,11 @@
 //! one: the last handle to go removes the entry, so it never grows.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+// Keys are session IDs this process generated (or verified by signature),
+// so the cheaper keyed hash of foldhash is enough; no HashDoS input reaches it.
+use foldhash::fast::RandomState;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use serde_json::{Map, Value};
@@ -157,7 +161,7 @@ impl Drop for Live {
     }
 }
 
-type Shard = HashMap<String, Weak<Live>>;
+type Shard = HashMap<String, Weak<Live>, RandomState>;
 
 /// The live sessions of one layer, by ID. Sharded so that requests on
 /// different sessions rarely meet on a lock.
@@ -173,7 +177,7 @@ impl Registry {
             .next_power_of_two();
         Arc::new(Self {
             shards: (0..count).map(|_| Mutex::default()).collect(),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
         })
     }
 

@@ -25,6 +25,9 @@ pub(crate) struct SessionState {
     pub(crate) owner: u64,
     /// The ID the request's signed cookie carried, if any (`cookieId`).
     pub(crate) cookie_id: Option<String>,
+    /// That cookie's decoded value, when the signing secret made it: sent
+    /// back as is while the ID stays the same (no second HMAC).
+    pub(crate) cookie_value: Option<String>,
     /// The ID the session had when the request got it (`originalId`).
     pub(crate) original_id: String,
     /// The data when the request got it (`originalHash`).
@@ -71,6 +74,15 @@ impl SessionState {
             data,
             own_changes: self.own_changes,
         });
+    }
+
+    /// The signed value to send back for the current ID, if the request's
+    /// own cookie already is one.
+    pub(crate) fn reusable_cookie_value(&self) -> Option<&str> {
+        match &self.cookie_id {
+            Some(id) if id == self.id() => self.cookie_value.as_deref(),
+            _ => None,
+        }
     }
 
     pub(crate) fn end_state(&self, live: &LiveState) -> EndState {
