@@ -688,35 +688,6 @@ const KNOWN: &[Known] = &[
               its own TypeError for `id` (500 too), so only the error text differs. And \
               `get(\"id\")` is no data key for us, while `req.session.id` is the ID",
     },
-    Known {
-        readme: None,
-        sets: &["secure-false", "same-site-none"],
-        lines: &[".secure: rust (absent) vs node false"],
-        scenarios: 30,
-        redis: 0,
-        why: "an explicit `secure: false` option: express stores `\"secure\":false` in \
-              the record, ours leaves the field out (CookieOptions cannot tell false from \
-              unset: engine/cookie.rs new_session_cookie maps SecurePolicy::Never to None)",
-    },
-    Known {
-        readme: None,
-        sets: &["same-site-false"],
-        lines: &[".sameSite: rust (absent) vs node false"],
-        scenarios: 10,
-        redis: 0,
-        why: "an explicit `sameSite: false` option: express stores `\"sameSite\":false`, \
-              ours leaves it out (SameSitePolicy::Off resolves to None)",
-    },
-    Known {
-        readme: None,
-        sets: &["partitioned-false"],
-        lines: &[".partitioned: rust (absent) vs node false"],
-        scenarios: 10,
-        redis: 0,
-        why: "an explicit `partitioned: false` option: express stores \
-              `\"partitioned\":false`, ours leaves it out (`partitioned.then_some(true)` \
-              in engine/cookie.rs new_session_cookie)",
-    },
 ];
 
 /// The crafted session ID of the `unknown` cookie: validly signed, never
@@ -1333,27 +1304,4 @@ async fn rust_and_express_agree_on_every_scenario() {
         "each differing scenario shows exactly one known difference"
     );
     assert!(outcomes.len() >= 150, "only {} scenarios", outcomes.len());
-}
-
-/// The differences of [`KNOWN`] not yet fixed or documented, asserted the
-/// way express behaves.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "DIFF: explicit `secure: false`, `sameSite: false` and `partitioned: false` \
-            options are stored as `false` by express and left out by us"]
-async fn undocumented_differences_are_gone() {
-    if !node_support::node_ready() {
-        return;
-    }
-    let pending: BTreeSet<&str> = KNOWN
-        .iter()
-        .filter(|known| known.readme.is_none())
-        .flat_map(|known| known.sets.iter().copied())
-        .collect();
-    let outcomes = run_sets(|set| pending.contains(set.name)).await;
-    let differing: Vec<&str> = outcomes
-        .iter()
-        .filter(|o| !o.differences.is_empty())
-        .map(|o| o.name.as_str())
-        .collect();
-    assert!(differing.is_empty(), "still differ: {differing:#?}");
 }

@@ -68,10 +68,12 @@ pub struct CookieOptions {
     pub(crate) domain: Option<String>,
     pub(crate) path: String,
     pub(crate) http_only: bool,
-    pub(crate) secure: SecurePolicy,
-    pub(crate) same_site: SameSitePolicy,
+    // `None`: never set, so (as in express) left out of the stored cookie;
+    // an explicit `Never`/`Off`/`false` is stored as `false`.
+    pub(crate) secure: Option<SecurePolicy>,
+    pub(crate) same_site: Option<SameSitePolicy>,
     pub(crate) lifetime: Lifetime,
-    pub(crate) partitioned: bool,
+    pub(crate) partitioned: Option<bool>,
     pub(crate) priority: Option<Priority>,
 }
 
@@ -81,10 +83,10 @@ impl Default for CookieOptions {
             domain: None,
             path: String::from("/"),
             http_only: true,
-            secure: SecurePolicy::Never,
-            same_site: SameSitePolicy::Off,
+            secure: None,
+            same_site: None,
             lifetime: Lifetime::BrowserSession,
-            partitioned: false,
+            partitioned: None,
             priority: None,
         }
     }
@@ -121,14 +123,14 @@ impl CookieOptions {
     /// The `Secure` attribute (default [`SecurePolicy::Never`]).
     #[must_use]
     pub fn with_secure(mut self, secure: SecurePolicy) -> Self {
-        self.secure = secure;
+        self.secure = Some(secure);
         self
     }
 
     /// The `SameSite` attribute (default [`SameSitePolicy::Off`]).
     #[must_use]
     pub fn with_same_site(mut self, same_site: SameSitePolicy) -> Self {
-        self.same_site = same_site;
+        self.same_site = Some(same_site);
         self
     }
 
@@ -154,7 +156,7 @@ impl CookieOptions {
     /// The `Partitioned` attribute (CHIPS).
     #[must_use]
     pub fn with_partitioned(mut self, partitioned: bool) -> Self {
-        self.partitioned = partitioned;
+        self.partitioned = Some(partitioned);
         self
     }
 

@@ -1,6 +1,6 @@
 use crate::clock;
 use crate::codec::{self, CookieError, Secrets, SetCookie};
-use crate::config::{CookieOptions, Lifetime, SecurePolicy};
+use crate::config::{CookieOptions, Lifetime, SameSitePolicy, SecurePolicy};
 use crate::store::CookieData;
 
 /// The cookie a newly generated session starts with (express's `new
@@ -15,13 +15,16 @@ pub(crate) fn new_session_cookie(
         domain: options.domain.clone(),
         path: options.path.clone(),
         http_only: options.http_only,
-        secure: match options.secure {
-            SecurePolicy::Never => None,
-            SecurePolicy::Always => Some(true),
-            SecurePolicy::Auto => Some(secure_request),
-        },
-        same_site: options.same_site.resolve(secure_request),
-        partitioned: options.partitioned.then_some(true),
+        secure: options.secure.map(|secure| match secure {
+            SecurePolicy::Never => false,
+            SecurePolicy::Always => true,
+            SecurePolicy::Auto => secure_request,
+        }),
+        same_site: options
+            .same_site
+            .and_then(|same_site| same_site.resolve(secure_request)),
+        same_site_off: options.same_site == Some(SameSitePolicy::Off),
+        partitioned: options.partitioned,
         priority: options.priority,
         ..CookieData::default()
     };

@@ -135,7 +135,10 @@ impl<'a> SessionCookie<'a> {
 
     /// Sets the `SameSite` attribute.
     pub fn set_same_site(&self, same_site: Option<SameSite>) {
-        self.write(|cookie| cookie.same_site = same_site);
+        self.write(|cookie| {
+            cookie.same_site = same_site;
+            cookie.same_site_off = false;
+        });
     }
 
     /// The `Priority` attribute.

@@ -110,6 +110,9 @@ pub struct CookieData {
     pub(crate) domain: Option<String>,
     pub(crate) path: String,
     pub(crate) same_site: Option<SameSite>,
+    /// `sameSite` was set to `false` explicitly (no attribute either way;
+    /// express keeps the `false` in the record, and so do we).
+    pub(crate) same_site_off: bool,
 }
 
 impl Default for CookieData {
@@ -125,6 +128,7 @@ impl Default for CookieData {
             domain: None,
             path: String::from("/"),
             same_site: None,
+            same_site_off: false,
         }
     }
 }
@@ -294,6 +298,8 @@ impl Serialize for CookieData {
         map.serialize_entry("path", &self.path)?;
         if let Some(same_site) = self.same_site {
             map.serialize_entry("sameSite", same_site.as_stored())?;
+        } else if self.same_site_off {
+            map.serialize_entry("sameSite", &false)?;
         }
         map.end()
     }
@@ -379,7 +385,9 @@ impl<'de> Visitor<'de> for CookieVisitor {
                     }
                 }
                 "sameSite" => {
-                    cookie.same_site = match map.next_value::<Loose>()? {
+                    let value = map.next_value::<Loose>()?;
+                    cookie.same_site_off = matches!(value, Loose::Bool(false));
+                    cookie.same_site = match value {
                         Loose::Bool(true) => Some(SameSite::Strict),
                         Loose::Text(text) => SameSite::parse(&text),
                         _ => None,
