@@ -4,6 +4,7 @@
 #   benches/run.sh            # 10 s per scenario (the published numbers)
 #   benches/run.sh --quick    # 2 s per scenario (CI smoke)
 #   benches/run.sh --only ours --only tower   # a subset (bare axum always runs)
+#   benches/run.sh --paired   # bare axum re-measured right before each server (noisy machine)
 #
 # Builds the servers (release), installs the Node servers' packages, then
 # runs benches/harness.py, which starts each server pinned to core 0 with a
