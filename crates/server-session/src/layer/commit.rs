@@ -18,7 +18,7 @@ pub(crate) async fn commit<B: Default>(
     session: &Session,
     response: &mut Response<B>,
 ) {
-    let (plan, live, touch_record, set_cookie) = {
+    let (plan, live, owner, own_changes, touch_record, set_cookie) = {
         let state = session.state();
         let live = Arc::clone(&state.live);
         let mut live_state = live.lock();
@@ -26,7 +26,9 @@ pub(crate) async fn commit<B: Default>(
             live_state.cookie.touch(clock::now_ms());
         }
         let plan = plan_end(&state.end_state(&live_state), &context.end_options);
-        let touch_record = (plan.store_op == StoreOp::Touch).then(|| live_state.record());
+        let already_touched = state.touched_on_load == Some(live_state.cookie.original_max_age);
+        let touch_record =
+            (plan.store_op == StoreOp::Touch && !already_touched).then(|| live_state.record());
         let set_cookie = plan.set_cookie.then(|| {
             set_cookie_header(
                 &context.config.name,
@@ -37,13 +39,14 @@ pub(crate) async fn commit<B: Default>(
             )
         });
         drop(live_state);
-        (plan, live, touch_record, set_cookie)
+        let (owner, own_changes) = (state.owner, state.own_changes > 0);
+        (plan, live, owner, own_changes, touch_record, set_cookie)
     };
 
     let store = &context.store;
     let mut set_cookie = set_cookie;
     let stored = match plan.store_op {
-        StoreOp::Save => match persist::save(context, &live).await {
+        StoreOp::Save => match persist::save(context, &live, owner, own_changes).await {
             Ok(Persisted::Saved(data)) => {
                 session.state().mark_saved(data);
                 Ok(())

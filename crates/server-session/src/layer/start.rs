@@ -69,6 +69,7 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
             original_data,
             saved,
             own_changes: 0,
+            touched_on_load: None,
             standing: Standing::Live,
             cookie_options: Arc::clone(&cookie_options),
             secure_request,
@@ -87,8 +88,9 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
             }
         } else {
             // Only a validly signed ID ever reaches the store.
-            match context.timed(context.store.load(id)).await {
-                Ok(Some(loaded)) => {
+            match context.timed(context.store.load_and_touch(id)).await {
+                Ok(Some((loaded, touched))) => {
+                    let touched_for = touched.then_some(loaded.record.cookie.original_max_age);
                     let live = context.registry.join_or_insert(
                         id.clone(),
                         LiveState::new(
@@ -98,10 +100,9 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
                         ),
                     );
                     if !live.lock().destroyed {
-                        return Start::With(Session::new(
-                            request_state(live, cookie_id.clone()),
-                            Arc::clone(context),
-                        ));
+                        let mut state = request_state(live, cookie_id.clone());
+                        state.touched_on_load = touched_for;
+                        return Start::With(Session::new(state, Arc::clone(context)));
                     }
                 }
                 Ok(None) => {}

@@ -407,8 +407,9 @@ impl Session {
     /// policy gives up, or [`SessionError::Gone`] after `destroy`/`unset`
     /// (including a destroy by a concurrent request).
     pub async fn save(&self) -> Result<(), SessionError> {
-        let live = self.write(|state, _| Arc::clone(&state.live))?;
-        match persist::save(&self.inner.context, &live).await? {
+        let (live, owner, own_changes) =
+            self.write(|state, _| (Arc::clone(&state.live), state.owner, state.own_changes > 0))?;
+        match persist::save(&self.inner.context, &live, owner, own_changes).await? {
             Persisted::Saved(data) => {
                 let mut state = self.state();
                 if Arc::ptr_eq(&state.live, &live) {

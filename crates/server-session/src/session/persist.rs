@@ -6,6 +6,7 @@
 //! fresh record is loaded and this process's pending changes are replayed
 //! on it, then the save is tried again.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
@@ -30,7 +31,18 @@ pub(crate) enum Persisted {
 }
 
 /// Saves the live session, merging with concurrent writers per the policy.
-pub(crate) async fn save(context: &Context, live: &Live) -> Result<Persisted, SessionError> {
+///
+/// `owner` names the request asking. When it saves because of its own
+/// changes (`own_changes`), and a save that finished while it waited for
+/// the lock already stored all of them, there is nothing left to write:
+/// concurrent writers on one session share store round trips instead of
+/// queueing one each (group commit).
+pub(crate) async fn save(
+    context: &Context,
+    live: &Live,
+    owner: u64,
+    own_changes: bool,
+) -> Result<Persisted, SessionError> {
     let _writing = live.commit.lock().await;
     let store = &context.store;
     for attempt in 0..MAX_ATTEMPTS {
@@ -38,6 +50,13 @@ pub(crate) async fn save(context: &Context, live: &Live) -> Result<Persisted, Se
             let state = live.lock();
             if state.destroyed {
                 return Ok(Persisted::Dropped);
+            }
+            let already_stored = attempt == 0
+                && own_changes
+                && state.version.is_some()
+                && !state.pending.iter().any(|pending| pending.owner == owner);
+            if already_stored {
+                return Ok(Persisted::Saved(Arc::clone(&state.data)));
             }
             (state.record(), state.version, state.pending.len())
         };

@@ -33,6 +33,10 @@ pub(crate) struct SessionState {
     /// The data when the request got it (`originalHash`).
     pub(crate) original_data: Data,
     pub(crate) saved: Option<SavedSnapshot>,
+    /// The store already extended the expiry when loading, for a cookie
+    /// with this `originalMaxAge`: the end-of-request touch is then done,
+    /// unless the handler changed the lifetime.
+    pub(crate) touched_on_load: Option<Option<i64>>,
     /// How many changes this request made (never decreases).
     pub(crate) own_changes: u64,
     pub(crate) standing: Standing,

@@ -171,6 +171,19 @@ pub trait Store: Send + Sync + 'static {
     /// The stored version must not change.
     fn touch<'a>(&'a self, id: &'a str, record: &'a Record) -> StoreFuture<'a, ()>;
 
+    /// Loads the record and, in the same round trip, extends its expiry as
+    /// [`touch`](Self::touch) would for the record touched now (`expires =
+    /// now + originalMaxAge`, or the default lifetime for a browser-session
+    /// cookie). The flag says whether it did; the layer then skips the
+    /// end-of-request touch of an unchanged session, so that such a request
+    /// costs one round trip instead of two.
+    ///
+    /// The default only loads (`false`). Stores where a touch is a separate
+    /// network call override it (Redis does it in one Lua script).
+    fn load_and_touch<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<(LoadedRecord, bool)>> {
+        Box::pin(async move { Ok(self.load(id).await?.map(|loaded| (loaded, false))) })
+    }
+
     /// Deletes the record. Deleting a missing record is not an error.
     fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()>;
 
@@ -219,6 +232,9 @@ impl<S: Store + ?Sized> Store for Arc<S> {
     }
     fn touch<'a>(&'a self, id: &'a str, record: &'a Record) -> StoreFuture<'a, ()> {
         (**self).touch(id, record)
+    }
+    fn load_and_touch<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<(LoadedRecord, bool)>> {
+        (**self).load_and_touch(id)
     }
     fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
         (**self).destroy(id)
