@@ -6,7 +6,7 @@ use base64::Engine as _;
 use rand::RngCore as _;
 
 use super::signature::Secrets;
-use super::uri::encode_uri_component;
+use super::uri::push_encoded;
 
 /// The prefix express-session puts before a signed value (cookie-parser's
 /// convention for signed cookies).
@@ -26,10 +26,13 @@ const SIGNED_PREFIX: &str = "s:";
 /// );
 /// ```
 pub fn sign_session_id(id: &str, secrets: &Secrets) -> String {
-    let mut signed = String::with_capacity(SIGNED_PREFIX.len() + id.len() + 44);
-    signed.push_str(SIGNED_PREFIX);
-    signed.push_str(&secrets.sign(id));
-    encode_uri_component(&signed).into_owned()
+    // Written encoded in one pass: `s:` is always `s%3A`, and only the ID
+    // and the MAC's `+` and `/` can need escaping.
+    let signed = secrets.sign(id);
+    let mut encoded = String::with_capacity(signed.len() + 16);
+    encoded.push_str("s%3A");
+    push_encoded(&mut encoded, &signed);
+    encoded
 }
 
 /// The session ID in a cookie value as [`find_cookie`](super::find_cookie)

@@ -2,14 +2,26 @@
 
 use std::borrow::Cow;
 
-/// Whether `encodeURIComponent` leaves `byte` as it is:
-/// `A-Z a-z 0-9 - _ . ! ~ * ' ( )`.
+/// Whether `encodeURIComponent` leaves a byte as it is:
+/// `A-Z a-z 0-9 - _ . ! ~ * ' ( )`. A table, since this runs for every
+/// byte of every cookie value written.
+const UNRESERVED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+            );
+        byte += 1;
+    }
+    table
+};
+
 fn is_unreserved(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric()
-        || matches!(
-            byte,
-            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
-        )
+    UNRESERVED[usize::from(byte)]
 }
 
 /// JavaScript's `encodeURIComponent`: every byte of the UTF-8 text except
@@ -24,27 +36,43 @@ fn is_unreserved(byte: u8) -> bool {
 /// assert_eq!(encode_uri_component("€"), "%E2%82%AC");
 /// ```
 pub fn encode_uri_component(text: &str) -> Cow<'_, str> {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let bytes = text.as_bytes();
     let Some(first) = bytes.iter().position(|&byte| !is_unreserved(byte)) else {
         return Cow::Borrowed(text);
     };
-    let escaped = bytes[first..]
-        .iter()
-        .filter(|&&byte| !is_unreserved(byte))
-        .count();
-    let mut out = String::with_capacity(bytes.len() + 2 * escaped);
+    let mut out = String::with_capacity(bytes.len() + 16);
     out.push_str(&text[..first]);
-    for &byte in &bytes[first..] {
-        if is_unreserved(byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(byte >> 4)]));
-            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
-        }
-    }
+    push_encoded(&mut out, &text[first..]);
     Cow::Owned(out)
+}
+
+/// Appends `text` to `out`, encoded as `encodeURIComponent` does.
+pub(crate) fn push_encoded(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut rest = text;
+    while !rest.is_empty() {
+        // Copy the run of unreserved bytes at once, then escape one byte.
+        let run = rest
+            .bytes()
+            .position(|byte| !is_unreserved(byte))
+            .unwrap_or(rest.len());
+        out.push_str(&rest[..run]);
+        let Some(&byte) = rest.as_bytes().get(run) else {
+            break;
+        };
+        out.push('%');
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        // A non-ASCII character is escaped byte by byte; the run resumes
+        // after its last byte, which is the next char boundary.
+        let width = rest[run..].chars().next().map_or(1, char::len_utf8);
+        for &continuation in &rest.as_bytes()[run + 1..run + width] {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(continuation >> 4)]));
+            out.push(char::from(HEX[usize::from(continuation & 0x0f)]));
+        }
+        rest = &rest[run + width..];
+    }
 }
 
 /// JavaScript's `decodeURIComponent`; `None` where it would throw a

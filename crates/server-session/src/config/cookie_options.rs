@@ -1,5 +1,8 @@
 use std::time::{Duration, SystemTime};
 
+use std::sync::Arc;
+
+use crate::store::cookie_data::{root_path, shared_path};
 use crate::store::{Priority, SameSite};
 
 /// The `secure` cookie option.
@@ -66,7 +69,7 @@ pub(crate) enum Lifetime {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CookieOptions {
     pub(crate) domain: Option<String>,
-    pub(crate) path: String,
+    pub(crate) path: Arc<str>,
     pub(crate) http_only: bool,
     // `None`: never set, so (as in express) left out of the stored cookie;
     // an explicit `Never`/`Off`/`false` is stored as `false`.
@@ -81,7 +84,7 @@ impl Default for CookieOptions {
     fn default() -> Self {
         Self {
             domain: None,
-            path: String::from("/"),
+            path: root_path(),
             http_only: true,
             secure: None,
             same_site: None,
@@ -108,8 +111,8 @@ impl CookieOptions {
     /// The `Path` attribute (default `/`). It also gates the layer: requests
     /// outside the path get no session.
     #[must_use]
-    pub fn with_path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
+    pub fn with_path(mut self, path: impl AsRef<str>) -> Self {
+        self.path = shared_path(path.as_ref());
         self
     }
 

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use crate::clock;
 use crate::codec::{self, CookieError, Secrets, SetCookie};
 use crate::config::{CookieOptions, Lifetime, SameSitePolicy, SecurePolicy};
@@ -13,7 +15,7 @@ pub(crate) fn new_session_cookie(
 ) -> CookieData {
     let mut cookie = CookieData {
         domain: options.domain.clone(),
-        path: options.path.clone(),
+        path: Arc::clone(&options.path),
         http_only: options.http_only,
         secure: options.secure.map(|secure| match secure {
             SecurePolicy::Never => false,

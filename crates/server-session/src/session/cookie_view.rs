@@ -119,12 +119,12 @@ impl<'a> SessionCookie<'a> {
 
     /// The `Path` attribute.
     pub fn path(&self) -> String {
-        self.read(|cookie| cookie.path.clone())
+        self.read(|cookie| cookie.path.to_string())
     }
 
     /// Sets the `Path` attribute.
-    pub fn set_path(&self, path: impl Into<String>) {
-        let path = path.into();
+    pub fn set_path(&self, path: impl AsRef<str>) {
+        let path = crate::store::cookie_data::shared_path(path.as_ref());
         self.write(|cookie| cookie.path = path);
     }
 

@@ -1,12 +1,28 @@
 //! The `cookie` object express stores inside every session record.
 
 use std::fmt;
+use std::sync::{Arc, LazyLock};
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::clock;
+
+/// The path `"/"`, allocated once for the whole process.
+pub(crate) fn root_path() -> Arc<str> {
+    static ROOT: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("/"));
+    Arc::clone(&ROOT)
+}
+
+/// `path` as a shared string, reusing the one `"/"`.
+pub(crate) fn shared_path(path: &str) -> Arc<str> {
+    if path == "/" {
+        root_path()
+    } else {
+        Arc::from(path)
+    }
+}
 
 /// The `SameSite` attribute of the session cookie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -108,7 +124,9 @@ pub struct CookieData {
     pub(crate) secure: Option<bool>,
     pub(crate) http_only: bool,
     pub(crate) domain: Option<String>,
-    pub(crate) path: String,
+    // Shared: almost every cookie's path is "/", and records are cloned on
+    // every load, so the path must not cost an allocation each time.
+    pub(crate) path: Arc<str>,
     pub(crate) same_site: Option<SameSite>,
     /// `sameSite` was set to `false` explicitly (no attribute either way;
     /// express keeps the `false` in the record, and so do we).
@@ -126,7 +144,7 @@ impl Default for CookieData {
             secure: None,
             http_only: true,
             domain: None,
-            path: String::from("/"),
+            path: root_path(),
             same_site: None,
             same_site_off: false,
         }
@@ -206,8 +224,8 @@ impl CookieData {
 
     /// Sets the `Path`.
     #[must_use]
-    pub fn with_path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
+    pub fn with_path(mut self, path: impl AsRef<str>) -> Self {
+        self.path = shared_path(path.as_ref());
         self
     }
 
@@ -295,7 +313,7 @@ impl Serialize for CookieData {
         if let Some(domain) = &self.domain {
             map.serialize_entry("domain", domain)?;
         }
-        map.serialize_entry("path", &self.path)?;
+        map.serialize_entry("path", &*self.path)?;
         if let Some(same_site) = self.same_site {
             map.serialize_entry("sameSite", same_site.as_stored())?;
         } else if self.same_site_off {
@@ -381,7 +399,7 @@ impl<'de> Visitor<'de> for CookieVisitor {
                 }
                 "path" => {
                     if let Loose::Text(path) = map.next_value::<Loose>()? {
-                        cookie.path = path;
+                        cookie.path = shared_path(&path);
                     }
                 }
                 "sameSite" => {

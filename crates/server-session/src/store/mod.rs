@@ -77,7 +77,7 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
-mod cookie_data;
+pub(crate) mod cookie_data;
 mod error;
 mod record;
 mod version;
