@@ -132,7 +132,12 @@ fn unquote(value: &[u8]) -> &[u8] {
 /// The value as `parse()` returns it: URI-decoded only if it contains `%`,
 /// and left as it is when decoding fails.
 fn decode_value(value: &[u8]) -> Cow<'_, str> {
-    let text = String::from_utf8_lossy(value);
+    // Cookie values are almost always ASCII: validate in one pass and only
+    // fall back to the lossy conversion for the rare bad bytes.
+    let text = match std::str::from_utf8(value) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(value),
+    };
     if !text.contains('%') {
         return text;
     }

@@ -94,15 +94,19 @@ pub fn decode_uri_component(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;
-    while let Some(&byte) = bytes.get(index) {
-        if byte == b'%' {
+    while index < bytes.len() {
+        // Copy the literal run up to the next escape at once.
+        let run = bytes[index..]
+            .iter()
+            .position(|&byte| byte == b'%')
+            .unwrap_or(bytes.len() - index);
+        out.extend_from_slice(&bytes[index..index + run]);
+        index += run;
+        if index < bytes.len() {
             let high = hex_value(*bytes.get(index + 1)?)?;
             let low = hex_value(*bytes.get(index + 2)?)?;
             out.push(high << 4 | low);
             index += 3;
-        } else {
-            out.push(byte);
-            index += 1;
         }
     }
     // Literal text is whole UTF-8 characters, whose first byte is never a
