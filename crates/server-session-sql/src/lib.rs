@@ -186,6 +186,8 @@
 #![deny(missing_docs)]
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+mod backend;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod settings;
 
 mod pruner;

@@ -1,17 +1,14 @@
 //! [`MySqlStore`]: sessions in MySQL or MariaDB.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use server_session::store::{
-    now_ms, LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreError, StoreFuture,
-    Version,
-};
-use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+use server_session::store::{SaveCondition, StoreError, Version};
+use sqlx::mysql::{MySql, MySqlPool, MySqlQueryResult};
 use time::{OffsetDateTime, PrimitiveDateTime};
 use tokio::sync::OnceCell;
 
-use crate::settings::{common_builders, map_sqlx, now_epoch_secs, timed, Settings};
+use crate::backend::{connect_pool, lazy_pool, store_impl, Backend, Statements};
+use crate::settings::{common_builders, map_sqlx, timed, Settings};
 
 /// A session store in MySQL (5.7+) or MariaDB (10.2+): the same three
 /// columns as connect-pg-simple's table, in types these servers have.
@@ -41,13 +38,7 @@ impl MySqlStore {
     /// cannot be reached, [`StoreError::Backend`] for a bad URL or a refused
     /// login.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let limit = crate::settings::DEFAULT_CALL_TIMEOUT;
-        let options = pool_options(limit);
-        let pool = timed(limit, async {
-            options.connect(url).await.map_err(map_sqlx)
-        })
-        .await?;
-        Ok(Self::from_pool(pool))
+        Ok(Self::from_pool(connect_pool(url).await?))
     }
 
     /// A store over a pool that connects on first use. Only parses `url`.
@@ -56,9 +47,7 @@ impl MySqlStore {
     ///
     /// [`StoreError::Backend`] when `url` is not a MySQL URL.
     pub fn connect_lazy(url: &str) -> Result<Self, StoreError> {
-        let limit = crate::settings::DEFAULT_CALL_TIMEOUT;
-        let pool = pool_options(limit).connect_lazy(url).map_err(map_sqlx)?;
-        Ok(Self::from_pool(pool))
+        Ok(Self::from_pool(lazy_pool(url)?))
     }
 
     /// A store over an existing pool. Its connections must use the
@@ -100,6 +89,45 @@ impl MySqlStore {
         self.ensured = Arc::new(OnceCell::new());
         self
     }
+}
+
+common_builders!(MySqlStore);
+store_impl!(MySqlStore, "mysql");
+
+impl Backend for MySqlStore {
+    type Db = MySql;
+    /// A UTC `DATETIME`, computed here, so `time_zone` plays no part.
+    type Instant = PrimitiveDateTime;
+    /// Bytes: sqlx refuses to decode `_bin`-collated text columns as
+    /// `String`, and the digest is of the bytes anyway.
+    type Sess = Vec<u8>;
+    type Sid = Vec<u8>;
+    /// `COUNT(*)`.
+    type Found = i64;
+
+    fn instant(epoch_secs: i64) -> PrimitiveDateTime {
+        datetime(epoch_secs)
+    }
+
+    fn rows_affected(result: &MySqlQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn statements(&self) -> &Statements {
+        &self.sql.shared
+    }
+
+    fn ensured(&self) -> &OnceCell<()> {
+        &self.ensured
+    }
 
     async fn create_table(&self) -> Result<(), StoreError> {
         sqlx::query(&self.sql.create)
@@ -109,46 +137,19 @@ impl MySqlStore {
         Ok(())
     }
 
-    async fn load_now(&self, id: &str) -> Result<Option<LoadedRecord>, StoreError> {
-        self.ensure_table().await?;
-        // Read as bytes: sqlx refuses to decode `_bin`-collated text
-        // columns as `String`, and the digest is of the bytes anyway.
-        let stored: Option<Vec<u8>> = sqlx::query_scalar(&self.sql.load)
-            .bind(id)
-            .bind(now_datetime())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        let Some(bytes) = stored else {
-            return Ok(None);
-        };
-        let record = Record::from_json(&bytes)?;
-        Ok(Some(LoadedRecord {
-            record,
-            version: Version::digest_of(&bytes),
-        }))
-    }
-
-    async fn save_now(
+    async fn write(
         &self,
         id: &str,
-        record: &Record,
+        json: &str,
+        expire: PrimitiveDateTime,
+        now: PrimitiveDateTime,
         condition: SaveCondition,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.ensure_table().await?;
-        let now_ms = now_ms();
-        let now = datetime(now_epoch_secs(now_ms));
-        let json = record.to_json();
-        let version = Version::digest_of(json.as_bytes());
-        if record.ttl_secs(now_ms, self.settings.default_ttl_secs) <= 0 {
-            return self.save_expired(id, now, condition, version).await;
-        }
-        let expire = datetime(record.expire_epoch_secs(now_ms, self.settings.default_ttl_secs));
-        let written = match condition {
+    ) -> Result<bool, StoreError> {
+        Ok(match condition {
             SaveCondition::Upsert => {
                 sqlx::query(&self.sql.upsert)
                     .bind(id)
-                    .bind(&json)
+                    .bind(json)
                     .bind(expire)
                     .execute(&self.pool)
                     .await
@@ -167,7 +168,7 @@ impl MySqlStore {
                     .map_err(map_sqlx)?;
                 match sqlx::query(&self.sql.insert)
                     .bind(id)
-                    .bind(&json)
+                    .bind(json)
                     .bind(expire)
                     .execute(&self.pool)
                     .await
@@ -182,7 +183,7 @@ impl MySqlStore {
             // equal the old ones.
             SaveCondition::IfVersion(expected) => {
                 sqlx::query(&self.sql.update_if_version)
-                    .bind(&json)
+                    .bind(json)
                     .bind(expire)
                     .bind(id)
                     .bind(now)
@@ -193,188 +194,24 @@ impl MySqlStore {
                     .rows_affected()
                     > 0
             }
-        };
-        Ok(if written {
-            SaveOutcome::Saved(version)
-        } else {
-            SaveOutcome::Conflict
         })
     }
 
-    /// A record whose cookie has already expired is deleted, not written;
-    /// the condition still decides whether this save may touch the row.
-    async fn save_expired(
+    async fn delete_if_version(
         &self,
         id: &str,
         now: PrimitiveDateTime,
-        condition: SaveCondition,
-        version: Version,
-    ) -> Result<SaveOutcome, StoreError> {
-        let allowed = match condition {
-            SaveCondition::Upsert => {
-                self.destroy_now(id).await?;
-                true
-            }
-            SaveCondition::IfAbsent => {
-                let live: i64 = sqlx::query_scalar(&self.sql.exists_live)
-                    .bind(id)
-                    .bind(now)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(map_sqlx)?;
-                live == 0
-            }
-            SaveCondition::IfVersion(expected) => {
-                sqlx::query(&self.sql.delete_if_version)
-                    .bind(id)
-                    .bind(now)
-                    .bind(hex(expected.as_bytes()))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(map_sqlx)?
-                    .rows_affected()
-                    > 0
-            }
-        };
-        Ok(if allowed {
-            SaveOutcome::Saved(version)
-        } else {
-            SaveOutcome::Conflict
-        })
-    }
-
-    async fn touch_now(&self, id: &str, record: &Record) -> Result<(), StoreError> {
-        if self.settings.disable_touch {
-            return Ok(());
-        }
-        self.ensure_table().await?;
-        let now_ms = now_ms();
-        sqlx::query(&self.sql.touch)
-            .bind(datetime(
-                record.expire_epoch_secs(now_ms, self.settings.default_ttl_secs),
-            ))
+        expected: Version,
+    ) -> Result<bool, StoreError> {
+        let deleted = sqlx::query(&self.sql.delete_if_version)
             .bind(id)
-            .bind(datetime(now_epoch_secs(now_ms)))
+            .bind(now)
+            .bind(hex(expected.as_bytes()))
             .execute(&self.pool)
             .await
             .map_err(map_sqlx)?;
-        Ok(())
+        Ok(deleted.rows_affected() > 0)
     }
-
-    async fn destroy_now(&self, id: &str) -> Result<(), StoreError> {
-        self.ensure_table().await?;
-        sqlx::query(&self.sql.destroy)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(())
-    }
-
-    async fn all_now(&self) -> Result<Vec<(String, Record)>, StoreError> {
-        self.ensure_table().await?;
-        let rows: Vec<(Vec<u8>, Vec<u8>)> = sqlx::query_as(&self.sql.all)
-            .bind(now_datetime())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        rows.into_iter()
-            .map(|(sid, bytes)| {
-                // IDs were written from Rust strings or by Node, so they are
-                // UTF-8; a stray byte is shown, not fatal.
-                let sid = String::from_utf8_lossy(&sid).into_owned();
-                Ok((sid, Record::from_json(&bytes)?))
-            })
-            .collect()
-    }
-
-    async fn len_now(&self) -> Result<usize, StoreError> {
-        self.ensure_table().await?;
-        let count: i64 = sqlx::query_scalar(&self.sql.len)
-            .bind(now_datetime())
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(usize::try_from(count).unwrap_or(usize::MAX))
-    }
-
-    async fn clear_now(&self) -> Result<(), StoreError> {
-        self.ensure_table().await?;
-        sqlx::query(&self.sql.clear)
-            .execute(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(())
-    }
-
-    async fn prune_now(&self) -> Result<u64, StoreError> {
-        self.ensure_table().await?;
-        let deleted = sqlx::query(&self.sql.prune)
-            .bind(now_datetime())
-            .execute(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(deleted.rows_affected())
-    }
-}
-
-common_builders!(MySqlStore);
-
-impl Store for MySqlStore {
-    fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>> {
-        Box::pin(timed(self.settings.call_timeout, self.load_now(id)))
-    }
-
-    fn save<'a>(
-        &'a self,
-        id: &'a str,
-        record: &'a Record,
-        condition: SaveCondition,
-    ) -> StoreFuture<'a, SaveOutcome> {
-        Box::pin(timed(
-            self.settings.call_timeout,
-            self.save_now(id, record, condition),
-        ))
-    }
-
-    fn touch<'a>(&'a self, id: &'a str, record: &'a Record) -> StoreFuture<'a, ()> {
-        Box::pin(timed(
-            self.settings.call_timeout,
-            self.touch_now(id, record),
-        ))
-    }
-
-    fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(timed(self.settings.call_timeout, self.destroy_now(id)))
-    }
-
-    fn all(&self) -> StoreFuture<'_, Vec<(String, Record)>> {
-        Box::pin(timed(self.settings.call_timeout, self.all_now()))
-    }
-
-    fn len(&self) -> StoreFuture<'_, usize> {
-        Box::pin(timed(self.settings.call_timeout, self.len_now()))
-    }
-
-    fn clear(&self) -> StoreFuture<'_, ()> {
-        Box::pin(timed(self.settings.call_timeout, self.clear_now()))
-    }
-
-    fn prune_expired(&self) -> StoreFuture<'_, u64> {
-        Box::pin(timed(self.settings.call_timeout, self.prune_now()))
-    }
-
-    fn is_ready(&self) -> bool {
-        !self.pool.is_closed()
-    }
-
-    fn kind(&self) -> &'static str {
-        "mysql"
-    }
-}
-
-fn pool_options(acquire_timeout: Duration) -> MySqlPoolOptions {
-    MySqlPoolOptions::new().acquire_timeout(acquire_timeout)
 }
 
 /// The latest instant `DATETIME` can hold, 9999-12-31 23:59:59 UTC.
@@ -385,11 +222,6 @@ fn datetime(epoch_secs: i64) -> PrimitiveDateTime {
     let at = OffsetDateTime::from_unix_timestamp(epoch_secs.clamp(0, MAX_DATETIME_SECS))
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
     PrimitiveDateTime::new(at.date(), at.time())
-}
-
-/// connect-pg-simple's "now": `ceil(now_s)`, as a UTC `DATETIME`.
-fn now_datetime() -> PrimitiveDateTime {
-    datetime(now_epoch_secs(now_ms()))
 }
 
 /// Lower-case hex, the form `SHA2()` returns.
@@ -417,19 +249,12 @@ fn quote(identifier: &str) -> String {
 struct Sql {
     table: String,
     create: String,
-    load: String,
     upsert: String,
     insert: String,
     delete_expired_one: String,
     update_if_version: String,
     delete_if_version: String,
-    exists_live: String,
-    touch: String,
-    destroy: String,
-    all: String,
-    len: String,
-    clear: String,
-    prune: String,
+    shared: Statements,
 }
 
 impl Sql {
@@ -448,7 +273,6 @@ impl Sql {
                  INDEX `IDX_session_expire` (`expire`)\n\
                  ) DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
             ),
-            load: format!("SELECT sess FROM {t} WHERE sid = ? AND expire >= ?"),
             upsert: format!(
                 "INSERT INTO {t} (sid, sess, expire) VALUES (?, ?, ?) \
                  ON DUPLICATE KEY UPDATE sess = VALUES(sess), expire = VALUES(expire)"
@@ -462,13 +286,16 @@ impl Sql {
             delete_if_version: format!(
                 "DELETE FROM {t} WHERE sid = ? AND expire >= ? AND SHA2(sess, 256) = ?"
             ),
-            exists_live: format!("SELECT COUNT(*) FROM {t} WHERE sid = ? AND expire >= ?"),
-            touch: format!("UPDATE {t} SET expire = ? WHERE sid = ? AND expire >= ?"),
-            destroy: format!("DELETE FROM {t} WHERE sid = ?"),
-            all: format!("SELECT sid, sess FROM {t} WHERE expire >= ?"),
-            len: format!("SELECT COUNT(*) FROM {t} WHERE expire >= ?"),
-            clear: format!("DELETE FROM {t}"),
-            prune: format!("DELETE FROM {t} WHERE expire < ?"),
+            shared: Statements {
+                load: format!("SELECT sess FROM {t} WHERE sid = ? AND expire >= ?"),
+                exists_live: format!("SELECT COUNT(*) FROM {t} WHERE sid = ? AND expire >= ?"),
+                touch: format!("UPDATE {t} SET expire = ? WHERE sid = ? AND expire >= ?"),
+                destroy: format!("DELETE FROM {t} WHERE sid = ?"),
+                all: format!("SELECT sid, sess FROM {t} WHERE expire >= ?"),
+                len: format!("SELECT COUNT(*) FROM {t} WHERE expire >= ?"),
+                clear: format!("DELETE FROM {t}"),
+                prune: format!("DELETE FROM {t} WHERE expire < ?"),
+            },
             table: t,
         }
     }

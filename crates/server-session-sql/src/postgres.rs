@@ -1,17 +1,14 @@
 //! [`PostgresStore`]: sessions in connect-pg-simple's table.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use server_session::store::{
-    now_ms, LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreError, StoreFuture,
-    Version,
-};
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use server_session::store::{SaveCondition, StoreError, Version};
+use sqlx::postgres::{PgPool, PgQueryResult, Postgres};
 use sqlx::Executor as _;
 use tokio::sync::OnceCell;
 
-use crate::settings::{common_builders, map_sqlx, now_epoch_secs, timed, Settings};
+use crate::backend::{connect_pool, lazy_pool, store_impl, Backend, Statements};
+use crate::settings::{common_builders, map_sqlx, timed, Settings};
 
 /// A session store in PostgreSQL, in connect-pg-simple's schema, so that
 /// Node and Rust servers can share one `session` table.
@@ -41,13 +38,7 @@ impl PostgresStore {
     /// cannot be reached, [`StoreError::Backend`] for a bad URL or a refused
     /// login.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let limit = crate::settings::DEFAULT_CALL_TIMEOUT;
-        let options = pool_options(limit);
-        let pool = timed(limit, async {
-            options.connect(url).await.map_err(map_sqlx)
-        })
-        .await?;
-        Ok(Self::from_pool(pool))
+        Ok(Self::from_pool(connect_pool(url).await?))
     }
 
     /// A store over a pool that connects on first use. Only parses `url`.
@@ -56,9 +47,7 @@ impl PostgresStore {
     ///
     /// [`StoreError::Backend`] when `url` is not a PostgreSQL URL.
     pub fn connect_lazy(url: &str) -> Result<Self, StoreError> {
-        let limit = crate::settings::DEFAULT_CALL_TIMEOUT;
-        let pool = pool_options(limit).connect_lazy(url).map_err(map_sqlx)?;
-        Ok(Self::from_pool(pool))
+        Ok(Self::from_pool(lazy_pool(url)?))
     }
 
     /// A store over an existing pool, such as the one the rest of the
@@ -120,6 +109,44 @@ impl PostgresStore {
             .map_err(map_sqlx)?;
         Ok(found.is_some())
     }
+}
+
+common_builders!(PostgresStore);
+store_impl!(PostgresStore, "postgres");
+
+impl Backend for PostgresStore {
+    type Db = Postgres;
+    /// `to_timestamp($n)` takes seconds since the epoch.
+    type Instant = i64;
+    /// `sess::text`: `json` keeps its input verbatim.
+    type Sess = String;
+    type Sid = String;
+    /// `SELECT EXISTS (…)`.
+    type Found = bool;
+
+    fn instant(epoch_secs: i64) -> i64 {
+        epoch_secs
+    }
+
+    fn rows_affected(result: &PgQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn statements(&self) -> &Statements {
+        &self.sql.shared
+    }
+
+    fn ensured(&self) -> &OnceCell<()> {
+        &self.ensured
+    }
 
     async fn create_table(&self) -> Result<(), StoreError> {
         if self.table_exists().await? {
@@ -148,49 +175,25 @@ impl PostgresStore {
         }
     }
 
-    async fn load_now(&self, id: &str) -> Result<Option<LoadedRecord>, StoreError> {
-        self.ensure_table().await?;
-        let stored: Option<String> = sqlx::query_scalar(&self.sql.load)
-            .bind(id)
-            .bind(now_epoch_secs(now_ms()))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        let Some(text) = stored else {
-            return Ok(None);
-        };
-        let record = Record::from_json(text.as_bytes())?;
-        Ok(Some(LoadedRecord {
-            record,
-            version: Version::digest_of(text.as_bytes()),
-        }))
-    }
-
-    async fn save_now(
+    /// Each condition is one statement; no row changed means a conflict.
+    async fn write(
         &self,
         id: &str,
-        record: &Record,
+        json: &str,
+        expire: i64,
+        now_s: i64,
         condition: SaveCondition,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.ensure_table().await?;
-        let now = now_ms();
-        let now_s = now_epoch_secs(now);
-        let json = record.to_json();
-        let version = Version::digest_of(json.as_bytes());
-        if record.ttl_secs(now, self.settings.default_ttl_secs) <= 0 {
-            return self.save_expired(id, now_s, condition, version).await;
-        }
-        let expire = record.expire_epoch_secs(now, self.settings.default_ttl_secs);
+    ) -> Result<bool, StoreError> {
         let written = match condition {
             SaveCondition::Upsert => sqlx::query(&self.sql.upsert)
-                .bind(&json)
+                .bind(json)
                 .bind(expire)
                 .bind(id)
                 .execute(&self.pool)
                 .await
                 .map_err(map_sqlx)?,
             SaveCondition::IfAbsent => sqlx::query(&self.sql.insert_if_absent)
-                .bind(&json)
+                .bind(json)
                 .bind(expire)
                 .bind(id)
                 .bind(now_s)
@@ -198,7 +201,7 @@ impl PostgresStore {
                 .await
                 .map_err(map_sqlx)?,
             SaveCondition::IfVersion(expected) => sqlx::query(&self.sql.update_if_version)
-                .bind(&json)
+                .bind(json)
                 .bind(expire)
                 .bind(id)
                 .bind(now_s)
@@ -207,180 +210,24 @@ impl PostgresStore {
                 .await
                 .map_err(map_sqlx)?,
         };
-        Ok(if written.rows_affected() == 0 {
-            SaveOutcome::Conflict
-        } else {
-            SaveOutcome::Saved(version)
-        })
+        Ok(written.rows_affected() > 0)
     }
 
-    /// A record whose cookie has already expired is deleted, not written;
-    /// the condition still decides whether this save may touch the row.
-    async fn save_expired(
+    async fn delete_if_version(
         &self,
         id: &str,
         now_s: i64,
-        condition: SaveCondition,
-        version: Version,
-    ) -> Result<SaveOutcome, StoreError> {
-        let allowed = match condition {
-            SaveCondition::Upsert => {
-                self.destroy_now(id).await?;
-                true
-            }
-            SaveCondition::IfAbsent => {
-                let live: bool = sqlx::query_scalar(&self.sql.exists_live)
-                    .bind(id)
-                    .bind(now_s)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(map_sqlx)?;
-                !live
-            }
-            SaveCondition::IfVersion(expected) => {
-                sqlx::query(&self.sql.delete_if_version)
-                    .bind(id)
-                    .bind(now_s)
-                    .bind(expected.as_bytes())
-                    .execute(&self.pool)
-                    .await
-                    .map_err(map_sqlx)?
-                    .rows_affected()
-                    > 0
-            }
-        };
-        Ok(if allowed {
-            SaveOutcome::Saved(version)
-        } else {
-            SaveOutcome::Conflict
-        })
-    }
-
-    async fn touch_now(&self, id: &str, record: &Record) -> Result<(), StoreError> {
-        if self.settings.disable_touch {
-            return Ok(());
-        }
-        self.ensure_table().await?;
-        let now = now_ms();
-        sqlx::query(&self.sql.touch)
-            .bind(record.expire_epoch_secs(now, self.settings.default_ttl_secs))
+        expected: Version,
+    ) -> Result<bool, StoreError> {
+        let deleted = sqlx::query(&self.sql.delete_if_version)
             .bind(id)
-            .bind(now_epoch_secs(now))
+            .bind(now_s)
+            .bind(expected.as_bytes())
             .execute(&self.pool)
             .await
             .map_err(map_sqlx)?;
-        Ok(())
+        Ok(deleted.rows_affected() > 0)
     }
-
-    async fn destroy_now(&self, id: &str) -> Result<(), StoreError> {
-        self.ensure_table().await?;
-        sqlx::query(&self.sql.destroy)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(())
-    }
-
-    async fn all_now(&self) -> Result<Vec<(String, Record)>, StoreError> {
-        self.ensure_table().await?;
-        let rows: Vec<(String, String)> = sqlx::query_as(&self.sql.all)
-            .bind(now_epoch_secs(now_ms()))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        rows.into_iter()
-            .map(|(sid, text)| Ok((sid, Record::from_json(text.as_bytes())?)))
-            .collect()
-    }
-
-    async fn len_now(&self) -> Result<usize, StoreError> {
-        self.ensure_table().await?;
-        let count: i64 = sqlx::query_scalar(&self.sql.len)
-            .bind(now_epoch_secs(now_ms()))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(usize::try_from(count).unwrap_or(usize::MAX))
-    }
-
-    async fn clear_now(&self) -> Result<(), StoreError> {
-        self.ensure_table().await?;
-        sqlx::query(&self.sql.clear)
-            .execute(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(())
-    }
-
-    async fn prune_now(&self) -> Result<u64, StoreError> {
-        self.ensure_table().await?;
-        let deleted = sqlx::query(&self.sql.prune)
-            .bind(now_epoch_secs(now_ms()))
-            .execute(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(deleted.rows_affected())
-    }
-}
-
-common_builders!(PostgresStore);
-
-impl Store for PostgresStore {
-    fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>> {
-        Box::pin(timed(self.settings.call_timeout, self.load_now(id)))
-    }
-
-    fn save<'a>(
-        &'a self,
-        id: &'a str,
-        record: &'a Record,
-        condition: SaveCondition,
-    ) -> StoreFuture<'a, SaveOutcome> {
-        Box::pin(timed(
-            self.settings.call_timeout,
-            self.save_now(id, record, condition),
-        ))
-    }
-
-    fn touch<'a>(&'a self, id: &'a str, record: &'a Record) -> StoreFuture<'a, ()> {
-        Box::pin(timed(
-            self.settings.call_timeout,
-            self.touch_now(id, record),
-        ))
-    }
-
-    fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(timed(self.settings.call_timeout, self.destroy_now(id)))
-    }
-
-    fn all(&self) -> StoreFuture<'_, Vec<(String, Record)>> {
-        Box::pin(timed(self.settings.call_timeout, self.all_now()))
-    }
-
-    fn len(&self) -> StoreFuture<'_, usize> {
-        Box::pin(timed(self.settings.call_timeout, self.len_now()))
-    }
-
-    fn clear(&self) -> StoreFuture<'_, ()> {
-        Box::pin(timed(self.settings.call_timeout, self.clear_now()))
-    }
-
-    fn prune_expired(&self) -> StoreFuture<'_, u64> {
-        Box::pin(timed(self.settings.call_timeout, self.prune_now()))
-    }
-
-    fn is_ready(&self) -> bool {
-        !self.pool.is_closed()
-    }
-
-    fn kind(&self) -> &'static str {
-        "postgres"
-    }
-}
-
-fn pool_options(acquire_timeout: Duration) -> PgPoolOptions {
-    PgPoolOptions::new().acquire_timeout(acquire_timeout)
 }
 
 /// A PostgreSQL identifier in double quotes, inner quotes doubled, as
@@ -401,18 +248,11 @@ struct Sql {
     regclass: String,
     create: String,
     create_without_oids: String,
-    load: String,
     upsert: String,
     insert_if_absent: String,
     update_if_version: String,
     delete_if_version: String,
-    exists_live: String,
-    touch: String,
-    destroy: String,
-    all: String,
-    len: String,
-    clear: String,
-    prune: String,
+    shared: Statements,
 }
 
 impl Sql {
@@ -439,7 +279,6 @@ impl Sql {
             regclass: "SELECT to_regclass($1::text)::text".to_owned(),
             create: format!("CREATE TABLE {t} {columns}\nWITH (OIDS=FALSE);\n{rest}"),
             create_without_oids: format!("CREATE TABLE {t} {columns};\n{rest}"),
-            load: format!("SELECT sess::text FROM {t} WHERE sid = $1 AND {live}"),
             upsert: format!(
                 "INSERT INTO {t} (sess, expire, sid) VALUES ($1::json, to_timestamp($2), $3) \
                  ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire"
@@ -454,15 +293,18 @@ impl Sql {
                  WHERE sid = $3 AND expire >= to_timestamp($4) AND {digest} = $5"
             ),
             delete_if_version: format!("DELETE FROM {t} WHERE sid = $1 AND {live} AND {digest} = $3"),
-            exists_live: format!("SELECT EXISTS (SELECT 1 FROM {t} WHERE sid = $1 AND {live})"),
-            touch: format!(
-                "UPDATE {t} SET expire = to_timestamp($1) WHERE sid = $2 AND expire >= to_timestamp($3)"
-            ),
-            destroy: format!("DELETE FROM {t} WHERE sid = $1"),
-            all: format!("SELECT sid, sess::text FROM {t} WHERE expire >= to_timestamp($1)"),
-            len: format!("SELECT count(*) FROM {t} WHERE expire >= to_timestamp($1)"),
-            clear: format!("DELETE FROM {t}"),
-            prune: format!("DELETE FROM {t} WHERE expire < to_timestamp($1)"),
+            shared: Statements {
+                load: format!("SELECT sess::text FROM {t} WHERE sid = $1 AND {live}"),
+                exists_live: format!("SELECT EXISTS (SELECT 1 FROM {t} WHERE sid = $1 AND {live})"),
+                touch: format!(
+                    "UPDATE {t} SET expire = to_timestamp($1) WHERE sid = $2 AND expire >= to_timestamp($3)"
+                ),
+                destroy: format!("DELETE FROM {t} WHERE sid = $1"),
+                all: format!("SELECT sid, sess::text FROM {t} WHERE expire >= to_timestamp($1)"),
+                len: format!("SELECT count(*) FROM {t} WHERE expire >= to_timestamp($1)"),
+                clear: format!("DELETE FROM {t}"),
+                prune: format!("DELETE FROM {t} WHERE expire < to_timestamp($1)"),
+            },
             table: t,
         }
     }

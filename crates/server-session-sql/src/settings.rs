@@ -154,18 +154,6 @@ macro_rules! common_builders {
             pub fn spawn_pruner(&self, interval: ::std::time::Duration) -> $crate::PrunerHandle {
                 $crate::spawn_pruner(self.clone(), interval)
             }
-
-            /// Creates the table when the first call needs it, once per
-            /// store value (a failed attempt is retried by the next call).
-            async fn ensure_table(&self) -> Result<(), ::server_session::StoreError> {
-                if !self.settings.create_table_if_missing {
-                    return Ok(());
-                }
-                self.ensured
-                    .get_or_try_init(|| self.create_table())
-                    .await
-                    .map(|_| ())
-            }
         }
     };
 }

@@ -2,17 +2,16 @@
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use server_session::store::{
-    now_ms, LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreError, StoreFuture,
-    Version,
+use server_session::store::{SaveCondition, StoreError, Version};
+use sqlx::sqlite::{
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteQueryResult,
 };
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::Executor as _;
 use tokio::sync::OnceCell;
 
-use crate::settings::{common_builders, map_sqlx, now_epoch_secs, timed, Settings};
+use crate::backend::{pool_options, store_impl, Backend, Statements};
+use crate::settings::{common_builders, map_sqlx, timed, Settings};
 
 /// A session store in SQLite: the same three columns as connect-pg-simple's
 /// table, with `expire` in whole seconds since the Unix epoch.
@@ -46,10 +45,7 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal);
         let pool = timed(limit, async {
-            pool_options(limit)
-                .connect_with(options)
-                .await
-                .map_err(map_sqlx)
+            pool_options().connect_with(options).await.map_err(map_sqlx)
         })
         .await?;
         Ok(Self::from_pool(pool))
@@ -94,93 +90,6 @@ impl SqliteStore {
         self
     }
 
-    async fn create_table(&self) -> Result<(), StoreError> {
-        self.pool
-            .execute(sqlx::raw_sql(&self.sql.create))
-            .await
-            .map_err(map_sqlx)?;
-        Ok(())
-    }
-
-    async fn load_now(&self, id: &str) -> Result<Option<LoadedRecord>, StoreError> {
-        self.ensure_table().await?;
-        let stored: Option<Vec<u8>> = sqlx::query_scalar(&self.sql.load)
-            .bind(id)
-            .bind(now_epoch_secs(now_ms()))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        let Some(bytes) = stored else {
-            return Ok(None);
-        };
-        let record = Record::from_json(&bytes)?;
-        Ok(Some(LoadedRecord {
-            record,
-            version: Version::digest_of(&bytes),
-        }))
-    }
-
-    async fn save_now(
-        &self,
-        id: &str,
-        record: &Record,
-        condition: SaveCondition,
-    ) -> Result<SaveOutcome, StoreError> {
-        self.ensure_table().await?;
-        let now = now_ms();
-        let now_s = now_epoch_secs(now);
-        let json = record.to_json();
-        let version = Version::digest_of(json.as_bytes());
-        let expired = record.ttl_secs(now, self.settings.default_ttl_secs) <= 0;
-        let expire = record.expire_epoch_secs(now, self.settings.default_ttl_secs);
-        let written = match (condition, expired) {
-            (SaveCondition::Upsert, false) => {
-                sqlx::query(&self.sql.upsert)
-                    .bind(id)
-                    .bind(&json)
-                    .bind(expire)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(map_sqlx)?;
-                true
-            }
-            (SaveCondition::Upsert, true) => {
-                self.destroy_now(id).await?;
-                true
-            }
-            (SaveCondition::IfAbsent, false) => {
-                sqlx::query(&self.sql.insert_if_absent)
-                    .bind(id)
-                    .bind(&json)
-                    .bind(expire)
-                    .bind(now_s)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(map_sqlx)?
-                    .rows_affected()
-                    > 0
-            }
-            (SaveCondition::IfAbsent, true) => {
-                let live: i64 = sqlx::query_scalar(&self.sql.exists_live)
-                    .bind(id)
-                    .bind(now_s)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(map_sqlx)?;
-                live == 0
-            }
-            (SaveCondition::IfVersion(expected), expired) => {
-                self.compare_and_set(id, now_s, expected, (!expired).then_some((&json, expire)))
-                    .await?
-            }
-        };
-        Ok(if written {
-            SaveOutcome::Saved(version)
-        } else {
-            SaveOutcome::Conflict
-        })
-    }
-
     /// SQLite has no SHA-256 function to compare against in SQL, so the
     /// stored text is read and compared in a write transaction: `BEGIN
     /// IMMEDIATE` takes the write lock first, so no other writer can slip
@@ -190,14 +99,14 @@ impl SqliteStore {
         id: &str,
         now_s: i64,
         expected: Version,
-        new: Option<(&String, i64)>,
+        new: Option<(&str, i64)>,
     ) -> Result<bool, StoreError> {
         let mut tx = self
             .pool
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(map_sqlx)?;
-        let stored: Option<Vec<u8>> = sqlx::query_scalar(&self.sql.load)
+        let stored: Option<Vec<u8>> = sqlx::query_scalar(&self.sql.shared.load)
             .bind(id)
             .bind(now_s)
             .fetch_optional(&mut *tx)
@@ -212,138 +121,106 @@ impl SqliteStore {
                 .bind(json)
                 .bind(expire)
                 .bind(id),
-            None => sqlx::query(&self.sql.destroy).bind(id),
+            None => sqlx::query(&self.sql.shared.destroy).bind(id),
         };
         statement.execute(&mut *tx).await.map_err(map_sqlx)?;
         tx.commit().await.map_err(map_sqlx)?;
         Ok(true)
     }
-
-    async fn touch_now(&self, id: &str, record: &Record) -> Result<(), StoreError> {
-        if self.settings.disable_touch {
-            return Ok(());
-        }
-        self.ensure_table().await?;
-        let now = now_ms();
-        sqlx::query(&self.sql.touch)
-            .bind(record.expire_epoch_secs(now, self.settings.default_ttl_secs))
-            .bind(id)
-            .bind(now_epoch_secs(now))
-            .execute(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(())
-    }
-
-    async fn destroy_now(&self, id: &str) -> Result<(), StoreError> {
-        self.ensure_table().await?;
-        sqlx::query(&self.sql.destroy)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(())
-    }
-
-    async fn all_now(&self) -> Result<Vec<(String, Record)>, StoreError> {
-        self.ensure_table().await?;
-        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as(&self.sql.all)
-            .bind(now_epoch_secs(now_ms()))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        rows.into_iter()
-            .map(|(sid, bytes)| Ok((sid, Record::from_json(&bytes)?)))
-            .collect()
-    }
-
-    async fn len_now(&self) -> Result<usize, StoreError> {
-        self.ensure_table().await?;
-        let count: i64 = sqlx::query_scalar(&self.sql.len)
-            .bind(now_epoch_secs(now_ms()))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(usize::try_from(count).unwrap_or(usize::MAX))
-    }
-
-    async fn clear_now(&self) -> Result<(), StoreError> {
-        self.ensure_table().await?;
-        sqlx::query(&self.sql.clear)
-            .execute(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(())
-    }
-
-    async fn prune_now(&self) -> Result<u64, StoreError> {
-        self.ensure_table().await?;
-        let deleted = sqlx::query(&self.sql.prune)
-            .bind(now_epoch_secs(now_ms()))
-            .execute(&self.pool)
-            .await
-            .map_err(map_sqlx)?;
-        Ok(deleted.rows_affected())
-    }
 }
 
 common_builders!(SqliteStore);
+store_impl!(SqliteStore, "sqlite");
 
-impl Store for SqliteStore {
-    fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>> {
-        Box::pin(timed(self.settings.call_timeout, self.load_now(id)))
+impl Backend for SqliteStore {
+    type Db = Sqlite;
+    /// `expire` is whole seconds since the epoch.
+    type Instant = i64;
+    /// Bytes, so that a `sess` that is not UTF-8 is reported as a corrupt
+    /// record.
+    type Sess = Vec<u8>;
+    type Sid = String;
+    /// `COUNT(*)`.
+    type Found = i64;
+
+    fn instant(epoch_secs: i64) -> i64 {
+        epoch_secs
     }
 
-    fn save<'a>(
-        &'a self,
-        id: &'a str,
-        record: &'a Record,
+    fn rows_affected(result: &SqliteQueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn statements(&self) -> &Statements {
+        &self.sql.shared
+    }
+
+    fn ensured(&self) -> &OnceCell<()> {
+        &self.ensured
+    }
+
+    async fn create_table(&self) -> Result<(), StoreError> {
+        self.pool
+            .execute(sqlx::raw_sql(&self.sql.create))
+            .await
+            .map_err(map_sqlx)?;
+        Ok(())
+    }
+
+    async fn write(
+        &self,
+        id: &str,
+        json: &str,
+        expire: i64,
+        now_s: i64,
         condition: SaveCondition,
-    ) -> StoreFuture<'a, SaveOutcome> {
-        Box::pin(timed(
-            self.settings.call_timeout,
-            self.save_now(id, record, condition),
-        ))
+    ) -> Result<bool, StoreError> {
+        Ok(match condition {
+            SaveCondition::Upsert => {
+                sqlx::query(&self.sql.upsert)
+                    .bind(id)
+                    .bind(json)
+                    .bind(expire)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?;
+                true
+            }
+            SaveCondition::IfAbsent => {
+                sqlx::query(&self.sql.insert_if_absent)
+                    .bind(id)
+                    .bind(json)
+                    .bind(expire)
+                    .bind(now_s)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?
+                    .rows_affected()
+                    > 0
+            }
+            SaveCondition::IfVersion(expected) => {
+                self.compare_and_set(id, now_s, expected, Some((json, expire)))
+                    .await?
+            }
+        })
     }
 
-    fn touch<'a>(&'a self, id: &'a str, record: &'a Record) -> StoreFuture<'a, ()> {
-        Box::pin(timed(
-            self.settings.call_timeout,
-            self.touch_now(id, record),
-        ))
+    async fn delete_if_version(
+        &self,
+        id: &str,
+        now_s: i64,
+        expected: Version,
+    ) -> Result<bool, StoreError> {
+        self.compare_and_set(id, now_s, expected, None).await
     }
-
-    fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(timed(self.settings.call_timeout, self.destroy_now(id)))
-    }
-
-    fn all(&self) -> StoreFuture<'_, Vec<(String, Record)>> {
-        Box::pin(timed(self.settings.call_timeout, self.all_now()))
-    }
-
-    fn len(&self) -> StoreFuture<'_, usize> {
-        Box::pin(timed(self.settings.call_timeout, self.len_now()))
-    }
-
-    fn clear(&self) -> StoreFuture<'_, ()> {
-        Box::pin(timed(self.settings.call_timeout, self.clear_now()))
-    }
-
-    fn prune_expired(&self) -> StoreFuture<'_, u64> {
-        Box::pin(timed(self.settings.call_timeout, self.prune_now()))
-    }
-
-    fn is_ready(&self) -> bool {
-        !self.pool.is_closed()
-    }
-
-    fn kind(&self) -> &'static str {
-        "sqlite"
-    }
-}
-
-fn pool_options(acquire_timeout: Duration) -> SqlitePoolOptions {
-    SqlitePoolOptions::new().acquire_timeout(acquire_timeout)
 }
 
 /// An SQLite identifier in double quotes, inner quotes doubled.
@@ -356,17 +233,10 @@ fn quote(identifier: &str) -> String {
 struct Sql {
     table: String,
     create: String,
-    load: String,
     upsert: String,
     insert_if_absent: String,
     update: String,
-    exists_live: String,
-    touch: String,
-    destroy: String,
-    all: String,
-    len: String,
-    clear: String,
-    prune: String,
+    shared: Statements,
 }
 
 impl Sql {
@@ -383,7 +253,6 @@ impl Sql {
                  \"expire\" INTEGER NOT NULL\n);\n\
                  CREATE INDEX IF NOT EXISTS {index} ON {t} (\"expire\");"
             ),
-            load: format!("SELECT sess FROM {t} WHERE sid = ?1 AND expire >= ?2"),
             upsert: format!(
                 "INSERT INTO {t} (sid, sess, expire) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire"
@@ -395,13 +264,16 @@ impl Sql {
                  WHERE expire < ?4"
             ),
             update: format!("UPDATE {t} SET sess = ?1, expire = ?2 WHERE sid = ?3"),
-            exists_live: format!("SELECT COUNT(*) FROM {t} WHERE sid = ?1 AND expire >= ?2"),
-            touch: format!("UPDATE {t} SET expire = ?1 WHERE sid = ?2 AND expire >= ?3"),
-            destroy: format!("DELETE FROM {t} WHERE sid = ?1"),
-            all: format!("SELECT sid, sess FROM {t} WHERE expire >= ?1"),
-            len: format!("SELECT COUNT(*) FROM {t} WHERE expire >= ?1"),
-            clear: format!("DELETE FROM {t}"),
-            prune: format!("DELETE FROM {t} WHERE expire < ?1"),
+            shared: Statements {
+                load: format!("SELECT sess FROM {t} WHERE sid = ?1 AND expire >= ?2"),
+                exists_live: format!("SELECT COUNT(*) FROM {t} WHERE sid = ?1 AND expire >= ?2"),
+                touch: format!("UPDATE {t} SET expire = ?1 WHERE sid = ?2 AND expire >= ?3"),
+                destroy: format!("DELETE FROM {t} WHERE sid = ?1"),
+                all: format!("SELECT sid, sess FROM {t} WHERE expire >= ?1"),
+                len: format!("SELECT COUNT(*) FROM {t} WHERE expire >= ?1"),
+                clear: format!("DELETE FROM {t}"),
+                prune: format!("DELETE FROM {t} WHERE expire < ?1"),
+            },
             table: t,
         }
     }
