@@ -468,6 +468,14 @@ def main():
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump({"args": vars(args), "summary": summary, "results": results,
                    "redis_benchmark": limit}, f, indent=1)
+    # The targets, checked against this run.
+    check = subprocess.run([sys.executable, os.path.join(BENCHES, "targets.py"),
+                            os.path.join(out_dir, "results.json")],
+                           capture_output=True, text=True)
+    if check.returncode == 0 and check.stdout:
+        print("\n" + check.stdout)
+        with open(os.path.join(out_dir, "results.md"), "a") as f:
+            f.write("\n## Targets\n\n" + check.stdout)
     print(f"\nraw wrk output, server logs and results.{{md,json}} in {out_dir}")
 
 

@@ -16,7 +16,7 @@ secs="${1:-8}"
 bin="$here/load/target/release"
 out="$here/results/profile-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
-(cd "$here/load" && cargo build --release --locked --bins)
+(cd "$here/load" && cargo build --release --bins)
 
 port=3190
 pids=()

@@ -27,7 +27,7 @@ for tool in wrk redis-server redis-cli redis-benchmark taskset python3 node npm 
 done
 
 echo "== building the servers (benches/load, release)"
-(cd "$here/load" && cargo build --release --locked --bins)
+(cd "$here/load" && cargo build --release --bins)
 echo "== installing the express-session servers (benches/node)"
 (cd "$here/node" && npm ci --no-audit --no-fund --silent)
 

@@ -70,6 +70,11 @@ pub fn ours_config() -> SessionConfig {
 
 /// The routes behind this library's layer over `store`.
 pub fn ours_router(store: Arc<dyn Store>) -> Router {
+    ours_router_with(store, ours_config())
+}
+
+/// The routes behind this library's layer over `store`, with `config`.
+pub fn ours_router_with(store: Arc<dyn Store>, config: SessionConfig) -> Router {
     async fn none() -> &'static str {
         "ok"
     }
@@ -87,7 +92,7 @@ pub fn ours_router(store: Arc<dyn Store>) -> Router {
             .unwrap_or(0)
             .to_string()
     }
-    let layer = SessionLayer::from_arc(store, ours_config()).expect("valid config");
+    let layer = SessionLayer::from_arc(store, config).expect("valid config");
     Router::new()
         .route("/none", get(none))
         .route("/read", get(read))
@@ -98,6 +103,11 @@ pub fn ours_router(store: Arc<dyn Store>) -> Router {
 /// The routes behind tower-sessions 0.15's layer over its MemoryStore
 /// (signed cookie, not Secure, one-day inactivity expiry).
 pub fn tower_sessions_router(store: tower_sessions::MemoryStore) -> Router {
+    tower_sessions_router_with(store, MAX_AGE_SECS as i64)
+}
+
+/// As [`tower_sessions_router`], with an inactivity expiry of `expiry_secs`.
+pub fn tower_sessions_router_with(store: tower_sessions::MemoryStore, expiry_secs: i64) -> Router {
     use tower_sessions::cookie::{time, Key};
     use tower_sessions::{Expiry, Session, SessionManagerLayer};
     async fn none() -> &'static str {
@@ -125,9 +135,7 @@ pub fn tower_sessions_router(store: tower_sessions::MemoryStore) -> Router {
     }
     let layer = SessionManagerLayer::new(store)
         .with_secure(false)
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
-            MAX_AGE_SECS as i64,
-        )))
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(expiry_secs)))
         .with_signed(Key::from(&key_bytes()));
     Router::new()
         .route("/none", get(none))

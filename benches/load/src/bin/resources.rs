@@ -8,7 +8,9 @@
 //!   add those stores);
 //! - `resources memory ours|tower [SESSIONS]`: RSS growth for SESSIONS
 //!   (default 1,000,000) sessions created by `/counter` requests without a
-//!   cookie, then left idle.
+//!   cookie, then left idle;
+//! - `resources expiry ours|tower [SESSIONS]`: whether sessions that expired
+//!   leave memory (default 200,000 sessions with a 1-second lifetime).
 //!
 //! Every loop is bounded by its request count.
 
@@ -174,6 +176,7 @@ fn allocs() {
 struct CountingStore {
     inner: Arc<dyn Store>,
     loads: AtomicU64,
+    load_and_touches: AtomicU64,
     saves: AtomicU64,
     touches: AtomicU64,
     destroys: AtomicU64,
@@ -184,14 +187,16 @@ impl CountingStore {
         Self {
             inner,
             loads: AtomicU64::new(0),
+            load_and_touches: AtomicU64::new(0),
             saves: AtomicU64::new(0),
             touches: AtomicU64::new(0),
             destroys: AtomicU64::new(0),
         }
     }
-    fn snapshot(&self) -> [u64; 4] {
+    fn snapshot(&self) -> [u64; 5] {
         [
             self.loads.load(Relaxed),
+            self.load_and_touches.load(Relaxed),
             self.saves.load(Relaxed),
             self.touches.load(Relaxed),
             self.destroys.load(Relaxed),
@@ -203,6 +208,10 @@ impl Store for CountingStore {
     fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>> {
         self.loads.fetch_add(1, Relaxed);
         self.inner.load(id)
+    }
+    fn load_and_touch<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<(LoadedRecord, bool)>> {
+        self.load_and_touches.fetch_add(1, Relaxed);
+        self.inner.load_and_touch(id)
     }
     fn save<'a>(
         &'a self,
@@ -249,8 +258,10 @@ fn roundtrips() {
             store.migrate().await.expect("migrate");
             stores.push(("postgres", Arc::new(store)));
         }
-        println!("| store | scenario | store calls/request | load | save | touch | destroy |");
-        println!("|---|---|---:|---:|---:|---:|---:|");
+        println!(
+            "| store | scenario | store calls/request | load | load_and_touch | save | touch | destroy |"
+        );
+        println!("|---|---|---:|---:|---:|---:|---:|---:|");
         for (name, store) in stores {
             let counting = Arc::new(CountingStore::new(store));
             let app = session_bench::ours_router(counting.clone());
@@ -262,16 +273,17 @@ fn roundtrips() {
                     send(&app, path, cookie).await;
                 }
                 let after = counting.snapshot();
-                let per: Vec<f64> = (0..4)
+                let per: Vec<f64> = (0..5)
                     .map(|i| (after[i] - before[i]) as f64 / n as f64)
                     .collect();
                 println!(
-                    "| {name} | {label} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                    "| {name} | {label} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
                     per.iter().sum::<f64>(),
                     per[0],
                     per[1],
                     per[2],
-                    per[3]
+                    per[3],
+                    per[4]
                 );
             }
         }
@@ -337,8 +349,50 @@ fn memory() {
     });
 }
 
+/// Whether expired sessions leave memory: SESSIONS sessions with a 1-second
+/// lifetime, then 2.5 s idle, then (ours) one sweep as the background
+/// sweeper would run it; tower-sessions' MemoryStore has no sweep.
+fn expiry() {
+    let which = std::env::args().nth(2).unwrap_or_else(|| "ours".into());
+    let sessions = arg_count(3, 200_000);
+    let rt = runtime();
+    rt.block_on(async {
+        let ours = MemoryStore::new();
+        let app = match which.as_str() {
+            "ours" => session_bench::ours_router_with(
+                Arc::new(ours.clone()),
+                server_session::SessionConfig::new(session_bench::SECRET).with_cookie(
+                    server_session::CookieOptions::new()
+                        .with_max_age(Some(std::time::Duration::from_secs(1))),
+                ),
+            ),
+            "tower" => session_bench::tower_sessions_router_with(
+                tower_sessions::MemoryStore::default(),
+                1,
+            ),
+            other => panic!("unknown server {other}: ours | tower"),
+        };
+        let live0 = LIVE_BYTES.load(Relaxed);
+        for _ in 0..sessions {
+            send(&app, "/counter", None).await;
+        }
+        let live1 = LIVE_BYTES.load(Relaxed);
+        tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+        let swept = if which == "ours" { ours.sweep() } else { 0 };
+        let live2 = LIVE_BYTES.load(Relaxed);
+        println!(
+            "{which}: {sessions} sessions with a 1 s lifetime: live heap +{:.1} MiB after creating them, \
+             +{:.1} MiB after they expired{}",
+            (live1 - live0) as f64 / 1048576.0,
+            (live2 - live0) as f64 / 1048576.0,
+            if which == "ours" { format!(" and one sweep (removed {swept})") } else { String::from(" (no sweep exists)") },
+        );
+    });
+}
+
 fn main() {
     match std::env::args().nth(1).as_deref() {
+        Some("expiry") => expiry(),
         Some("allocs") => allocs(),
         Some("roundtrips") => roundtrips(),
         Some("memory") => memory(),
