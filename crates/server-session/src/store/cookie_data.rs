@@ -325,14 +325,61 @@ impl Serialize for CookieData {
 
 /// A JSON value that is tolerated in a cookie field whatever its type: what
 /// older express versions and hand-edited records leave behind.
-#[derive(Deserialize)]
-#[serde(untagged)]
+///
+/// Read with a hand-written visitor rather than `#[serde(untagged)]`, which
+/// buffers every value first: this runs for every field of every record
+/// loaded from Redis or SQL.
 enum Loose {
     Bool(bool),
     Int(i64),
     Float(f64),
     Text(String),
-    Other(IgnoredAny),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Loose {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LooseVisitor;
+        impl<'de> Visitor<'de> for LooseVisitor {
+            type Value = Loose;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Loose, E> {
+                Ok(Loose::Bool(value))
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Loose, E> {
+                Ok(Loose::Int(value))
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Loose, E> {
+                Ok(i64::try_from(value).map_or(Loose::Float(value as f64), Loose::Int))
+            }
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<Loose, E> {
+                Ok(Loose::Float(value))
+            }
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Loose, E> {
+                Ok(Loose::Text(value.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, value: String) -> Result<Loose, E> {
+                Ok(Loose::Text(value))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Loose, E> {
+                Ok(Loose::Other)
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Loose, E> {
+                Ok(Loose::Other)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Loose::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Loose, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Loose::Other)
+            }
+        }
+        deserializer.deserialize_any(LooseVisitor)
+    }
 }
 
 impl Loose {
@@ -342,7 +389,7 @@ impl Loose {
             Self::Int(n) => Some(*n != 0),
             Self::Float(n) => Some(*n != 0.0),
             Self::Text(text) => Some(!text.is_empty()),
-            Self::Other(_) => None,
+            Self::Other => None,
         }
     }
 

@@ -167,7 +167,8 @@ impl<'de> Visitor<'de> for RecordVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Record, A::Error> {
         let mut cookie = None;
         let mut data = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
+        // Borrowed where the JSON has no escapes: only data keys are kept.
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if key == "cookie" {
                 cookie = Some(map.next_value::<CookieField>()?.0.ok_or_else(|| {
                     de::Error::custom("the record's `cookie` field is not an object")
@@ -176,7 +177,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
                 map.next_value::<IgnoredAny>()?;
             } else {
                 let value = map.next_value::<Value>()?;
-                data.insert(key, value);
+                data.insert(key.into_owned(), value);
             }
         }
         let cookie = cookie.ok_or_else(|| de::Error::custom("the record has no `cookie` field"))?;
