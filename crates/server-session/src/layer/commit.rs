@@ -26,7 +26,10 @@ pub(crate) async fn commit<B: Default>(
             live_state.cookie.touch(clock::now_ms());
         }
         let plan = plan_end(&state.end_state(&live_state), &context.end_options);
-        let already_touched = state.touched_on_load == Some(live_state.cookie.original_max_age);
+        let already_touched = state
+            .touched_on_load
+            .as_ref()
+            .is_some_and(|touched| touched.same_settings_as(&live_state.cookie));
         let touch_record =
             (plan.store_op == StoreOp::Touch && !already_touched).then(|| live_state.record());
         let set_cookie = plan.set_cookie.then(|| {

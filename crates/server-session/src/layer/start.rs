@@ -90,7 +90,7 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
             // Only a validly signed ID ever reaches the store.
             match context.timed(context.store.load_and_touch(id)).await {
                 Ok(Some((loaded, touched))) => {
-                    let touched_for = touched.then_some(loaded.record.cookie.original_max_age);
+                    let touched_for = touched.then(|| loaded.record.cookie.clone());
                     let live = context.registry.join_or_insert(
                         id.clone(),
                         LiveState::new(

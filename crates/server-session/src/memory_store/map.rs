@@ -193,6 +193,44 @@ impl Sessions {
         None
     }
 
+    /// [`load`](Self::load), and under the same lock the touch express
+    /// would make at the end of an unchanged request: `expires = now +
+    /// originalMaxAge` (the idle lifetime for a browser-session cookie).
+    /// One shard lock instead of two per unchanged request. A touch that
+    /// would expire the record (a max age of zero or less) is left to the
+    /// end of the request, and reported as not done.
+    pub(super) fn load_and_touch(&self, id: &str, now: i64) -> Option<(LoadedRecord, bool)> {
+        let idle = self.idle_lifetime_ms();
+        let mut shard = lock(&self.shards[self.shard_index(id)]);
+        let entry = shard.get_mut(id)?;
+        if entry.expires_at > now {
+            let expires = entry
+                .record
+                .cookie
+                .original_max_age
+                .map(|max_age| now.saturating_add(max_age));
+            let expires_at = expires.unwrap_or_else(|| now.saturating_add(idle));
+            // The caller sees the record as it was stored, as with a
+            // separate touch at the end (express shows the stored expiry
+            // during the request).
+            let loaded = LoadedRecord {
+                record: entry.record.clone(),
+                version: Version::from_u64(entry.generation),
+            };
+            let touched = expires_at > now;
+            if touched {
+                entry.record.cookie.expires = expires;
+                entry.expires_at = expires_at;
+            }
+            return Some((loaded, touched));
+        }
+        let expired = shard.remove(id);
+        drop(shard);
+        self.forget(1);
+        drop(expired);
+        None
+    }
+
     pub(super) fn save(
         &self,
         id: &str,

@@ -199,6 +199,10 @@ impl Store for MemoryStore {
         Box::pin(async move { Ok(self.sessions.load(id, clock::now_ms())) })
     }
 
+    fn load_and_touch<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<(LoadedRecord, bool)>> {
+        Box::pin(async move { Ok(self.sessions.load_and_touch(id, clock::now_ms())) })
+    }
+
     fn save<'a>(
         &'a self,
         id: &'a str,

@@ -5,6 +5,7 @@ use http::request::Parts;
 use super::live::{Data, Live, LiveState};
 use crate::config::CookieOptions;
 use crate::engine::end::{EndState, Standing};
+use crate::store::CookieData;
 
 /// What one request saved by hand: express's `savedHash`.
 pub(crate) struct SavedSnapshot {
@@ -33,10 +34,11 @@ pub(crate) struct SessionState {
     /// The data when the request got it (`originalHash`).
     pub(crate) original_data: Data,
     pub(crate) saved: Option<SavedSnapshot>,
-    /// The store already extended the expiry when loading, for a cookie
-    /// with this `originalMaxAge`: the end-of-request touch is then done,
-    /// unless the handler changed the lifetime.
-    pub(crate) touched_on_load: Option<Option<i64>>,
+    /// The store already touched the session when loading, with this
+    /// cookie: the end-of-request touch is then done, unless the handler
+    /// changed the cookie's settings (its lifetime, or any attribute a
+    /// store may keep).
+    pub(crate) touched_on_load: Option<CookieData>,
     /// How many changes this request made (never decreases).
     pub(crate) own_changes: u64,
     pub(crate) standing: Standing,

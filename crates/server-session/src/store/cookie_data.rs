@@ -271,6 +271,15 @@ impl CookieData {
         self
     }
 
+    /// Whether every setting but the expiry is the same: a touch of a
+    /// cookie with these settings would store the same thing.
+    pub(crate) fn same_settings_as(&self, other: &Self) -> bool {
+        Self {
+            expires: other.expires,
+            ..self.clone()
+        } == *other
+    }
+
     /// express's `cookie.maxAge = ms` setter: `expires = now + ms`, and
     /// `originalMaxAge` becomes `ms`. `None` makes a browser-session cookie.
     pub(crate) fn set_max_age(&mut self, max_age_ms: Option<i64>, now_ms: i64) {
