@@ -16,6 +16,10 @@ use tokio::sync::OnceCell;
 use crate::connection::{Conn, Target};
 use crate::error::map_redis_error;
 
+mod load_and_touch;
+
+use load_and_touch::TouchState;
+
 /// connect-redis's default key prefix.
 const DEFAULT_PREFIX: &str = "sess:";
 /// connect-redis's default TTL for records without `cookie.expires`: a day.
@@ -56,40 +60,6 @@ return 1
     )
 });
 
-/// Load and touch in one round trip, for a request that will not change the
-/// session (express touches it at the end: `EXPIRE key ttl` with
-/// `ttl = ceil(originalMaxAge / 1000)`, since the touch sets
-/// `expires = now + originalMaxAge`).
-///
-/// `KEYS[1]` is the session key; `ARGV[1]` the default TTL for a
-/// browser-session cookie (`"originalMaxAge":null`). The stored value puts
-/// `cookie` first with `originalMaxAge` first in it (express and this crate
-/// both write it so), which is all the script reads; any other shape is left
-/// untouched and reported so (`0`), and the layer then touches at the end as
-/// usual. Returns `false` for a missing key, else `{value, touched}`.
-static LOAD_AND_TOUCH: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local value = redis.call('GET', KEYS[1])
-if not value then
-  return false
-end
-local ttl
-local max_age = string.match(value, '^{"cookie":{"originalMaxAge":(%-?%d+)[,}]')
-if max_age then
-  ttl = math.ceil(tonumber(max_age) / 1000)
-elseif string.find(value, '^{"cookie":{"originalMaxAge":null[,}]') then
-  ttl = tonumber(ARGV[1])
-end
-if ttl and ttl > 0 then
-  redis.call('EXPIRE', KEYS[1], ttl)
-  return {value, 1}
-end
-return {value, 0}
-"#,
-    )
-});
-
 /// A session store on Redis or Redis Cluster, in connect-redis's layout.
 ///
 /// See the [crate docs](crate) for the layout, the options and an example.
@@ -112,6 +82,7 @@ pub struct RedisStore {
 struct Shared {
     target: Target,
     conn: OnceCell<Conn>,
+    touch: TouchState,
 }
 
 impl RedisStore {
@@ -175,6 +146,7 @@ impl RedisStore {
             shared: Arc::new(Shared {
                 target,
                 conn: OnceCell::new(),
+                touch: TouchState::default(),
             }),
             prefix: DEFAULT_PREFIX.to_owned(),
             default_ttl_secs: ttl_secs_i64(DEFAULT_TTL_SECS),
@@ -496,21 +468,7 @@ impl Store for RedisStore {
             if self.disable_touch || self.disable_ttl {
                 return Ok(self.load(id).await?.map(|loaded| (loaded, false)));
             }
-            let key = self.key(id);
-            let mut invocation = LOAD_AND_TOUCH.key(&key);
-            invocation.arg(self.default_ttl_secs);
-            let invocation = &invocation;
-            let found: Option<(Vec<u8>, i64)> = self
-                .call(|mut conn| async move { conn.invoke(invocation).await })
-                .await?;
-            let Some((bytes, touched)) = found else {
-                return Ok(None);
-            };
-            let loaded = LoadedRecord {
-                record: Record::from_json(&bytes)?,
-                version: version_of(&bytes),
-            };
-            Ok(Some((loaded, touched == 1)))
+            self.load_and_touch_enabled(id).await
         })
     }
 
