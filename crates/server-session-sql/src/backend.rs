@@ -20,6 +20,14 @@ use crate::settings::{map_sqlx, now_epoch_secs, Settings, DEFAULT_CALL_TIMEOUT};
 pub(crate) struct Statements {
     /// `sess` of the live row of `sid`; binds id, now.
     pub(crate) load: String,
+    /// Moves `expire` of the live row of `sid` as a touch made now would,
+    /// and returns its `sess` (as `load` does) and whether it moved
+    /// `expire`; binds id, now, now in milliseconds, and the `expire` of a
+    /// browser-session record touched now, all as integers (seconds since
+    /// the epoch, except the milliseconds). `None` where the dialect cannot
+    /// return rows from an `UPDATE` (MySQL/MariaDB): then a load and a
+    /// separate touch at the end of the request.
+    pub(crate) load_and_touch: Option<String>,
     /// Whether `sid` has a live row; binds id, now.
     pub(crate) exists_live: String,
     /// Moves `expire` of the live row of `sid`; binds expire, id, now.
@@ -57,9 +65,10 @@ impl SidColumn for Vec<u8> {
     }
 }
 
-/// What `exists_live` returns: `EXISTS (…)` or `COUNT(*)`.
+/// A truth value as the backend returns it: a boolean, or an integer
+/// (`exists_live`'s `COUNT(*)`, SQLite's comparisons).
 pub(crate) trait FoundColumn {
-    /// Whether a live row was found.
+    /// Whether the value is true.
     fn found(self) -> bool;
 }
 
@@ -98,7 +107,7 @@ where
     type Sess: AsRef<[u8]> + for<'r> Decode<'r, Self::Db> + Type<Self::Db> + Send + Unpin;
     /// How `sid` is read back by `all`.
     type Sid: SidColumn + for<'r> Decode<'r, Self::Db> + Type<Self::Db> + Send + Unpin;
-    /// What `exists_live` returns.
+    /// What `exists_live` and `load_and_touch`'s flag return.
     type Found: FoundColumn + for<'r> Decode<'r, Self::Db> + Type<Self::Db> + Send + Unpin;
 
     /// Seconds since the epoch as this backend binds them to `expire`.
@@ -171,6 +180,41 @@ where
             record,
             version: Version::digest_of(bytes),
         }))
+    }
+
+    /// `Store::load_and_touch` without the timeout: one statement where the
+    /// backend has one, otherwise (and with `disable_touch`) a plain load.
+    async fn load_and_touch_now(
+        &self,
+        id: &str,
+    ) -> Result<Option<(LoadedRecord, bool)>, StoreError> {
+        let statement = match &self.statements().load_and_touch {
+            Some(statement) if !self.settings().disable_touch => statement,
+            _ => return Ok(self.load_now(id).await?.map(|loaded| (loaded, false))),
+        };
+        self.ensure_table().await?;
+        let now_ms = now_ms();
+        let now_s = now_epoch_secs(now_ms);
+        // `Record::expire_epoch_secs` of a browser-session record.
+        let browser_session_expire = now_s.saturating_add(self.settings().default_ttl_secs);
+        let stored: Option<(Self::Sess, Self::Found)> = sqlx::query_as(statement)
+            .bind(id)
+            .bind(now_s)
+            .bind(now_ms)
+            .bind(browser_session_expire)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(map_sqlx)?;
+        let Some((sess, touched)) = stored else {
+            return Ok(None);
+        };
+        let bytes = sess.as_ref();
+        let record = Record::from_json(bytes)?;
+        let loaded = LoadedRecord {
+            record,
+            version: Version::digest_of(bytes),
+        };
+        Ok(Some((loaded, touched.found())))
     }
 
     /// `Store::save` without the timeout.
@@ -337,6 +381,16 @@ macro_rules! store_impl {
                 Option<::server_session::store::LoadedRecord>,
             > {
                 self.timed($crate::backend::Backend::load_now(self, id))
+            }
+
+            fn load_and_touch<'a>(
+                &'a self,
+                id: &'a str,
+            ) -> ::server_session::store::StoreFuture<
+                'a,
+                Option<(::server_session::store::LoadedRecord, bool)>,
+            > {
+                self.timed($crate::backend::Backend::load_and_touch_now(self, id))
             }
 
             fn save<'a>(

@@ -288,6 +288,9 @@ impl Sql {
             ),
             shared: Statements {
                 load: format!("SELECT sess FROM {t} WHERE sid = ? AND expire >= ?"),
+                // No `UPDATE … RETURNING` in MySQL or MariaDB, so an unchanged
+                // request loads here and touches at its end.
+                load_and_touch: None,
                 exists_live: format!("SELECT COUNT(*) FROM {t} WHERE sid = ? AND expire >= ?"),
                 touch: format!("UPDATE {t} SET expire = ? WHERE sid = ? AND expire >= ?"),
                 destroy: format!("DELETE FROM {t} WHERE sid = ?"),

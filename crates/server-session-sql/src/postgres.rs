@@ -275,6 +275,7 @@ impl Sql {
         );
         let live = "expire >= to_timestamp($2)";
         let digest = "sha256(convert_to(sess::text, 'UTF8'))";
+        let new_expire = touched_expire();
         Self {
             regclass: "SELECT to_regclass($1::text)::text".to_owned(),
             create: format!("CREATE TABLE {t} {columns}\nWITH (OIDS=FALSE);\n{rest}"),
@@ -295,6 +296,12 @@ impl Sql {
             delete_if_version: format!("DELETE FROM {t} WHERE sid = $1 AND {live} AND {digest} = $3"),
             shared: Statements {
                 load: format!("SELECT sess::text FROM {t} WHERE sid = $1 AND {live}"),
+                // `expire = expire` when there is nothing to touch, so that the
+                // row is still returned (the layer then touches at the end).
+                load_and_touch: Some(format!(
+                    "UPDATE {t} SET expire = COALESCE(to_timestamp({new_expire}), expire) \
+                     WHERE sid = $1 AND {live} RETURNING sess::text, {new_expire} IS NOT NULL"
+                )),
                 exists_live: format!("SELECT EXISTS (SELECT 1 FROM {t} WHERE sid = $1 AND {live})"),
                 touch: format!(
                     "UPDATE {t} SET expire = to_timestamp($1) WHERE sid = $2 AND expire >= to_timestamp($3)"
@@ -308,6 +315,34 @@ impl Sql {
             table: t,
         }
     }
+}
+
+/// The `expire` (seconds since the epoch) that a touch made now would
+/// give the row, computed from its own `sess`, as `Record::expire_epoch_secs`
+/// computes it after express's `cookie.touch()`: `ceil((now_ms +
+/// originalMaxAge) / 1000)`, or `$4` (`ceil(now_ms / 1000)` plus the default
+/// TTL) for `"originalMaxAge": null`. Binds `$3`, now in milliseconds, and
+/// `$4`.
+///
+/// NULL, meaning "leave `expire` alone", unless `originalMaxAge` is `null`
+/// or a plain JSON integer above zero: a float or exponent notation (which
+/// `json` keeps as written), a string, a missing key, or a `sess` that is
+/// not an object with a `cookie` object (`->` answers NULL there rather
+/// than failing). A touch that would expire the record, and the odd shapes,
+/// are left to the layer's own touch at the end of the request. At most 15
+/// digits, so that the sum cannot overflow `bigint`; the cast sits in a
+/// `THEN`, so it only ever sees digits.
+fn touched_expire() -> String {
+    let max_age = "sess->'cookie'->'originalMaxAge'";
+    let max_age_text = "sess->'cookie'->>'originalMaxAge'";
+    let millis = format!(
+        "CASE WHEN json_typeof({max_age}) = 'number' AND ({max_age_text}) ~ '^-?[0-9]{{1,15}}$' \
+         THEN ({max_age_text})::int8 END"
+    );
+    format!(
+        "(CASE WHEN json_typeof({max_age}) = 'null' THEN $4::int8 \
+         WHEN {millis} > 0 THEN ceil(($3::int8 + {millis})::numeric / 1000)::int8 END)"
+    )
 }
 
 #[cfg(test)]

@@ -245,6 +245,7 @@ impl Sql {
         // Index names are per database in SQLite, so the index is named
         // after its table (`IDX_session_expire` for the default one).
         let index = quote(&format!("IDX_{table}_expire"));
+        let new_expire = touched_expire();
         Self {
             create: format!(
                 "CREATE TABLE IF NOT EXISTS {t} (\n  \
@@ -266,6 +267,12 @@ impl Sql {
             update: format!("UPDATE {t} SET sess = ?1, expire = ?2 WHERE sid = ?3"),
             shared: Statements {
                 load: format!("SELECT sess FROM {t} WHERE sid = ?1 AND expire >= ?2"),
+                // `expire = expire` when there is nothing to touch, so that the
+                // row is still returned (the layer then touches at the end).
+                load_and_touch: Some(format!(
+                    "UPDATE {t} SET expire = COALESCE({new_expire}, expire) \
+                     WHERE sid = ?1 AND expire >= ?2 RETURNING sess, {new_expire} IS NOT NULL"
+                )),
                 exists_live: format!("SELECT COUNT(*) FROM {t} WHERE sid = ?1 AND expire >= ?2"),
                 touch: format!("UPDATE {t} SET expire = ?1 WHERE sid = ?2 AND expire >= ?3"),
                 destroy: format!("DELETE FROM {t} WHERE sid = ?1"),
@@ -277,6 +284,32 @@ impl Sql {
             table: t,
         }
     }
+}
+
+/// The `expire` that a touch made now would give the row, computed from
+/// its own `sess`, as `Record::expire_epoch_secs` computes it after
+/// express's `cookie.touch()`: `ceil((now_ms + originalMaxAge) / 1000)`, or
+/// `?4` (`ceil(now_ms / 1000)` plus the default TTL) for `"originalMaxAge":
+/// null`. Binds `?3`, now in milliseconds, and `?4`.
+///
+/// NULL, meaning "leave `expire` alone", unless `originalMaxAge` is `null`
+/// or a JSON integer from 1 to 15 digits (so the sum stays an integer): a
+/// float or exponent notation (`json_type` says `real`), a string, a missing
+/// key, or a `sess` without a `cookie` object. A touch that would expire the
+/// record, and the odd shapes, are left to the layer's own touch at the end
+/// of the request. `sess` is TEXT here and may hold anything, and SQLite's
+/// JSON functions fail on malformed text (and read a BLOB as JSONB), so only
+/// text that `json_valid` accepts as RFC 8259 JSON is looked into; any other
+/// row is returned untouched, to load (or fail as `Corrupt`) as with `load`.
+/// `CASE` evaluates its branches lazily, so the guard holds.
+fn touched_expire() -> String {
+    let max_age = "sess, '$.cookie.originalMaxAge'";
+    format!(
+        "(CASE WHEN typeof(sess) = 'text' AND json_valid(sess) THEN \
+         CASE json_type({max_age}) WHEN 'null' THEN ?4 \
+         WHEN 'integer' THEN CASE WHEN json_extract({max_age}) BETWEEN 1 AND 999999999999999 \
+         THEN (?3 + json_extract({max_age}) + 999) / 1000 END END END)"
+    )
 }
 
 #[cfg(test)]
