@@ -1,0 +1,522 @@
+//! `load_and_touch`: one `UPDATE … RETURNING` loads a live row and moves its
+//! `expire` exactly as the end-of-request touch would (PostgreSQL, SQLite).
+//! Rows are written as raw SQL, so the cases see what Node could have stored.
+#![cfg(any(feature = "postgres", feature = "sqlite"))]
+
+mod common;
+
+use server_session::store::{now_ms, Store, StoreError, Version};
+
+/// What a case needs beyond the store: raw access to its table.
+trait Fixture: Store + Sized {
+    /// Writes a row as it is, bypassing the store.
+    async fn insert_raw(&self, id: &str, sess: &str, expire_secs: i64);
+    /// The row's `expire` in seconds since the epoch.
+    async fn expire_secs(&self, id: &str) -> Option<i64>;
+    /// The row's `sess` as stored.
+    async fn stored_sess(&self, id: &str) -> Option<Vec<u8>>;
+    /// Drops the table (PostgreSQL tables outlive the test).
+    async fn cleanup(&self);
+}
+
+/// The default TTL every case's store is given.
+const DEFAULT_TTL_SECS: i64 = 1234;
+
+fn ceil_secs(ms: i64) -> i64 {
+    ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0)
+}
+
+/// An express record with `originalMaxAge` written as `max_age` (raw JSON),
+/// with spacing that a re-serialisation would lose.
+fn sess_with_max_age(max_age: &str) -> String {
+    format!(
+        r#"{{"cookie":{{"originalMaxAge":{max_age},"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"}}, "n" : 1,"ü":"✓"}}"#
+    )
+}
+
+async fn a_live_record_with_max_age_gets_expire_now_plus_max_age<S: Fixture>(store: S) {
+    let max_age = 3_600_123;
+    let sess = sess_with_max_age(&max_age.to_string());
+    let old_expire = ceil_secs(now_ms()) + 600;
+    store.insert_raw("a", &sess, old_expire).await;
+    let loaded = store.load("a").await.expect("load").expect("live");
+
+    let before = now_ms();
+    let (touched_load, touched) = store
+        .load_and_touch("a")
+        .await
+        .expect("load_and_touch")
+        .expect("live");
+    let after = now_ms();
+
+    assert!(touched, "a max-age record is touched");
+    let expire = store.expire_secs("a").await.expect("row");
+    let earliest = ceil_secs(before + max_age);
+    let latest = ceil_secs(after + max_age);
+    assert!(
+        (earliest..=latest).contains(&expire),
+        "expire {expire} not in {earliest}..={latest}"
+    );
+    assert_eq!(
+        store.stored_sess("a").await.expect("row"),
+        sess.as_bytes(),
+        "sess must stay byte for byte"
+    );
+    assert_eq!(touched_load.version, loaded.version);
+    assert_eq!(touched_load.version, Version::digest_of(sess.as_bytes()));
+    assert_eq!(touched_load.record, loaded.record);
+    let reloaded = store.load("a").await.expect("load").expect("live");
+    assert_eq!(
+        reloaded.version, loaded.version,
+        "a touch keeps the version"
+    );
+    store.cleanup().await;
+}
+
+async fn a_browser_session_record_gets_the_default_ttl<S: Fixture>(store: S) {
+    let sess =
+        r#"{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"a":1}"#;
+    let old_expire = ceil_secs(now_ms()) + 5;
+    store.insert_raw("b", sess, old_expire).await;
+
+    let before = now_ms();
+    let (loaded, touched) = store
+        .load_and_touch("b")
+        .await
+        .expect("load_and_touch")
+        .expect("live");
+    let after = now_ms();
+
+    assert!(touched, "a browser-session record is touched");
+    assert_eq!(loaded.version, Version::digest_of(sess.as_bytes()));
+    let expire = store.expire_secs("b").await.expect("row");
+    let earliest = ceil_secs(before) + DEFAULT_TTL_SECS;
+    let latest = ceil_secs(after) + DEFAULT_TTL_SECS;
+    assert!(
+        (earliest..=latest).contains(&expire),
+        "expire {expire} not in {earliest}..={latest}"
+    );
+    store.cleanup().await;
+}
+
+async fn an_expired_row_is_not_revived<S: Fixture>(store: S) {
+    let dead = ceil_secs(now_ms()) - 10;
+    store
+        .insert_raw("dead", &sess_with_max_age("3600000"), dead)
+        .await;
+    assert!(store.load_and_touch("dead").await.expect("call").is_none());
+    assert_eq!(store.expire_secs("dead").await, Some(dead), "not revived");
+    assert!(store
+        .load_and_touch("missing")
+        .await
+        .expect("call")
+        .is_none());
+    store.cleanup().await;
+}
+
+async fn odd_max_ages_are_loaded_but_not_touched<S: Fixture>(store: S) {
+    let old_expire = ceil_secs(now_ms()) + 600;
+    let max_ages = [
+        "0",
+        "-5000",
+        "-0",
+        "1.5",
+        "60000.0",
+        "6e4",
+        "6E+4",
+        r#""60000""#,
+        "1234567890123456789",
+    ];
+    for (n, max_age) in max_ages.iter().enumerate() {
+        let id = format!("odd{n}");
+        let sess = sess_with_max_age(max_age);
+        store.insert_raw(&id, &sess, old_expire).await;
+        let (loaded, touched) = store
+            .load_and_touch(&id)
+            .await
+            .expect("load_and_touch")
+            .expect("live");
+        assert!(!touched, "originalMaxAge {max_age} must not be touched");
+        assert_eq!(loaded.version, Version::digest_of(sess.as_bytes()));
+        assert_eq!(
+            store.expire_secs(&id).await,
+            Some(old_expire),
+            "originalMaxAge {max_age}: expire unchanged"
+        );
+    }
+    // No `originalMaxAge` at all: loads (as a browser-session cookie), but
+    // only an explicit `null` is touched here.
+    let sess = r#"{"cookie":{"expires":null,"path":"/"}}"#;
+    store.insert_raw("nokey", sess, old_expire).await;
+    let (_, touched) = store
+        .load_and_touch("nokey")
+        .await
+        .expect("load_and_touch")
+        .expect("live");
+    assert!(!touched);
+    assert_eq!(store.expire_secs("nokey").await, Some(old_expire));
+    store.cleanup().await;
+}
+
+/// Valid JSON that is not a session record: `Corrupt`, as from `load`.
+async fn a_corrupt_row_fails_as_load_does<S: Fixture>(store: S) {
+    let old_expire = ceil_secs(now_ms()) + 600;
+    let corrupt = [
+        "[1,2]",
+        r#"{"cookie":5}"#,
+        r#""text""#,
+        r#"{"cookie":{"originalMaxAge":60000,"expires":"soon"}}"#,
+    ];
+    for (n, sess) in corrupt.iter().enumerate() {
+        let id = format!("bad{n}");
+        store.insert_raw(&id, sess, old_expire).await;
+        assert!(
+            matches!(store.load(&id).await, Err(StoreError::Corrupt { .. })),
+            "{sess}: load"
+        );
+        assert!(
+            matches!(
+                store.load_and_touch(&id).await,
+                Err(StoreError::Corrupt { .. })
+            ),
+            "{sess}: load_and_touch"
+        );
+        assert_eq!(store.stored_sess(&id).await.expect("row"), sess.as_bytes());
+        // The last one has a lifetime to read, so its `expire` may have
+        // moved before the record failed to parse; the others have none.
+        if n < 3 {
+            assert_eq!(store.expire_secs(&id).await, Some(old_expire), "{sess}");
+        }
+    }
+    store.cleanup().await;
+}
+
+async fn disable_touch_only_loads<S: Fixture>(store: S) {
+    let old_expire = ceil_secs(now_ms()) + 600;
+    let sess = sess_with_max_age("3600000");
+    store.insert_raw("d", &sess, old_expire).await;
+    let (loaded, touched) = store
+        .load_and_touch("d")
+        .await
+        .expect("load_and_touch")
+        .expect("live");
+    assert!(!touched);
+    assert_eq!(loaded.version, Version::digest_of(sess.as_bytes()));
+    assert_eq!(store.expire_secs("d").await, Some(old_expire));
+    store.cleanup().await;
+}
+
+/// The first call of a store creates the table, as `load` does.
+async fn the_first_call_creates_the_table<S: Fixture>(store: S) {
+    assert!(store.load_and_touch("x").await.expect("call").is_none());
+    assert!(store.load("x").await.expect("load").is_none());
+    store.cleanup().await;
+}
+
+/// One `#[tokio::test]` per case. Each backend module has `async fn
+/// store(configure) -> Option<(store, guard)>` (None: skipped), giving a
+/// store on a table that does not exist yet, with the default TTL
+/// [`DEFAULT_TTL_SECS`]; the guard lives until the case ends.
+macro_rules! cases {
+    ($($case:ident => $configure:expr),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                if let Some((store, _guard)) = store($configure).await {
+                    super::$case(store).await;
+                }
+            }
+        )*
+    };
+}
+
+macro_rules! all_cases {
+    () => {
+        cases! {
+            a_live_record_with_max_age_gets_expire_now_plus_max_age => |store| store,
+            a_browser_session_record_gets_the_default_ttl => |store| store,
+            an_expired_row_is_not_revived => |store| store,
+            odd_max_ages_are_loaded_but_not_touched => |store| store,
+            a_corrupt_row_fails_as_load_does => |store| store,
+            disable_touch_only_loads => |store| store.with_disable_touch(true),
+            the_first_call_creates_the_table => |store| store,
+        }
+    };
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use std::time::Duration;
+
+    use server_session::store::Store;
+    use server_session_sql::PostgresStore;
+    use sqlx::postgres::PgPoolOptions;
+
+    use super::common::{service_url, unique_name};
+    use super::{ceil_secs, now_ms, sess_with_max_age, Fixture, DEFAULT_TTL_SECS};
+
+    impl Fixture for PostgresStore {
+        async fn insert_raw(&self, id: &str, sess: &str, expire_secs: i64) {
+            self.migrate().await.expect("create the table");
+            // As connect-pg-simple's `set` writes it.
+            let sql = format!(
+                "INSERT INTO {} (sid, sess, expire) VALUES ($1, $2::json, to_timestamp($3))",
+                self.qualified_table()
+            );
+            sqlx::query(&sql)
+                .bind(id)
+                .bind(sess)
+                .bind(expire_secs as f64)
+                .execute(self.pool())
+                .await
+                .expect("insert");
+        }
+
+        async fn expire_secs(&self, id: &str) -> Option<i64> {
+            // The inverse of `to_timestamp(secs)` stored into `timestamp`,
+            // through the same session TimeZone.
+            let sql = format!(
+                "SELECT extract(epoch FROM expire::timestamptz)::int8 FROM {} WHERE sid = $1",
+                self.qualified_table()
+            );
+            sqlx::query_scalar(&sql)
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await
+                .expect("read expire")
+        }
+
+        async fn stored_sess(&self, id: &str) -> Option<Vec<u8>> {
+            let sql = format!(
+                "SELECT sess::text FROM {} WHERE sid = $1",
+                self.qualified_table()
+            );
+            let sess: Option<String> = sqlx::query_scalar(&sql)
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await
+                .expect("read sess");
+            sess.map(String::into_bytes)
+        }
+
+        async fn cleanup(&self) {
+            let sql = format!("DROP TABLE IF EXISTS {}", self.qualified_table());
+            sqlx::query(&sql)
+                .execute(self.pool())
+                .await
+                .expect("drop table");
+        }
+    }
+
+    async fn store(configure: fn(PostgresStore) -> PostgresStore) -> Option<(PostgresStore, ())> {
+        let url = service_url("POSTGRES_URL")?;
+        let store = PostgresStore::connect(&url)
+            .await
+            .expect("connect to POSTGRES_URL")
+            .with_table(unique_name("lat"))
+            .with_default_ttl(Duration::from_secs(DEFAULT_TTL_SECS as u64));
+        Some((configure(store), ()))
+    }
+
+    all_cases!();
+
+    /// `(seq_scan + idx_scan, n_tup_upd)` of the store's table, after making
+    /// the store's only connection flush its pending statistics.
+    async fn scans_and_updates(store: &PostgresStore) -> (i64, i64) {
+        // PostgreSQL 15+ flushes a backend's statistics when it goes idle,
+        // at most once a second unless forced: forced here, so they are
+        // flushed before the answer to this statement is sent.
+        sqlx::query("SELECT pg_stat_force_next_flush()")
+            .execute(store.pool())
+            .await
+            .expect("flush statistics");
+        sqlx::query_as(
+            "SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0), n_tup_upd \
+             FROM pg_stat_user_tables WHERE relid = to_regclass($1)",
+        )
+        .bind(store.qualified_table())
+        .fetch_one(store.pool())
+        .await
+        .expect("table statistics")
+    }
+
+    /// The server's own statistics for the table: `load_and_touch` scans
+    /// the table once (the `UPDATE`) and updates the row once, where `load`
+    /// then `touch` scan it twice. On one pooled connection, so that every
+    /// statement runs on the backend whose statistics are flushed.
+    #[tokio::test]
+    async fn load_and_touch_is_one_statement() {
+        let Some(url) = service_url("POSTGRES_URL") else {
+            return;
+        };
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .expect("connect to POSTGRES_URL");
+        if let Err(error) = sqlx::query("SELECT pg_stat_force_next_flush()")
+            .execute(&pool)
+            .await
+        {
+            // PostgreSQL before 15, or a role without the right.
+            println!("SKIPPED: pg_stat_force_next_flush() is unavailable: {error}");
+            return;
+        }
+        let store = PostgresStore::from_pool(pool).with_table(unique_name("lat"));
+        let old_expire = ceil_secs(now_ms()) + 600;
+        store
+            .insert_raw("s", &sess_with_max_age("3600000"), old_expire)
+            .await;
+
+        let start = scans_and_updates(&store).await;
+        let (loaded, touched) = store
+            .load_and_touch("s")
+            .await
+            .expect("load_and_touch")
+            .expect("live");
+        assert!(touched);
+        let one_call = scans_and_updates(&store).await;
+        assert_eq!(
+            (one_call.0 - start.0, one_call.1 - start.1),
+            (1, 1),
+            "load_and_touch: one scan, one update"
+        );
+
+        // The two calls it replaces, counted the same way, to show that
+        // the count sees a separate SELECT.
+        let _ = store.load("s").await.expect("load").expect("live");
+        store.touch("s", &loaded.record).await.expect("touch");
+        let two_calls = scans_and_updates(&store).await;
+        assert_eq!(
+            (two_calls.0 - one_call.0, two_calls.1 - one_call.1),
+            (2, 1),
+            "load then touch: two scans, one update"
+        );
+        store.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_fails_within_the_call_timeout() {
+        let store = PostgresStore::connect_lazy("postgres://postgres@127.0.0.1:1/none")
+            .expect("a valid URL")
+            .with_call_timeout(Duration::from_millis(500));
+        let started = std::time::Instant::now();
+        assert!(store.load_and_touch("x").await.is_err());
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+}
+
+#[cfg(feature = "sqlite")]
+mod sqlite {
+    use std::time::Duration;
+
+    use server_session::store::Store;
+    use server_session_sql::SqliteStore;
+
+    use super::{ceil_secs, now_ms, Fixture, StoreError, Version, DEFAULT_TTL_SECS};
+
+    impl Fixture for SqliteStore {
+        async fn insert_raw(&self, id: &str, sess: &str, expire_secs: i64) {
+            insert_value(self, id, Value::Text(sess), expire_secs).await;
+        }
+
+        async fn expire_secs(&self, id: &str) -> Option<i64> {
+            let sql = format!("SELECT expire FROM {} WHERE sid = ?1", self.quoted_table());
+            sqlx::query_scalar(&sql)
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await
+                .expect("read expire")
+        }
+
+        async fn stored_sess(&self, id: &str) -> Option<Vec<u8>> {
+            let sql = format!("SELECT sess FROM {} WHERE sid = ?1", self.quoted_table());
+            sqlx::query_scalar(&sql)
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await
+                .expect("read sess")
+        }
+
+        /// The file goes with the case's temporary directory.
+        async fn cleanup(&self) {}
+    }
+
+    /// A `sess` value as SQLite stores it.
+    enum Value<'a> {
+        Text(&'a str),
+        Blob(&'a [u8]),
+    }
+
+    async fn insert_value(store: &SqliteStore, id: &str, sess: Value<'_>, expire: i64) {
+        store.migrate().await.expect("create the table");
+        let sql = format!(
+            "INSERT INTO {} (sid, sess, expire) VALUES (?1, ?2, ?3)",
+            store.quoted_table()
+        );
+        let query = sqlx::query(&sql).bind(id);
+        let query = match sess {
+            Value::Text(text) => query.bind(text),
+            Value::Blob(bytes) => query.bind(bytes),
+        };
+        query
+            .bind(expire)
+            .execute(store.pool())
+            .await
+            .expect("insert");
+    }
+
+    /// A store in a fresh file; the directory (the guard) is deleted when
+    /// the case ends.
+    async fn store(
+        configure: fn(SqliteStore) -> SqliteStore,
+    ) -> Option<(SqliteStore, tempfile::TempDir)> {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let url = format!("sqlite://{}", dir.path().join("sessions.db").display());
+        let store = SqliteStore::connect(&url)
+            .await
+            .expect("open SQLite")
+            .with_default_ttl(Duration::from_secs(DEFAULT_TTL_SECS as u64));
+        Some((configure(store), dir))
+    }
+
+    all_cases!();
+
+    /// SQLite's `sess` column holds anything: text that is not JSON, and
+    /// BLOBs (which SQLite's JSON functions would read as JSONB). Such rows
+    /// load or fail exactly as with `load`, and are not touched, instead of
+    /// failing the statement.
+    #[tokio::test]
+    async fn rows_that_are_not_json_text_behave_as_with_load() {
+        let Some((store, _dir)) = store(|store| store).await else {
+            return;
+        };
+        let old_expire = ceil_secs(now_ms()) + 600;
+        let rows: [Value<'_>; 4] = [
+            Value::Text("not json"),
+            Value::Text(r#"{"cookie":{"originalMaxAge":null}"#),
+            Value::Blob(b"\xff\xfe"),
+            Value::Blob(br#"{"cookie":{"originalMaxAge":null}}"#),
+        ];
+        for (n, sess) in rows.into_iter().enumerate() {
+            let id = format!("raw{n}");
+            let bytes: Vec<u8> = match &sess {
+                Value::Text(text) => text.as_bytes().to_vec(),
+                Value::Blob(bytes) => bytes.to_vec(),
+            };
+            insert_value(&store, &id, sess, old_expire).await;
+            let loaded = store.load(&id).await;
+            let touched = store.load_and_touch(&id).await;
+            match (&loaded, &touched) {
+                (Err(StoreError::Corrupt { .. }), Err(StoreError::Corrupt { .. })) => {}
+                // A BLOB holding a valid record loads; it is not touched.
+                (Ok(Some(loaded)), Ok(Some((again, false)))) => {
+                    assert_eq!(loaded.version, again.version);
+                    assert_eq!(loaded.version, Version::digest_of(&bytes));
+                }
+                other => panic!("row {n}: load and load_and_touch differ: {other:?}"),
+            }
+            assert_eq!(store.expire_secs(&id).await, Some(old_expire), "row {n}");
+        }
+    }
+}
