@@ -167,6 +167,33 @@
 //! WHERE sid = … AND expire >= now`); it never rewrites `sess`, so the
 //! version stays.
 //!
+//! # One statement per unchanged request
+//!
+//! express touches an unchanged session at the end of each request
+//! (`cookie.expires = now + originalMaxAge`, then the store's `touch`).
+//! **PostgreSQL** and **SQLite** do that touch while loading, in one
+//! statement (`Store::load_and_touch`):
+//!
+//! ```sql
+//! UPDATE "session" SET expire = COALESCE(<touched expire>, expire)
+//! WHERE sid = $1 AND expire >= <now>          -- the same liveness as load
+//! RETURNING sess::text, <touched expire> IS NOT NULL
+//! ```
+//!
+//! where `<touched expire>`, computed on the server from the row's own
+//! `sess`, is `ceil((now_ms + originalMaxAge) / 1000)` for a plain JSON
+//! integer `originalMaxAge` above zero, `ceil(now_ms / 1000) + ttl` for
+//! `"originalMaxAge": null`, and NULL otherwise (a float or exponent
+//! notation, a string, a missing key, a max age of zero or less, a `sess`
+//! without a `cookie` object): such a row is returned with `expire`
+//! unchanged, and the layer touches it at the end of the request as
+//! before. `sess` comes back as stored, so the version is the same as
+//! `load`'s; an expired row is not revived. A row that cannot be parsed is
+//! `Corrupt`, as from `load` (its `expire` may have moved when it had a
+//! readable lifetime). With `with_disable_touch(true)` it is a plain load.
+//! **MySQL/MariaDB** have no `UPDATE … RETURNING`, so there an unchanged
+//! request still loads, then touches at its end: two statements.
+//!
 //! # Errors
 //!
 //! An unreachable server, a broken connection, or a pool that is exhausted
