@@ -68,7 +68,7 @@ pub(crate) enum Lifetime {
 /// See the [crate docs](crate) for an example.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CookieOptions {
-    pub(crate) domain: Option<String>,
+    pub(crate) domain: Option<Arc<str>>,
     pub(crate) path: Arc<str>,
     pub(crate) http_only: bool,
     // `None`: never set, so (as in express) left out of the stored cookie;
@@ -104,7 +104,7 @@ impl CookieOptions {
     /// The `Domain` attribute.
     #[must_use]
     pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
-        self.domain = Some(domain.into());
+        self.domain = Some(Arc::from(domain.into()));
         self
     }
 

@@ -9,12 +9,16 @@ use std::hash::BuildHasher;
 // so the cheaper keyed hash of foldhash is enough; no HashDoS input reaches it.
 use foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use rand::Rng;
 use tokio::sync::watch;
 
-use crate::store::{LoadedRecord, Record, SaveCondition, SaveOutcome, Version};
+use serde_json::Map;
+
+use crate::store::{
+    CookieData, LoadedRecord, Record, SaveCondition, SaveOutcome, StoreError, Version,
+};
 
 /// Entries looked at per shard when the bound forces an eviction. Redis
 /// samples five keys for its approximated LRU; a few more cost little here
@@ -36,19 +40,72 @@ const SHRINK_MIN_CAPACITY: usize = 64;
 
 /// One stored session.
 ///
-/// Kept small on purpose: an idle session costs this struct, its key and
-/// what the record itself owns, nothing else. No expiry index is kept; the
-/// sweeper and the eviction sampling read `expires_at` in place instead.
+/// Kept small on purpose, since an idle session costs this struct, its key
+/// and its data text, nothing else. No expiry index is kept; the sweeper and
+/// the eviction sampling read `expires_at` in place instead.
+///
+/// The data is kept as its compact JSON text, as express's MemoryStore keeps
+/// `JSON.stringify(sess)`, not as a parsed map: a parsed `serde_json::Map`
+/// costs an `IndexMap` (its index table, an entries vector with spare room,
+/// one `String` per key) and was two thirds of an idle session's memory.
+/// The price is a parse of the (usually small) data on each load.
 pub(super) struct Entry {
-    /// The parsed record. Its data map is an `Arc`, so `load` hands out a
-    /// copy without copying the data.
-    pub(super) record: Record,
+    /// The cookie settings, parsed: `touch` rewrites them and the expiry
+    /// rules read them, so they stay cheap to reach.
+    pub(super) cookie: CookieData,
+    /// The data object as compact JSON, or empty for no keys (an empty
+    /// `Box<str>` does not allocate).
+    pub(super) data: Box<str>,
     /// When the entry stops being visible, in ms since the epoch: the
     /// cookie's `expires`, or last save/touch plus the idle lifetime for a
     /// browser-session cookie.
     pub(super) expires_at: i64,
     /// The store-wide generation of the last save; the record's version.
     pub(super) generation: u64,
+}
+
+impl Entry {
+    fn new(record: &Record, expires_at: i64, generation: u64) -> Self {
+        let data = if record.data.is_empty() {
+            Box::default()
+        } else {
+            // Writing string keys and JSON values to a string cannot fail.
+            serde_json::to_string(&*record.data)
+                .unwrap_or_default()
+                .into_boxed_str()
+        };
+        Self {
+            cookie: record.cookie.clone(),
+            data,
+            expires_at,
+            generation,
+        }
+    }
+
+    /// The record as it was saved. The text was written by `new` from a
+    /// map, so it always parses; the error is still a typed one, never a
+    /// panic.
+    pub(super) fn record(&self) -> Result<Record, StoreError> {
+        let data = if self.data.is_empty() {
+            Map::new()
+        } else {
+            serde_json::from_str(&self.data).map_err(|error| StoreError::Corrupt {
+                reason: error.to_string(),
+                source: Some(Box::new(error)),
+            })?
+        };
+        Ok(Record {
+            cookie: self.cookie.clone(),
+            data: Arc::new(data),
+        })
+    }
+
+    fn loaded(&self) -> Result<LoadedRecord, StoreError> {
+        Ok(LoadedRecord {
+            record: self.record()?,
+            version: Version::from_u64(self.generation),
+        })
+    }
 }
 
 type Shard = HashMap<Box<str>, Entry, RandomState>;
@@ -176,21 +233,20 @@ impl Sessions {
         }
     }
 
-    pub(super) fn load(&self, id: &str, now: i64) -> Option<LoadedRecord> {
+    pub(super) fn load(&self, id: &str, now: i64) -> Result<Option<LoadedRecord>, StoreError> {
         let mut shard = lock(&self.shards[self.shard_index(id)]);
-        let entry = shard.get(id)?;
+        let Some(entry) = shard.get(id) else {
+            return Ok(None);
+        };
         if entry.expires_at > now {
-            return Some(LoadedRecord {
-                record: entry.record.clone(),
-                version: Version::from_u64(entry.generation),
-            });
+            return entry.loaded().map(Some);
         }
         let expired = shard.remove(id);
         drop(shard);
         self.forget(1);
         // Freed after the shard is unlocked: a large record takes a while.
         drop(expired);
-        None
+        Ok(None)
     }
 
     /// [`load`](Self::load), and under the same lock the touch express
@@ -199,13 +255,18 @@ impl Sessions {
     /// One shard lock instead of two per unchanged request. A touch that
     /// would expire the record (a max age of zero or less) is left to the
     /// end of the request, and reported as not done.
-    pub(super) fn load_and_touch(&self, id: &str, now: i64) -> Option<(LoadedRecord, bool)> {
+    pub(super) fn load_and_touch(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<(LoadedRecord, bool)>, StoreError> {
         let idle = self.idle_lifetime_ms();
         let mut shard = lock(&self.shards[self.shard_index(id)]);
-        let entry = shard.get_mut(id)?;
+        let Some(entry) = shard.get_mut(id) else {
+            return Ok(None);
+        };
         if entry.expires_at > now {
             let expires = entry
-                .record
                 .cookie
                 .original_max_age
                 .map(|max_age| now.saturating_add(max_age));
@@ -213,22 +274,19 @@ impl Sessions {
             // The caller sees the record as it was stored, as with a
             // separate touch at the end (express shows the stored expiry
             // during the request).
-            let loaded = LoadedRecord {
-                record: entry.record.clone(),
-                version: Version::from_u64(entry.generation),
-            };
+            let loaded = entry.loaded()?;
             let touched = expires_at > now;
             if touched {
-                entry.record.cookie.expires = expires;
+                entry.cookie.expires = expires;
                 entry.expires_at = expires_at;
             }
-            return Some((loaded, touched));
+            return Ok(Some((loaded, touched)));
         }
         let expired = shard.remove(id);
         drop(shard);
         self.forget(1);
         drop(expired);
-        None
+        Ok(None)
     }
 
     pub(super) fn save(
@@ -251,12 +309,7 @@ impl Sessions {
             }
             let (generation, version) = self.next_version();
             let old = if expires_at > now {
-                let entry = Entry {
-                    record: record.clone(),
-                    expires_at,
-                    generation,
-                };
-                std::mem::replace(slot, entry)
+                std::mem::replace(slot, Entry::new(record, expires_at, generation))
             } else {
                 // connect-redis deletes instead of writing an expired record.
                 let Some(removed) = shard.remove(id) else {
@@ -278,14 +331,7 @@ impl Sessions {
             return SaveOutcome::Saved(version);
         }
         let evicted = self.reserve_slot(&mut shard, index, now);
-        shard.insert(
-            id.into(),
-            Entry {
-                record: record.clone(),
-                expires_at,
-                generation,
-            },
-        );
+        shard.insert(id.into(), Entry::new(record, expires_at, generation));
         drop(shard);
         drop(evicted);
         SaveOutcome::Saved(version)
@@ -309,7 +355,7 @@ impl Sessions {
         }
         // express's MemoryStore stores the session's cookie on touch; the
         // data stays as it is, and so does the version.
-        entry.record.cookie = record.cookie.clone();
+        entry.cookie = record.cookie.clone();
         entry.expires_at = expires_at;
     }
 
@@ -494,18 +540,18 @@ impl Sessions {
 
     /// Live records, with their IDs. Expired entries met on the way are
     /// removed, as express's MemoryStore does in `all`.
-    pub(super) fn all(&self, now: i64) -> Vec<(String, Record)> {
+    pub(super) fn all(&self, now: i64) -> Result<Vec<(String, Record)>, StoreError> {
         let mut out = Vec::new();
         for index in 0..self.shards.len() {
-            self.with_swept_shard(index, now, |shard| {
-                out.extend(
-                    shard
-                        .iter()
-                        .map(|(id, entry)| (id.to_string(), entry.record.clone())),
-                );
+            let (_, listed) = self.with_swept_shard(index, now, |shard| {
+                shard
+                    .iter()
+                    .map(|(id, entry)| Ok((id.to_string(), entry.record()?)))
+                    .collect::<Result<Vec<_>, StoreError>>()
             });
+            out.extend(listed?);
         }
-        out
+        Ok(out)
     }
 
     /// The number of live records; expired entries are removed on the way.

@@ -37,9 +37,12 @@ fn load_hides_and_removes_expired_records() {
         SaveCondition::Upsert,
         0,
     ));
-    assert!(map.load("a", 999).is_some());
+    assert!(map.load("a", 999).expect("load").is_some());
     assert_eq!(map.count(), 1);
-    assert!(map.load("a", 1_000).is_none(), "expires is exclusive");
+    assert!(
+        map.load("a", 1_000).expect("load").is_none(),
+        "expires is exclusive"
+    );
     assert_eq!(map.count(), 0, "load removed the expired entry");
 }
 
@@ -48,13 +51,13 @@ fn browser_session_records_live_for_the_idle_lifetime_after_save_or_touch() {
     let map = sessions(); // idle lifetime 10 s
     let browser = record(None, json!({"n": 1}));
     saved(map.save("a", &browser, SaveCondition::Upsert, 0));
-    assert!(map.load("a", 9_999).is_some());
+    assert!(map.load("a", 9_999).expect("load").is_some());
     map.touch("a", &browser, 9_000);
     assert!(
-        map.load("a", 18_999).is_some(),
+        map.load("a", 18_999).expect("load").is_some(),
         "touch restarted the idle lifetime"
     );
-    assert!(map.load("a", 19_000).is_none());
+    assert!(map.load("a", 19_000).expect("load").is_none());
 }
 
 #[test]
@@ -70,7 +73,10 @@ fn touch_replaces_the_cookie_and_expiry_but_not_data_or_version() {
     // and data the store must ignore.
     let touched = record(Some(5_000), json!({"n": 2}));
     map.touch("a", &touched, 500);
-    let loaded = map.load("a", 4_000).expect("touch extended the expiry");
+    let loaded = map
+        .load("a", 4_000)
+        .expect("load")
+        .expect("touch extended the expiry");
     assert_eq!(loaded.version, version);
     assert_eq!(loaded.record.data()["n"], 1);
     assert_eq!(loaded.record.cookie().expires_ms(), Some(5_000));
@@ -86,9 +92,9 @@ fn touch_never_revives_or_creates() {
         0,
     ));
     map.touch("a", &record(Some(9_000), json!({})), 1_000);
-    assert!(map.load("a", 1_001).is_none());
+    assert!(map.load("a", 1_001).expect("load").is_none());
     map.touch("missing", &record(Some(9_000), json!({})), 1_000);
-    assert!(map.load("missing", 1_001).is_none());
+    assert!(map.load("missing", 1_001).expect("load").is_none());
     assert_eq!(map.count(), 0);
 }
 
@@ -215,7 +221,7 @@ fn a_full_store_drops_expired_records_before_live_ones() {
     assert_eq!(map.count(), 10);
     for i in 0..10 {
         assert!(
-            map.load(&format!("long{i}"), 100).is_some(),
+            map.load(&format!("long{i}"), 100).expect("load").is_some(),
             "long{i} was evicted"
         );
     }
@@ -242,7 +248,7 @@ fn replacing_a_record_in_a_full_store_evicts_nothing() {
         ));
     }
     for id in ["a", "b", "c"] {
-        assert!(map.load(id, 1).is_some());
+        assert!(map.load(id, 1).expect("load").is_some());
     }
 }
 
@@ -298,7 +304,7 @@ fn count_matches_the_entries_after_any_mix_of_operations() {
         let rec = record(expires, json!({}));
         match rng.random_range(0..8) {
             0 => {
-                let _ = map.load(&id, now);
+                let _ = map.load(&id, now).expect("load");
             }
             1 => map.touch(&id, &rec, now),
             2 => map.destroy(&id),
@@ -306,7 +312,10 @@ fn count_matches_the_entries_after_any_mix_of_operations() {
                 map.sweep(now);
             }
             4 => {
-                let version = map.load(&id, now).map(|loaded| loaded.version);
+                let version = map
+                    .load(&id, now)
+                    .expect("load")
+                    .map(|loaded| loaded.version);
                 let _ = map.save(
                     &id,
                     &rec,
@@ -324,7 +333,7 @@ fn count_matches_the_entries_after_any_mix_of_operations() {
         assert_eq!(map.count(), map.expiries().len());
         assert!(map.count() <= 20);
     }
-    assert_eq!(map.live_len(now), map.all(now).len());
+    assert_eq!(map.live_len(now), map.all(now).expect("all").len());
     map.clear();
     assert_eq!(map.count(), 0);
 }
@@ -517,4 +526,64 @@ fn settings_are_shared_by_clones_and_debug_shows_no_data() {
         !debug.contains("hunter2") && !debug.contains("\"id\""),
         "{debug}"
     );
+}
+
+#[test]
+fn data_kept_as_text_comes_back_exactly_as_saved() {
+    // The store keeps the data as JSON text, so everything a session can
+    // hold must survive the round trip: key order (express's JSON order),
+    // nesting, number kinds, floats to the last bit, and any string.
+    let map = sessions();
+    let data = json!({
+        "zeta": 1,
+        "alpha": {"nested": [1, 2.5, null, true, "x"], "empty": {}},
+        "max": u64::MAX,
+        "min": i64::MIN,
+        "float": 0.1 + 0.2,
+        "tiny": 5e-324,
+        "text": "quote \" backslash \\ newline \n emoji 🦀 nul \u{0}",
+        "": "empty key",
+    });
+    let saved_record = record(Some(HOUR_MS), data.clone());
+    let version = saved(map.save("a", &saved_record, SaveCondition::Upsert, 0));
+    let loaded = map.load("a", 1).expect("load").expect("live");
+    assert_eq!(loaded.version, version);
+    assert_eq!(loaded.record, saved_record);
+    assert_eq!(
+        loaded.record.data().keys().collect::<Vec<_>>(),
+        ["zeta", "alpha", "max", "min", "float", "tiny", "text", ""],
+        "insertion order kept"
+    );
+    assert_eq!(loaded.record.to_json(), saved_record.to_json());
+
+    let (touched, _) = map.load_and_touch("a", 2).expect("load").expect("live");
+    assert_eq!(touched.record.data(), saved_record.data());
+    let listed = map.all(3).expect("all");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].1.data(), saved_record.data());
+}
+
+#[test]
+fn a_record_without_data_round_trips() {
+    let map = sessions();
+    let empty = record(Some(HOUR_MS), json!({}));
+    saved(map.save("a", &empty, SaveCondition::Upsert, 0));
+    let loaded = map.load("a", 1).expect("load").expect("live");
+    assert!(loaded.record.data().is_empty());
+    assert_eq!(loaded.record, empty);
+}
+
+#[test]
+fn a_loaded_record_is_a_copy_the_store_does_not_share() {
+    let map = sessions();
+    saved(map.save(
+        "a",
+        &record(Some(HOUR_MS), json!({"n": 1})),
+        SaveCondition::Upsert,
+        0,
+    ));
+    let mut first = map.load("a", 1).expect("load").expect("live").record;
+    std::sync::Arc::make_mut(&mut first.data).insert("n".into(), json!(2));
+    let second = map.load("a", 1).expect("load").expect("live").record;
+    assert_eq!(second.data()["n"], 1);
 }

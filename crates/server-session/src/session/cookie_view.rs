@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::Session;
@@ -108,13 +109,13 @@ impl<'a> SessionCookie<'a> {
 
     /// The `Domain` attribute.
     pub fn domain(&self) -> Option<String> {
-        self.read(|cookie| cookie.domain.clone())
+        self.read(|cookie| cookie.domain.as_deref().map(String::from))
     }
 
     /// Sets the `Domain` attribute. An invalid domain is reported when the
     /// cookie is written, and the cookie is then not sent.
     pub fn set_domain(&self, domain: Option<String>) {
-        self.write(|cookie| cookie.domain = domain);
+        self.write(|cookie| cookie.domain = domain.map(Arc::from));
     }
 
     /// The `Path` attribute.

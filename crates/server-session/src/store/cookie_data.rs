@@ -123,7 +123,8 @@ pub struct CookieData {
     pub(crate) expires: Option<i64>,
     pub(crate) secure: Option<bool>,
     pub(crate) http_only: bool,
-    pub(crate) domain: Option<String>,
+    // Shared like `path`: cloned on every load, so no allocation each time.
+    pub(crate) domain: Option<Arc<str>>,
     // Shared: almost every cookie's path is "/", and records are cloned on
     // every load, so the path must not cost an allocation each time.
     pub(crate) path: Arc<str>,
@@ -232,7 +233,7 @@ impl CookieData {
     /// Sets the `Domain`.
     #[must_use]
     pub fn with_domain(mut self, domain: Option<String>) -> Self {
-        self.domain = domain;
+        self.domain = domain.map(Arc::from);
         self
     }
 
@@ -320,7 +321,7 @@ impl Serialize for CookieData {
         }
         map.serialize_entry("httpOnly", &self.http_only)?;
         if let Some(domain) = &self.domain {
-            map.serialize_entry("domain", domain)?;
+            map.serialize_entry("domain", &**domain)?;
         }
         map.serialize_entry("path", &*self.path)?;
         if let Some(same_site) = self.same_site {
@@ -449,7 +450,7 @@ impl<'de> Visitor<'de> for CookieVisitor {
                 }
                 "domain" => {
                     cookie.domain = match map.next_value::<Loose>()? {
-                        Loose::Text(domain) if !domain.is_empty() => Some(domain),
+                        Loose::Text(domain) if !domain.is_empty() => Some(Arc::from(domain)),
                         _ => None,
                     }
                 }
