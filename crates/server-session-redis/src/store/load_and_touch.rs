@@ -8,9 +8,9 @@
 //! `expires = now + originalMaxAge`), or the store's default TTL for a
 //! browser-session cookie (`"originalMaxAge":null`). That TTL is in the
 //! record, so it is known only once the record is read. A Lua script can
-//! read and then expire in one call, but costs Redis about 30 times the CPU
-//! of a plain GET; GETEX costs about as much as a GET, but needs its TTL up
-//! front. Most applications give every session the same `maxAge`, so the
+//! read and then expire in one call, but costs Redis about seven times the
+//! CPU of GETEX (3.5 µs against 0.5 µs a call on Redis 7.0); GETEX needs
+//! its TTL up front. Most applications give every session the same `maxAge`, so the
 //! TTL the previous record needed is nearly always right: it is sent, and a
 //! wrong guess is put right with a second command.
 
