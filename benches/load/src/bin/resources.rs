@@ -145,13 +145,25 @@ fn allocs() {
         ];
         println!("| server | scenario | allocations/request | bytes allocated/request |");
         println!("|---|---|---:|---:|");
+        // `ALLOCS_ONLY=<text>` keeps the rows whose "<server> <scenario>"
+        // contains it (e.g. "ours (MemoryStore) /read"), to run one under
+        // heaptrack.
+        let only = std::env::var("ALLOCS_ONLY").unwrap_or_default();
+        let kept =
+            |name: &str, label: &str| only.is_empty() || format!("{name} {label}").contains(&only);
         for (name, app) in &apps {
+            if !SCENARIOS.iter().any(|(label, _, _)| kept(name, label)) {
+                continue;
+            }
             let cookie = if *name == "bare axum" {
                 String::from("connect.sid=x")
             } else {
                 session_cookie(app).await
             };
             for (label, path, with_cookie) in SCENARIOS {
+                if !kept(name, label) {
+                    continue;
+                }
                 let cookie = with_cookie.then_some(cookie.as_str());
                 // Warm up (lazy statics, first-use allocations).
                 for _ in 0..100 {

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use http::header::COOKIE;
 use http::request::Parts;
 use http::HeaderMap;
@@ -57,11 +59,11 @@ pub(crate) fn is_secure(parts: &Parts, proxy: Option<bool>) -> bool {
 
 /// A validly signed session ID from the request's cookie.
 pub(crate) struct CookieId {
-    pub(crate) id: String,
+    pub(crate) id: Arc<str>,
     /// The decoded cookie value (`s:<id>.<mac>`) when the signing secret
     /// verified it: a `Set-Cookie` for this ID can send it back as is
     /// instead of signing again.
-    pub(crate) signed_value: Option<String>,
+    pub(crate) signed_value: Option<Arc<str>>,
 }
 
 /// The session ID a request's cookie carries, if it is signed with one of
@@ -81,9 +83,8 @@ pub(crate) fn session_id_from_cookie(
     if id.is_empty() {
         return None;
     }
-    let id = id.to_owned();
     Some(CookieId {
-        id,
-        signed_value: by_primary.then(|| value.into_owned()),
+        id: Arc::from(id),
+        signed_value: by_primary.then(|| Arc::from(&*value)),
     })
 }

@@ -257,6 +257,6 @@ fn a_cookie_signed_by_the_first_secret_can_be_sent_back_unchanged() {
     assert_eq!(resent, by_new);
     // Signed by an older secret: valid, but re-signed with the new one.
     let found = session_id_from_cookie(&header(&by_old), "connect.sid", &rotated).expect("valid");
-    assert_eq!(found.id, "abc");
+    assert_eq!(&*found.id, "abc");
     assert!(found.signed_value.is_none());
 }

@@ -47,16 +47,16 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
 
     let head_copy = context.needs_head().then(|| Arc::new(copy_head(head)));
     let owner = context.next_owner();
-    let request_state = |live: Arc<Live>, cookie_id: Option<String>| {
+    let request_state = |live: Arc<Live>, cookie_id: Option<Arc<str>>| {
         let (original_data, version) = {
             let state = live.lock();
             (Arc::clone(&state.data), state.version)
         };
-        let original_id = live.id.clone();
+        let original_id = Arc::clone(&live.id);
         // express records `savedHash` at load time only without `resave`.
         let saved =
             (version.is_some() && snapshot_on_load(&context.end_options)).then(|| SavedSnapshot {
-                id: original_id.clone(),
+                id: Arc::clone(&original_id),
                 data: Arc::clone(&original_data),
                 own_changes: 0,
             });
@@ -92,7 +92,7 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
                 Ok(Some((loaded, touched))) => {
                     let touched_for = touched.then(|| loaded.record.cookie.clone());
                     let live = context.registry.join_or_insert(
-                        id.clone(),
+                        id,
                         LiveState::new(
                             loaded.record.cookie,
                             loaded.record.data,
@@ -125,7 +125,7 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
     // No cookie, or an unknown, expired or destroyed ID: a fresh session
     // under a new ID, never the client's. Nobody else can know the new ID
     // yet, so it needs no registry entry.
-    let id = context.new_id(Some(head));
+    let id = Arc::from(context.new_id(Some(head)));
     let cookie = new_session_cookie(&cookie_options, secure_request, clock::now_ms());
     let live = live::unregistered(id, LiveState::new(cookie, Arc::default(), None));
     Start::With(Session::new(

@@ -134,7 +134,9 @@ impl LiveState {
 
 /// A session live in this process.
 pub(crate) struct Live {
-    pub(crate) id: String,
+    /// Shared with the registry key and the request's bookkeeping, so
+    /// that one request copies the ID once, not once per use.
+    pub(crate) id: Arc<str>,
     state: Mutex<LiveState>,
     /// Serialises this session's store writes within the process, so that
     /// in-process requests never conflict with each other, only with other
@@ -161,7 +163,7 @@ impl Drop for Live {
     }
 }
 
-type Shard = HashMap<String, Weak<Live>, RandomState>;
+type Shard = HashMap<Arc<str>, Weak<Live>, RandomState>;
 
 /// The live sessions of one layer, by ID. Sharded so that requests on
 /// different sessions rarely meet on a lock.
@@ -195,18 +197,18 @@ impl Registry {
 
     /// Makes `state` the live session for `id`, unless a concurrent request
     /// got there first: then that one is returned and `state` is dropped.
-    pub(crate) fn join_or_insert(self: &Arc<Self>, id: String, state: LiveState) -> Arc<Live> {
-        let mut shard = self.shard(&id);
-        if let Some(existing) = shard.get(&id).and_then(Weak::upgrade) {
+    pub(crate) fn join_or_insert(self: &Arc<Self>, id: &Arc<str>, state: LiveState) -> Arc<Live> {
+        let mut shard = self.shard(id);
+        if let Some(existing) = shard.get(id).and_then(Weak::upgrade) {
             return existing;
         }
         let live = Arc::new(Live {
-            id: id.clone(),
+            id: Arc::clone(id),
             state: Mutex::new(state),
             commit: tokio::sync::Mutex::new(()),
             registry: Some(Arc::clone(self)),
         });
-        shard.insert(id, Arc::downgrade(&live));
+        shard.insert(Arc::clone(id), Arc::downgrade(&live));
         live
     }
 
@@ -230,7 +232,7 @@ impl Registry {
 
 /// A live session outside any registry: for a session whose ID nobody
 /// else can know yet (a new one), so no one can join it.
-pub(crate) fn unregistered(id: String, state: LiveState) -> Arc<Live> {
+pub(crate) fn unregistered(id: Arc<str>, state: LiveState) -> Arc<Live> {
     Arc::new(Live {
         id,
         state: Mutex::new(state),

@@ -380,7 +380,10 @@ impl Session {
         let new_id = context.new_id(state.head.as_deref());
         let cookie =
             new_session_cookie(&state.cookie_options, state.secure_request, clock::now_ms());
-        state.live = live::unregistered(new_id, LiveState::new(cookie, Arc::default(), None));
+        state.live = live::unregistered(
+            Arc::from(new_id),
+            LiveState::new(cookie, Arc::default(), None),
+        );
         state.saved = None;
         state.standing = Standing::Live;
         destroyed

@@ -9,7 +9,7 @@ use crate::store::CookieData;
 
 /// What one request saved by hand: express's `savedHash`.
 pub(crate) struct SavedSnapshot {
-    pub(crate) id: String,
+    pub(crate) id: Arc<str>,
     pub(crate) data: Data,
     /// This request's change count at that moment: with no own change
     /// since, the request has nothing more to save, whatever other
@@ -25,12 +25,12 @@ pub(crate) struct SessionState {
     /// Tags this request's changes in the live session's pending log.
     pub(crate) owner: u64,
     /// The ID the request's signed cookie carried, if any (`cookieId`).
-    pub(crate) cookie_id: Option<String>,
+    pub(crate) cookie_id: Option<Arc<str>>,
     /// That cookie's decoded value, when the signing secret made it: sent
     /// back as is while the ID stays the same (no second HMAC).
-    pub(crate) cookie_value: Option<String>,
+    pub(crate) cookie_value: Option<Arc<str>>,
     /// The ID the session had when the request got it (`originalId`).
-    pub(crate) original_id: String,
+    pub(crate) original_id: Arc<str>,
     /// The data when the request got it (`originalHash`).
     pub(crate) original_data: Data,
     pub(crate) saved: Option<SavedSnapshot>,
@@ -58,7 +58,7 @@ impl SessionState {
     /// differs from what the request started with because of its own
     /// changes (changes by concurrent requests are theirs to save).
     pub(crate) fn modified(&self, live: &LiveState) -> bool {
-        *self.id() != self.original_id
+        *self.id() != *self.original_id
             || (self.own_changes > 0
                 && !Arc::ptr_eq(&live.data, &self.original_data)
                 && *live.data != *self.original_data)
@@ -67,7 +67,7 @@ impl SessionState {
     /// express's `isSaved`, for this request.
     pub(crate) fn is_saved(&self, live: &LiveState) -> bool {
         self.saved.as_ref().is_some_and(|saved| {
-            saved.id == *self.id()
+            *saved.id == *self.id()
                 && (saved.own_changes == self.own_changes
                     || Arc::ptr_eq(&saved.data, &live.data)
                     || *saved.data == *live.data)
@@ -76,7 +76,7 @@ impl SessionState {
 
     pub(crate) fn mark_saved(&mut self, data: Data) {
         self.saved = Some(SavedSnapshot {
-            id: self.id().to_owned(),
+            id: Arc::clone(&self.live.id),
             data,
             own_changes: self.own_changes,
         });
@@ -86,7 +86,7 @@ impl SessionState {
     /// own cookie already is one.
     pub(crate) fn reusable_cookie_value(&self) -> Option<&str> {
         match &self.cookie_id {
-            Some(id) if id == self.id() => self.cookie_value.as_deref(),
+            Some(id) if **id == *self.id() => self.cookie_value.as_deref(),
             _ => None,
         }
     }
