@@ -178,8 +178,10 @@ pub trait Store: Send + Sync + 'static {
     /// end-of-request touch of an unchanged session, so that such a request
     /// costs one round trip instead of two.
     ///
-    /// The default only loads (`false`). Stores where a touch is a separate
-    /// network call override it (Redis does it in one Lua script).
+    /// The default only loads (`false`). The bundled stores override it:
+    /// MemoryStore under one shard lock, Redis with one `GETEX`, PostgreSQL
+    /// and SQLite with one `UPDATE … RETURNING` (MySQL has no such
+    /// statement and keeps the default).
     fn load_and_touch<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<(LoadedRecord, bool)>> {
         Box::pin(async move { Ok(self.load(id).await?.map(|loaded| (loaded, false))) })
     }
