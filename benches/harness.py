@@ -409,6 +409,10 @@ def main():
     if args.paired:
         rounds_note += ("; ratios to a bare axum run measured right before each server's "
                         "scenario (--paired)")
+    # The axum servers read RUNTIME (session_bench::run); say which ran.
+    rounds_note += ("; axum servers on tokio's current-thread runtime (RUNTIME=current)"
+                    if os.environ.get("RUNTIME") == "current"
+                    else "; axum servers on tokio's multi-thread runtime")
     def git(*cmd):
         return subprocess.run(["git", "-C", ROOT] + list(cmd), capture_output=True,
                               text=True).stdout.strip()

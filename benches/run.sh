@@ -5,6 +5,8 @@
 #   benches/run.sh --quick    # 2 s per scenario (CI smoke)
 #   benches/run.sh --only ours --only tower   # a subset (bare axum always runs)
 #   benches/run.sh --paired   # bare axum re-measured right before each server (noisy machine)
+#   RUNTIME=current benches/run.sh   # axum servers on tokio's current-thread runtime
+#                                    # (actix-web's model) instead of the multi-thread one
 #
 # Builds the servers (release), installs the Node servers' packages, then
 # runs benches/harness.py, which starts each server pinned to core 0 with a

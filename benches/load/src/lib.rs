@@ -37,6 +37,24 @@ pub fn key_bytes() -> [u8; 64] {
     key
 }
 
+/// Runs a server's `main` on the tokio runtime `$RUNTIME` names: `current`
+/// for tokio's single-threaded runtime (the model actix-web runs each of its
+/// workers on), anything else for the multi-threaded one `#[tokio::main]`
+/// builds (one worker here: the server is pinned to one core). Every axum
+/// server goes through this, so that a run compares them on the same runtime.
+pub fn run<F: std::future::Future>(main: F) -> F::Output {
+    let mut builder = if std::env::var("RUNTIME").is_ok_and(|v| v == "current") {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(main)
+}
+
 /// Serves an axum router on [`addr`] and prints the ready line.
 pub async fn serve_axum(app: axum::Router) {
     let addr = addr();

@@ -33,8 +33,11 @@ async fn counter(session: Session) -> String {
     n.to_string()
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    session_bench::run(serve());
+}
+
+async fn serve() {
     let url = session_bench::store_url();
     let config = Config::from_url(&url).expect("redis url");
     // One connection, as our RedisStore uses (fred pipelines over it).
