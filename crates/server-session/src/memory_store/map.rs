@@ -48,14 +48,17 @@ const SHRINK_MIN_CAPACITY: usize = 64;
 /// `JSON.stringify(sess)`, not as a parsed map: a parsed `serde_json::Map`
 /// costs an `IndexMap` (its index table, an entries vector with spare room,
 /// one `String` per key) and was two thirds of an idle session's memory.
-/// The price is a parse of the (usually small) data on each load.
+/// The price is a parse of the (usually small) data on each load, made
+/// after the shard is unlocked (see [`Stored`]).
 pub(super) struct Entry {
     /// The cookie settings, parsed: `touch` rewrites them and the expiry
     /// rules read them, so they stay cheap to reach.
     pub(super) cookie: CookieData,
-    /// The data object as compact JSON, or empty for no keys (an empty
-    /// `Box<str>` does not allocate).
-    pub(super) data: Box<str>,
+    /// The data object as compact JSON, or empty for no keys. Shared, so
+    /// that a load copies a pointer under the shard lock and parses after
+    /// releasing it: a large session must not hold up its shard's other
+    /// sessions while it is parsed.
+    pub(super) data: Arc<str>,
     /// When the entry stops being visible, in ms since the epoch: the
     /// cookie's `expires`, or last save/touch plus the idle lifetime for a
     /// browser-session cookie.
@@ -67,12 +70,10 @@ pub(super) struct Entry {
 impl Entry {
     fn new(record: &Record, expires_at: i64, generation: u64) -> Self {
         let data = if record.data.is_empty() {
-            Box::default()
+            Arc::default()
         } else {
             // Writing string keys and JSON values to a string cannot fail.
-            serde_json::to_string(&*record.data)
-                .unwrap_or_default()
-                .into_boxed_str()
+            Arc::from(serde_json::to_string(&*record.data).unwrap_or_default())
         };
         Self {
             cookie: record.cookie.clone(),
@@ -82,10 +83,28 @@ impl Entry {
         }
     }
 
-    /// The record as it was saved. The text was written by `new` from a
-    /// map, so it always parses; the error is still a typed one, never a
-    /// panic.
-    pub(super) fn record(&self) -> Result<Record, StoreError> {
+    /// What a load takes out of the shard: cheap copies, parsed later.
+    fn stored(&self) -> Stored {
+        Stored {
+            cookie: self.cookie.clone(),
+            data: Arc::clone(&self.data),
+            generation: self.generation,
+        }
+    }
+}
+
+/// An entry as a load copied it out of its shard, to be parsed unlocked.
+pub(super) struct Stored {
+    cookie: CookieData,
+    data: Arc<str>,
+    generation: u64,
+}
+
+impl Stored {
+    /// The record as it was saved. The text was written by [`Entry::new`]
+    /// from a map, so it always parses; the error is still a typed one,
+    /// never a panic.
+    fn record(self) -> Result<Record, StoreError> {
         let data = if self.data.is_empty() {
             Map::new()
         } else {
@@ -95,15 +114,16 @@ impl Entry {
             })?
         };
         Ok(Record {
-            cookie: self.cookie.clone(),
+            cookie: self.cookie,
             data: Arc::new(data),
         })
     }
 
-    fn loaded(&self) -> Result<LoadedRecord, StoreError> {
+    fn loaded(self) -> Result<LoadedRecord, StoreError> {
+        let version = Version::from_u64(self.generation);
         Ok(LoadedRecord {
             record: self.record()?,
-            version: Version::from_u64(self.generation),
+            version,
         })
     }
 }
@@ -239,7 +259,9 @@ impl Sessions {
             return Ok(None);
         };
         if entry.expires_at > now {
-            return entry.loaded().map(Some);
+            let stored = entry.stored();
+            drop(shard);
+            return stored.loaded().map(Some);
         }
         let expired = shard.remove(id);
         drop(shard);
@@ -274,13 +296,14 @@ impl Sessions {
             // The caller sees the record as it was stored, as with a
             // separate touch at the end (express shows the stored expiry
             // during the request).
-            let loaded = entry.loaded()?;
+            let stored = entry.stored();
             let touched = expires_at > now;
             if touched {
                 entry.cookie.expires = expires;
                 entry.expires_at = expires_at;
             }
-            return Ok(Some((loaded, touched)));
+            drop(shard);
+            return Ok(Some((stored.loaded()?, touched)));
         }
         let expired = shard.remove(id);
         drop(shard);
@@ -546,10 +569,12 @@ impl Sessions {
             let (_, listed) = self.with_swept_shard(index, now, |shard| {
                 shard
                     .iter()
-                    .map(|(id, entry)| Ok((id.to_string(), entry.record()?)))
-                    .collect::<Result<Vec<_>, StoreError>>()
+                    .map(|(id, entry)| (id.to_string(), entry.stored()))
+                    .collect::<Vec<_>>()
             });
-            out.extend(listed?);
+            for (id, stored) in listed {
+                out.push((id, stored.record()?));
+            }
         }
         Ok(out)
     }
