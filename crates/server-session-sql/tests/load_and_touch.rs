@@ -5,7 +5,7 @@
 
 mod common;
 
-use server_session::store::{now_ms, Store, StoreError, Version};
+use server_session::store::{now_ms, LoadedRecord, Store, StoreError, Version};
 
 /// What a case needs beyond the store: raw access to its table.
 trait Fixture: Store + Sized {
@@ -34,6 +34,27 @@ fn sess_with_max_age(max_age: &str) -> String {
     )
 }
 
+/// `load_and_touch` of a live row, and the clock just before and after it
+/// (ms), between which the touch took its "now".
+async fn timed_load_and_touch<S: Fixture>(store: &S, id: &str) -> (LoadedRecord, bool, i64, i64) {
+    let before = now_ms();
+    let (loaded, touched) = store
+        .load_and_touch(id)
+        .await
+        .expect("load_and_touch")
+        .expect("live");
+    (loaded, touched, before, now_ms())
+}
+
+/// The row's `expire` lies within `earliest..=latest` (seconds).
+async fn assert_expire_within<S: Fixture>(store: &S, id: &str, earliest: i64, latest: i64) {
+    let expire = store.expire_secs(id).await.expect("row");
+    assert!(
+        (earliest..=latest).contains(&expire),
+        "expire {expire} not in {earliest}..={latest}"
+    );
+}
+
 async fn a_live_record_with_max_age_gets_expire_now_plus_max_age<S: Fixture>(store: S) {
     let max_age = 3_600_123;
     let sess = sess_with_max_age(&max_age.to_string());
@@ -41,22 +62,16 @@ async fn a_live_record_with_max_age_gets_expire_now_plus_max_age<S: Fixture>(sto
     store.insert_raw("a", &sess, old_expire).await;
     let loaded = store.load("a").await.expect("load").expect("live");
 
-    let before = now_ms();
-    let (touched_load, touched) = store
-        .load_and_touch("a")
-        .await
-        .expect("load_and_touch")
-        .expect("live");
-    let after = now_ms();
+    let (touched_load, touched, before, after) = timed_load_and_touch(&store, "a").await;
 
     assert!(touched, "a max-age record is touched");
-    let expire = store.expire_secs("a").await.expect("row");
-    let earliest = ceil_secs(before + max_age);
-    let latest = ceil_secs(after + max_age);
-    assert!(
-        (earliest..=latest).contains(&expire),
-        "expire {expire} not in {earliest}..={latest}"
-    );
+    assert_expire_within(
+        &store,
+        "a",
+        ceil_secs(before + max_age),
+        ceil_secs(after + max_age),
+    )
+    .await;
     assert_eq!(
         store.stored_sess("a").await.expect("row"),
         sess.as_bytes(),
@@ -79,23 +94,17 @@ async fn a_browser_session_record_gets_the_default_ttl<S: Fixture>(store: S) {
     let old_expire = ceil_secs(now_ms()) + 5;
     store.insert_raw("b", sess, old_expire).await;
 
-    let before = now_ms();
-    let (loaded, touched) = store
-        .load_and_touch("b")
-        .await
-        .expect("load_and_touch")
-        .expect("live");
-    let after = now_ms();
+    let (loaded, touched, before, after) = timed_load_and_touch(&store, "b").await;
 
     assert!(touched, "a browser-session record is touched");
     assert_eq!(loaded.version, Version::digest_of(sess.as_bytes()));
-    let expire = store.expire_secs("b").await.expect("row");
-    let earliest = ceil_secs(before) + DEFAULT_TTL_SECS;
-    let latest = ceil_secs(after) + DEFAULT_TTL_SECS;
-    assert!(
-        (earliest..=latest).contains(&expire),
-        "expire {expire} not in {earliest}..={latest}"
-    );
+    assert_expire_within(
+        &store,
+        "b",
+        ceil_secs(before) + DEFAULT_TTL_SECS,
+        ceil_secs(after) + DEFAULT_TTL_SECS,
+    )
+    .await;
     store.cleanup().await;
 }
 

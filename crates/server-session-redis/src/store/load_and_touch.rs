@@ -346,6 +346,25 @@ mod tests {
         Record::new(cookie, serde_json::Map::new())
     }
 
+    /// Saves `record` under a fresh ID, then loads and touches it: the
+    /// record's key, what the load returned, and whether it touched.
+    async fn save_then_load_and_touch(
+        store: &RedisStore,
+        record: &Record,
+    ) -> (String, LoadedRecord, bool) {
+        let id = unique("lat");
+        let _ = store
+            .save(&id, record, SaveCondition::Upsert)
+            .await
+            .expect("save");
+        let (loaded, touched) = store
+            .load_and_touch(&id)
+            .await
+            .expect("load")
+            .expect("found");
+        (store.key(&id), loaded, touched)
+    }
+
     async fn pttl(store: &RedisStore, key: &str) -> i64 {
         let mut cmd = redis::cmd("PTTL");
         cmd.arg(key);
@@ -378,86 +397,29 @@ mod tests {
 
         // The guess follows the last record read, and only positive TTLs.
         assert_eq!(store.next_getex_ttl(), 300);
-        let id = unique("lat");
-        let _ = store
-            .save(
-                &id,
-                &record(Some(120_000), Some(5_000)),
-                SaveCondition::Upsert,
-            )
-            .await
-            .expect("save");
-        let (_, touched) = store
-            .load_and_touch(&id)
-            .await
-            .expect("load")
-            .expect("found");
+        let (_, _, touched) =
+            save_then_load_and_touch(&store, &record(Some(120_000), Some(5_000))).await;
         assert!(touched);
         assert_eq!(store.next_getex_ttl(), 120);
         assert_eq!(store.clone().with_prefix("other:").next_getex_ttl(), 120);
-        let id = unique("lat");
-        let _ = store
-            .save(&id, &record(Some(0), Some(5_000)), SaveCondition::Upsert)
-            .await
-            .expect("save");
-        let (_, touched) = store
-            .load_and_touch(&id)
-            .await
-            .expect("load")
-            .expect("found");
+        let (_, _, touched) = save_then_load_and_touch(&store, &record(Some(0), Some(5_000))).await;
         assert!(!touched);
         assert_eq!(store.next_getex_ttl(), 120);
 
         // The script path, as after a refusal, still touches correctly.
         store.use_script_for_load_and_touch();
-        let id = unique("lat");
-        let key = store.key(&id);
-        let _ = store
-            .save(
-                &id,
-                &record(Some(60_500), Some(5_000)),
-                SaveCondition::Upsert,
-            )
-            .await
-            .expect("save");
-        let (loaded, touched) = store
-            .load_and_touch(&id)
-            .await
-            .expect("load")
-            .expect("found");
+        let (key, loaded, touched) =
+            save_then_load_and_touch(&store, &record(Some(60_500), Some(5_000))).await;
         assert!(touched);
         assert_eq!(loaded.record.cookie().original_max_age_ms(), Some(60_500));
         let ttl = pttl(&store, &key).await;
         assert!((60_001..=61_000).contains(&ttl), "pttl {ttl}");
-        let id = unique("lat");
-        let key = store.key(&id);
-        let _ = store
-            .save(&id, &record(None, None), SaveCondition::Upsert)
-            .await
-            .expect("save");
-        let (_, touched) = store
-            .load_and_touch(&id)
-            .await
-            .expect("load")
-            .expect("found");
+        let (key, _, touched) = save_then_load_and_touch(&store, &record(None, None)).await;
         assert!(touched);
         let ttl = pttl(&store, &key).await;
         assert!((299_001..=300_000).contains(&ttl), "pttl {ttl}");
-        let id = unique("lat");
-        let key = store.key(&id);
-        let _ = store
-            .save(
-                &id,
-                &record(Some(-5_000), Some(5_000)),
-                SaveCondition::Upsert,
-            )
-            .await
-            .expect("save");
-        let (_, touched) = store
-            .load_and_touch(&id)
-            .await
-            .expect("load")
-            .expect("found");
+        let (key, _, touched) =
+            save_then_load_and_touch(&store, &record(Some(-5_000), Some(5_000))).await;
         assert!(!touched);
         let ttl = pttl(&store, &key).await;
         assert!((1..=5_000).contains(&ttl), "pttl {ttl}");

@@ -67,14 +67,20 @@ pub(super) struct Entry {
     pub(super) generation: u64,
 }
 
+/// `record`'s data as an entry keeps it: compact JSON, or empty for no keys.
+/// Written before the shard is locked, for the same reason loads parse
+/// after unlocking it.
+fn encode_data(record: &Record) -> Arc<str> {
+    if record.data.is_empty() {
+        Arc::default()
+    } else {
+        // Writing string keys and JSON values to a string cannot fail.
+        Arc::from(serde_json::to_string(&*record.data).unwrap_or_default())
+    }
+}
+
 impl Entry {
-    fn new(record: &Record, expires_at: i64, generation: u64) -> Self {
-        let data = if record.data.is_empty() {
-            Arc::default()
-        } else {
-            // Writing string keys and JSON values to a string cannot fail.
-            Arc::from(serde_json::to_string(&*record.data).unwrap_or_default())
-        };
+    fn new(record: &Record, data: Arc<str>, expires_at: i64, generation: u64) -> Self {
         Self {
             cookie: record.cookie.clone(),
             data,
@@ -101,7 +107,7 @@ pub(super) struct Stored {
 }
 
 impl Stored {
-    /// The record as it was saved. The text was written by [`Entry::new`]
+    /// The record as it was saved. The text was written by [`encode_data`]
     /// from a map, so it always parses; the error is still a typed one,
     /// never a panic.
     fn record(self) -> Result<Record, StoreError> {
@@ -323,6 +329,9 @@ impl Sessions {
         if expires_at > now && self.count() >= self.max_sessions.load(Ordering::Relaxed) {
             self.sweep_if_due(now);
         }
+        // Not needed when the save is refused or deletes, but written
+        // unlocked: a conflict is the rare case.
+        let data = encode_data(record);
         let index = self.shard_index(id);
         let mut shard = lock(&self.shards[index]);
         if let Some(slot) = shard.get_mut(id) {
@@ -332,7 +341,7 @@ impl Sessions {
             }
             let (generation, version) = self.next_version();
             let old = if expires_at > now {
-                std::mem::replace(slot, Entry::new(record, expires_at, generation))
+                std::mem::replace(slot, Entry::new(record, data, expires_at, generation))
             } else {
                 // connect-redis deletes instead of writing an expired record.
                 let Some(removed) = shard.remove(id) else {
@@ -354,7 +363,7 @@ impl Sessions {
             return SaveOutcome::Saved(version);
         }
         let evicted = self.reserve_slot(&mut shard, index, now);
-        shard.insert(id.into(), Entry::new(record, expires_at, generation));
+        shard.insert(id.into(), Entry::new(record, data, expires_at, generation));
         drop(shard);
         drop(evicted);
         SaveOutcome::Saved(version)
