@@ -72,10 +72,14 @@ impl Context {
     }
 
     /// A new session ID, from `genid` when one is configured.
-    pub(crate) fn new_id(&self, head: Option<&Parts>) -> String {
+    pub(crate) fn new_id(&self, head: Option<&Parts>) -> Result<String, SessionError> {
         match (&self.config.genid, head) {
-            (Some(genid), Some(head)) => genid(head),
-            _ => codec::generate_id(),
+            (Some(genid), Some(head)) => {
+                let id = genid(head);
+                check_generated_id(&id)?;
+                Ok(id)
+            }
+            _ => Ok(codec::generate_id()),
         }
     }
 
@@ -92,6 +96,26 @@ impl Context {
             hook(error);
         }
     }
+}
+
+/// The longest ID a custom `genid` may return: the bundled SQL tables key
+/// on `varchar(255)`, and Redis keys, cookies and logs have no use for more.
+const MAX_ID_BYTES: usize = 255;
+
+/// Refuses IDs no store or cookie can carry: empty (express treats it as no
+/// session, so it could never load), over [`MAX_ID_BYTES`], or holding a
+/// control character (PostgreSQL refuses NUL, and none belongs in a key).
+fn check_generated_id(id: &str) -> Result<(), SessionError> {
+    let reason = if id.is_empty() {
+        "genid returned an empty id"
+    } else if id.len() > MAX_ID_BYTES {
+        "genid returned an id longer than 255 bytes"
+    } else if id.chars().any(char::is_control) {
+        "genid returned an id with a control character"
+    } else {
+        return Ok(());
+    };
+    Err(SessionError::InvalidId { reason })
 }
 
 /// A copy of the request head without its extensions, for `genid` calls

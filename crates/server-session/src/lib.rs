@@ -66,8 +66,8 @@ pub mod session;
 pub mod store;
 
 pub use config::{
-    CommitErrorPolicy, ConfigError, ConflictPolicy, CookieOptions, LoadErrorPolicy, PathMatch,
-    SameSitePolicy, SecurePolicy, SessionConfig, Unset,
+    CommitErrorPolicy, ConfigError, ConflictPolicy, CookieOptions, CorruptRecordPolicy,
+    LoadErrorPolicy, PathMatch, SameSitePolicy, SecurePolicy, SessionConfig, Unset,
 };
 #[cfg(feature = "axum")]
 pub use extract::SessionRejection;

@@ -19,7 +19,9 @@ use axum::Router;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, COOKIE};
 use http::Method;
 use serde_json::Value;
-use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer};
+use server_session::{
+    CookieOptions, CorruptRecordPolicy, MemoryStore, Session, SessionConfig, SessionLayer,
+};
 use tower::ServiceExt as _;
 
 use support::store::Op;
@@ -565,11 +567,15 @@ async fn t028_when_session_expired_in_store_should_not_exist_in_store() {
 async fn t029_when_session_without_cookie_property_in_store_should_pass_error_from_inflate() {
     let store = TestStore::new();
     let errors = ErrorLog::default();
-    let app = num_server(errors.install(express_config()), store.clone());
+    // express's behaviour is the `LoadError` policy; the default starts a
+    // new session instead (checked at the end).
+    let config = express_config().with_corrupt_record_policy(CorruptRecordPolicy::LoadError);
+    let app = num_server(errors.install(config), store.clone());
 
     let res = get(&app, "/").await;
     should_set_cookie(&res, "connect.sid");
     res.expect(200, "session 1");
+    let cookie = res.cookie();
 
     // `store.set(sid, { foo: 'bar' })`: a stored value with no `cookie`.
     store.write_raw(&res.sid(), r#"{"foo":"bar"}"#).await;
@@ -579,7 +585,7 @@ async fn t029_when_session_without_cookie_property_in_store_should_pass_error_fr
     // is 500 with an empty body (the deliberate load-error deviation).
     let res = send(
         &app,
-        build(req(Method::GET, "/").header(COOKIE, res.cookie())),
+        build(req(Method::GET, "/").header(COOKIE, &cookie)),
     )
     .await;
     res.expect(500, "");
@@ -590,4 +596,15 @@ async fn t029_when_session_without_cookie_property_in_store_should_pass_error_fr
             && reported[0].message.contains("cookie"),
         "{reported:?}"
     );
+
+    // By default the user gets a fresh session instead of a 500 on every
+    // request until the record expires.
+    let app = num_server(express_config(), store.clone());
+    let res = send(
+        &app,
+        build(req(Method::GET, "/").header(COOKIE, &cookie)),
+    )
+    .await;
+    res.expect(200, "session 1");
+    should_set_cookie(&res, "connect.sid");
 }

@@ -210,10 +210,11 @@ fn secure_cookie_config() -> SessionConfig {
 
 #[tokio::test]
 async fn t125_req_session_cookie_secure_should_set_cookie_when_secure() {
-    // upstream runs a real HTTPS server; a request whose URI is `https`
-    // is the layer's view of a TLS connection (whatever `proxy` says).
+    // upstream runs a real HTTPS server; the server's `IsSecure` hint is
+    // the layer's view of a TLS connection (an `https` request URI is the
+    // client's choice, and proves nothing).
     let app = server(secure_cookie_config(), MemoryStore::new(), end);
-    let res = get(&app, "https://express-session.local/").await;
+    let res = get_with_headers(&app, "/", &[("x-secure", "true")]).await;
     should_set_cookie(&res, "connect.sid");
     should_set_cookie_with_attribute(&res, "connect.sid", "Secure");
     res.expect_status(200);

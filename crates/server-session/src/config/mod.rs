@@ -33,7 +33,9 @@ use http::request::Parts;
 pub(crate) use cookie_options::Lifetime;
 pub use cookie_options::{CookieOptions, SameSitePolicy, SecurePolicy};
 pub use error::ConfigError;
-pub use policy::{CommitErrorPolicy, ConflictPolicy, LoadErrorPolicy, PathMatch, Unset};
+pub use policy::{
+    CommitErrorPolicy, ConflictPolicy, CorruptRecordPolicy, LoadErrorPolicy, PathMatch, Unset,
+};
 
 use crate::codec::{self, Secrets};
 use crate::SessionError;
@@ -65,6 +67,7 @@ pub struct SessionConfig {
     pub(crate) unset: Unset,
     pub(crate) path_match: PathMatch,
     pub(crate) load_error: LoadErrorPolicy,
+    pub(crate) corrupt_record: CorruptRecordPolicy,
     pub(crate) commit_error: CommitErrorPolicy,
     pub(crate) error_hook: Option<ErrorHook>,
     pub(crate) store_timeout: Duration,
@@ -94,6 +97,7 @@ impl fmt::Debug for SessionConfig {
             .field("unset", &self.unset)
             .field("path_match", &self.path_match)
             .field("load_error", &self.load_error)
+            .field("corrupt_record", &self.corrupt_record)
             .field("commit_error", &self.commit_error)
             .field("store_timeout", &self.store_timeout)
             .field("conflict", &self.conflict)
@@ -117,6 +121,7 @@ impl SessionConfig {
             unset: Unset::Keep,
             path_match: PathMatch::Prefix,
             load_error: LoadErrorPolicy::InternalServerError,
+            corrupt_record: CorruptRecordPolicy::NewSession,
             commit_error: CommitErrorPolicy::KeepResponse,
             error_hook: None,
             store_timeout: Duration::from_secs(5),
@@ -147,6 +152,13 @@ impl SessionConfig {
     /// express's `genid`: makes new session IDs from the request head. The
     /// default is 24 random bytes in base64url (32 characters). Keep at
     /// least 128 bits of entropy.
+    ///
+    /// Every ID it returns is checked: one that is empty, longer than 255
+    /// bytes or holds a control character fails the request with 500 (and
+    /// [`SessionError::InvalidId`] to the error hook), and so does one
+    /// already taken by a stored session after a few draws. A new session is
+    /// only ever stored under an ID nobody holds, so a `genid` that repeats
+    /// itself can never hand one visitor another's session.
     #[must_use]
     pub fn with_genid(mut self, genid: impl Fn(&Parts) -> String + Send + Sync + 'static) -> Self {
         self.genid = Some(Arc::new(genid));
@@ -162,7 +174,10 @@ impl SessionConfig {
 
     /// express's function form of `cookie`: options computed for each
     /// request (per tenant domain, for example). Unlike express, `Auto`
-    /// values are resolved in this form too.
+    /// values are resolved in this form too. These options cannot be checked
+    /// when the layer is built: a `max_age` or `expires` past JavaScript's
+    /// dates gives the cookie the nearest JavaScript date, with a `tracing`
+    /// warning, where express would fail the request.
     #[must_use]
     pub fn with_cookie_fn(
         mut self,
@@ -225,6 +240,15 @@ impl SessionConfig {
     #[must_use]
     pub fn with_load_error_policy(mut self, policy: LoadErrorPolicy) -> Self {
         self.load_error = policy;
+        self
+    }
+
+    /// What to do when a stored session cannot be read (corrupt JSON, a
+    /// record without `cookie`, …). The default starts a fresh session, so
+    /// one unreadable record never answers 500 to its user until it expires.
+    #[must_use]
+    pub fn with_corrupt_record_policy(mut self, policy: CorruptRecordPolicy) -> Self {
+        self.corrupt_record = policy;
         self
     }
 

@@ -35,6 +35,22 @@ pub enum LoadErrorPolicy {
     ContinueWithoutSession,
 }
 
+/// What the layer does when the store holds a record for the request's
+/// session that it cannot read ([`StoreError::Corrupt`](crate::StoreError::Corrupt)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CorruptRecordPolicy {
+    /// Report the error (`tracing` and the error hook) and give the request a
+    /// fresh session under a new ID, as for a missing one. The unreadable
+    /// record is left in the store until it expires: another service
+    /// sharing the store may still read it.
+    #[default]
+    NewSession,
+    /// Treat it as any other load error: the [`LoadErrorPolicy`] answers
+    /// (express's behaviour: 500).
+    LoadError,
+}
+
 /// What the layer does with the response when saving, touching or
 /// destroying the session fails after the handler ran.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,7 +74,9 @@ pub enum ConflictPolicy {
     #[default]
     Merge,
     /// Overwrite whatever is stored, as express-session does: the last
-    /// writer wins, and concurrent changes can be lost.
+    /// writer wins, and concurrent changes can be lost. Unlike express, a
+    /// session that was destroyed or expired meanwhile is never written
+    /// back.
     LastWriteWins,
     /// Give up with [`SessionError::Conflict`](crate::SessionError::Conflict).
     Fail,

@@ -32,16 +32,15 @@ pub(crate) fn path_matches(request_path: &str, cookie_path: &str, mode: PathMatc
     }
 }
 
-/// express's `issecure(req)`.
+/// express's `issecure(req)`, with the server's [`IsSecure`] hint standing
+/// for both `req.connection.encrypted` and `req.secure`.
 ///
-/// An `https` request URI stands for a TLS socket, which is secure whatever
-/// `proxy` says. Then `proxy: false` trusts nothing else, `proxy: true`
-/// trusts the first `X-Forwarded-Proto` value, and an unset `proxy` asks the
-/// server's [`IsSecure`] hint (express's `req.secure`).
+/// `proxy: false` trusts nothing, `proxy: true` trusts the first
+/// `X-Forwarded-Proto` value, and an unset `proxy` asks the hint. The
+/// request URI's scheme is never consulted: a client chooses it (an
+/// absolute-form target `https://…` sent over plain HTTP/1.1), so it
+/// proves nothing about the connection.
 pub(crate) fn is_secure(parts: &Parts, proxy: Option<bool>) -> bool {
-    if parts.uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
-        return true;
-    }
     match proxy {
         Some(false) => false,
         None => parts

@@ -216,10 +216,17 @@ fn issecure_follows_express() {
     assert!(!is_secure(&xfp("https"), None));
     assert!(!is_secure(&parts("/", &[], Some(true)), Some(false)));
     assert!(is_secure(&parts("/", &[], Some(true)), None));
-    assert!(is_secure(
-        &parts("https://example.com/", &[], None),
-        Some(false)
-    ));
+}
+
+#[test]
+fn an_https_request_uri_does_not_make_a_request_secure() {
+    // An absolute-form target is the client's choice, even over plain HTTP.
+    let absolute = |hint| parts("https://example.com/", &[], hint);
+    for proxy in [None, Some(false), Some(true)] {
+        assert!(!is_secure(&absolute(None), proxy), "proxy {proxy:?}");
+    }
+    assert!(!is_secure(&absolute(Some(false)), None));
+    assert!(is_secure(&absolute(Some(true)), None));
 }
 
 #[test]

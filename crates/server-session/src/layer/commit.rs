@@ -8,7 +8,7 @@ use crate::config::CommitErrorPolicy;
 use crate::context::Context;
 use crate::engine::cookie::set_cookie_header;
 use crate::engine::end::{plan_end, Standing, StoreOp};
-use crate::session::persist::{self, Persisted};
+use crate::session::persist;
 use crate::{Session, SessionError};
 
 /// express-session's end of request (spec §2.3, §2.5): touch the cookie,
@@ -18,7 +18,7 @@ pub(crate) async fn commit<B: Default>(
     session: &Session,
     response: &mut Response<B>,
 ) {
-    let (plan, live, owner, own_changes, touch_record, set_cookie) = {
+    let (plan, live, owner, own_changes, touch_record) = {
         let state = session.state();
         let live = Arc::clone(&state.live);
         let mut live_state = live.lock();
@@ -32,35 +32,34 @@ pub(crate) async fn commit<B: Default>(
             .is_some_and(|touched| touched.same_settings_as(&live_state.cookie));
         let touch_record =
             (plan.store_op == StoreOp::Touch && !already_touched).then(|| live_state.record());
-        let set_cookie = plan.set_cookie.then(|| {
-            set_cookie_header(
-                &context.config.name,
-                &live.id,
-                state.reusable_cookie_value(),
-                &live_state.cookie,
-                &context.secrets,
-            )
-        });
         drop(live_state);
         let (owner, own_changes) = (state.owner, state.own_changes > 0);
-        (plan, live, owner, own_changes, touch_record, set_cookie)
+        (plan, live, owner, own_changes, touch_record)
     };
 
     let store = &context.store;
-    let mut set_cookie = set_cookie;
+    let mut send_cookie = plan.set_cookie;
     let stored = match plan.store_op {
-        StoreOp::Save => match persist::save(context, &live, owner, own_changes).await {
-            Ok(Persisted::Saved(data)) => {
-                session.state().mark_saved(data);
+        StoreOp::Save => match session.store_live(owner, own_changes).await {
+            Ok((saved_live, Some(data))) => {
+                let mut state = session.state();
+                if Arc::ptr_eq(&state.live, &saved_live) {
+                    state.mark_saved(data);
+                }
                 Ok(())
             }
-            Ok(Persisted::Dropped) => {
+            Ok((_, None)) => {
                 // Destroyed by a concurrent request: it stays destroyed, and
                 // the browser gets no cookie for it.
-                set_cookie = None;
+                send_cookie = false;
                 Ok(())
             }
-            Err(error) => Err(error),
+            Err(error) => {
+                // No cookie for a session the store does not hold: it could
+                // name a record that belongs to somebody else.
+                send_cookie = false;
+                Err(error)
+            }
         },
         StoreOp::Touch => match &touch_record {
             Some(record) => context
@@ -81,6 +80,19 @@ pub(crate) async fn commit<B: Default>(
         }
     }
 
+    // Written after the store call, which may have moved a new session to
+    // another ID.
+    let set_cookie = send_cookie.then(|| {
+        let state = session.state();
+        let live_state = state.live.lock();
+        set_cookie_header(
+            &context.config.name,
+            &state.live.id,
+            state.reusable_cookie_value(),
+            &live_state.cookie,
+            &context.secrets,
+        )
+    });
     match set_cookie {
         Some(Ok(header)) => match HeaderValue::try_from(header) {
             // Appended after any Set-Cookie the handler wrote, as express does.

@@ -4,13 +4,14 @@ use http::request::Parts;
 use http::StatusCode;
 
 use crate::clock;
-use crate::config::LoadErrorPolicy;
+use crate::config::{CorruptRecordPolicy, LoadErrorPolicy};
 use crate::context::{copy_head, Context};
 use crate::engine::cookie::new_session_cookie;
 use crate::engine::end::{snapshot_on_load, Standing};
 use crate::engine::gate::{is_secure, path_matches, session_id_from_cookie};
 use crate::session::live::{self, Live, LiveState};
 use crate::session::state::{SavedSnapshot, SessionState};
+use crate::store::StoreError;
 use crate::{Session, SessionError};
 
 /// How a request begins.
@@ -78,46 +79,58 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
     };
 
     if let Some(id) = &cookie_id {
-        // A request already in flight on this session: share its state.
-        if let Some(live) = context.registry.get(id) {
-            if !live.lock().destroyed {
-                return Start::With(Session::new(
-                    request_state(live, cookie_id.clone()),
-                    Arc::clone(context),
-                ));
+        // Only a validly signed ID ever reaches the store. The store is asked
+        // even when a request in flight already holds this session: only the
+        // store knows whether it expired or was destroyed (by another
+        // process, a Node service, or a "sign out everywhere") since that
+        // request loaded it. Joining without asking would let one slow
+        // request keep a stolen cookie alive past both.
+        match context.timed(context.store.load_and_touch(id)).await {
+            Ok(Some((loaded, touched))) => {
+                let touched_for = touched.then(|| loaded.record.cookie.clone());
+                // A request already in flight on this session: share its
+                // state, which holds changes not stored yet.
+                let live = context.registry.join_or_insert(
+                    id,
+                    LiveState::new(
+                        loaded.record.cookie,
+                        loaded.record.data,
+                        Some(loaded.version),
+                    ),
+                );
+                if !live.lock().destroyed {
+                    let mut state = request_state(live, cookie_id.clone());
+                    state.touched_on_load = touched_for;
+                    return Start::With(Session::new(state, Arc::clone(context)));
+                }
             }
-        } else {
-            // Only a validly signed ID ever reaches the store.
-            match context.timed(context.store.load_and_touch(id)).await {
-                Ok(Some((loaded, touched))) => {
-                    let touched_for = touched.then(|| loaded.record.cookie.clone());
-                    let live = context.registry.join_or_insert(
-                        id,
-                        LiveState::new(
-                            loaded.record.cookie,
-                            loaded.record.data,
-                            Some(loaded.version),
-                        ),
-                    );
-                    if !live.lock().destroyed {
-                        let mut state = request_state(live, cookie_id.clone());
-                        state.touched_on_load = touched_for;
-                        return Start::With(Session::new(state, Arc::clone(context)));
+            Ok(None) => {
+                // Gone from the store: requests still holding it must not
+                // write it back.
+                if let Some(live) = context.registry.get(id) {
+                    live.lock().destroyed = true;
+                }
+            }
+            Err(error @ StoreError::Corrupt { .. })
+                if context.config.corrupt_record == CorruptRecordPolicy::NewSession =>
+            {
+                // One user's unreadable record must not answer 500 on every
+                // request until it expires: they get a fresh session, and
+                // the record is left for whoever can read it (a Node service
+                // sharing the store may).
+                context.report("load", &SessionError::Store(error));
+            }
+            Err(error) => {
+                context.report("load", &SessionError::Store(error));
+                return match context.config.load_error {
+                    LoadErrorPolicy::InternalServerError => {
+                        Start::Refuse(StatusCode::INTERNAL_SERVER_ERROR)
                     }
-                }
-                Ok(None) => {}
-                Err(error) => {
-                    context.report("load", &SessionError::Store(error));
-                    return match context.config.load_error {
-                        LoadErrorPolicy::InternalServerError => {
-                            Start::Refuse(StatusCode::INTERNAL_SERVER_ERROR)
-                        }
-                        LoadErrorPolicy::ServiceUnavailable => {
-                            Start::Refuse(StatusCode::SERVICE_UNAVAILABLE)
-                        }
-                        LoadErrorPolicy::ContinueWithoutSession => Start::WithoutSession,
-                    };
-                }
+                    LoadErrorPolicy::ServiceUnavailable => {
+                        Start::Refuse(StatusCode::SERVICE_UNAVAILABLE)
+                    }
+                    LoadErrorPolicy::ContinueWithoutSession => Start::WithoutSession,
+                };
             }
         }
     }
@@ -125,7 +138,15 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
     // No cookie, or an unknown, expired or destroyed ID: a fresh session
     // under a new ID, never the client's. Nobody else can know the new ID
     // yet, so it needs no registry entry.
-    let id = Arc::from(context.new_id(Some(head)));
+    let id = match context.new_id(Some(head)) {
+        Ok(id) => Arc::from(id),
+        Err(error) => {
+            // A `genid` that returns an unusable ID is the application's bug:
+            // answer 500 rather than hand out a cookie that cannot work.
+            context.report("genid", &error);
+            return Start::Refuse(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    };
     let cookie = new_session_cookie(&cookie_options, secure_request, clock::now_ms());
     let live = live::unregistered(id, LiveState::new(cookie, Arc::default(), None));
     Start::With(Session::new(

@@ -31,6 +31,13 @@ pub enum SessionError {
         #[source]
         source: serde_json::Error,
     },
+    /// The configured `genid` returned an ID the layer cannot use, or only
+    /// IDs already taken by stored sessions.
+    #[error("generated session id is unusable: {reason}")]
+    InvalidId {
+        /// What is wrong with it (never the ID itself: it is a credential).
+        reason: &'static str,
+    },
     /// The `Set-Cookie` header could not be written (for example a domain
     /// set on the session that is not a valid domain).
     #[error("cannot set the session cookie: {0}")]

@@ -34,7 +34,7 @@ use serde_json::Value;
 pub use cookie_view::SessionCookie;
 pub use error::SessionError;
 
-use self::live::{Change, LiveState, UpdateFn};
+use self::live::{Change, Data, Live, LiveState, UpdateFn};
 use self::persist::Persisted;
 use self::state::SessionState;
 use crate::clock;
@@ -42,6 +42,11 @@ use crate::context::Context;
 use crate::engine::cookie::new_session_cookie;
 use crate::engine::end::Standing;
 use crate::store::{is_reserved, CookieData};
+
+/// How many IDs a new session draws before giving up on a `genid` that
+/// keeps returning IDs already stored. The default generator's 192 random
+/// bits never get past the first.
+const ID_DRAWS: u32 = 3;
 
 /// The session of the current request. See the [module docs](self).
 ///
@@ -363,11 +368,20 @@ impl Session {
     /// The new session gets a fresh cookie from the options.
     ///
     /// # Errors
-    /// The store's error when deleting the old session; the new session is
-    /// in place either way, as in express.
+    /// [`SessionError::InvalidId`] when a custom `genid` returns an unusable
+    /// ID: the old session is then left as it was. Otherwise the store's
+    /// error when deleting the old session; the new session is in place
+    /// either way, as in express.
     pub async fn regenerate(&self) -> Result<(), SessionError> {
         let context = &self.inner.context;
-        let old = Arc::clone(&self.state().live);
+        // The new ID first: a `genid` failure must not cost the old session.
+        let (old, new_id) = {
+            let state = self.state();
+            (
+                Arc::clone(&state.live),
+                context.new_id(state.head.as_deref())?,
+            )
+        };
         let was_stored = old.lock().version.is_some();
         // A session that never reached the store needs no delete.
         let destroyed = if was_stored {
@@ -377,7 +391,6 @@ impl Session {
             Ok(())
         };
         let mut state = self.state();
-        let new_id = context.new_id(state.head.as_deref());
         let cookie =
             new_session_cookie(&state.cookie_options, state.secure_request, clock::now_ms());
         state.live = live::unregistered(
@@ -410,17 +423,63 @@ impl Session {
     /// policy gives up, or [`SessionError::Gone`] after `destroy`/`unset`
     /// (including a destroy by a concurrent request).
     pub async fn save(&self) -> Result<(), SessionError> {
-        let (live, owner, own_changes) =
-            self.write(|state, _| (Arc::clone(&state.live), state.owner, state.own_changes > 0))?;
-        match persist::save(&self.inner.context, &live, owner, own_changes).await? {
-            Persisted::Saved(data) => {
-                let mut state = self.state();
-                if Arc::ptr_eq(&state.live, &live) {
-                    state.mark_saved(data);
-                }
-                Ok(())
-            }
-            Persisted::Dropped => Err(SessionError::Gone),
+        let (owner, own_changes) = self.write(|state, _| (state.owner, state.own_changes > 0))?;
+        let (live, saved) = self.store_live(owner, own_changes).await?;
+        let data = saved.ok_or(SessionError::Gone)?;
+        let mut state = self.state();
+        if Arc::ptr_eq(&state.live, &live) {
+            state.mark_saved(data);
         }
+        Ok(())
+    }
+
+    /// Writes the live session to the store (see `persist::save`). A session
+    /// never stored before whose ID turns out to be taken draws a new one
+    /// and tries again. Returns the live session written, and its stored
+    /// data, or `None` when it was destroyed meanwhile.
+    pub(crate) async fn store_live(
+        &self,
+        owner: u64,
+        own_changes: bool,
+    ) -> Result<(Arc<Live>, Option<Data>), SessionError> {
+        let context = &self.inner.context;
+        let mut live = Arc::clone(&self.state().live);
+        for _ in 0..ID_DRAWS {
+            match persist::save(context, &live, owner, own_changes).await? {
+                Persisted::Saved(data) => return Ok((live, Some(data))),
+                Persisted::Dropped => return Ok((live, None)),
+                Persisted::IdTaken => live = self.redraw_id(&live)?,
+            }
+        }
+        Err(SessionError::InvalidId {
+            reason: "genid kept returning the ids of stored sessions",
+        })
+    }
+
+    /// Moves a never-stored session to a new ID, keeping its data, cookie
+    /// and pending changes. Nobody else can hold such a session (it is in
+    /// no registry), so only this request's handle needs to follow.
+    fn redraw_id(&self, taken: &Arc<Live>) -> Result<Arc<Live>, SessionError> {
+        let mut state = self.state();
+        if !Arc::ptr_eq(&state.live, taken) {
+            // Regenerated meanwhile: that session is the one to write.
+            return Ok(Arc::clone(&state.live));
+        }
+        let id: Arc<str> = Arc::from(self.inner.context.new_id(state.head.as_deref())?);
+        let moved = {
+            let mut old = taken.lock();
+            old.destroyed = true;
+            let mut moved = LiveState::new(old.cookie.clone(), Arc::clone(&old.data), None);
+            moved.pending = std::mem::take(&mut old.pending);
+            moved
+        };
+        let live = live::unregistered(Arc::clone(&id), moved);
+        // A brand-new session keeps counting as unmodified under its new ID;
+        // a regenerated one still differs from the ID it came with.
+        if *state.original_id == *taken.id {
+            state.original_id = id;
+        }
+        state.live = Arc::clone(&live);
+        Ok(live)
     }
 }

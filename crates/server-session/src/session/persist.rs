@@ -28,6 +28,11 @@ pub(crate) enum Persisted {
     /// The session was destroyed meanwhile (here or by another process);
     /// nothing was written, so it stays destroyed.
     Dropped,
+    /// A session never stored before found its ID already taken by a stored
+    /// record (a custom `genid` that repeats itself); nothing was written.
+    /// The caller draws a new ID: writing would hand this visitor the other
+    /// session's cookie, or overwrite it.
+    IdTaken,
 }
 
 /// Saves the live session, merging with concurrent writers per the policy.
@@ -60,9 +65,12 @@ pub(crate) async fn save(
             }
             (state.record(), state.version, state.pending.len())
         };
-        let condition = match (context.config.conflict, version) {
-            (ConflictPolicy::LastWriteWins, _) | (_, None) => SaveCondition::Upsert,
-            (_, Some(version)) => SaveCondition::IfVersion(version),
+        // Never an upsert: a new session must not take over a stored one, and
+        // a stored one that is gone (destroyed, expired) must stay gone,
+        // whatever the conflict policy.
+        let condition = match version {
+            None => SaveCondition::IfAbsent,
+            Some(version) => SaveCondition::IfVersion(version),
         };
         let span = tracing::debug_span!("session.save", store = store.kind(), attempt);
         let outcome = context
@@ -78,6 +86,7 @@ pub(crate) async fn save(
                 state.pending.drain(..confirmed);
                 return Ok(Persisted::Saved(record.data));
             }
+            SaveOutcome::Conflict if version.is_none() => return Ok(Persisted::IdTaken),
             SaveOutcome::Conflict => {
                 if context.config.conflict == ConflictPolicy::Fail {
                     return Err(SessionError::Conflict);
@@ -91,6 +100,12 @@ pub(crate) async fn save(
                             // Saving now would resurrect it.
                             state.destroyed = true;
                             return Ok(Persisted::Dropped);
+                        }
+                        // express's overwrite, made conditional on the record
+                        // still being there: this data wins over the fresh.
+                        Some(fresh) if context.config.conflict == ConflictPolicy::LastWriteWins => {
+                            state.version = Some(fresh.version);
+                            continue;
                         }
                         Some(fresh) => state.rebase(fresh.record.data, fresh.version, |_| true),
                     }
