@@ -39,6 +39,8 @@ impl Context {
             rolling: config.rolling,
             resave: config.resave,
             unset: config.unset,
+            resign_old_secret: config.resign_old_secret,
+            clear_cookie_on_end: config.clear_cookie_on_destroy,
         };
         Ok(Self {
             config,

@@ -72,6 +72,8 @@ pub struct SessionConfig {
     pub(crate) error_hook: Option<ErrorHook>,
     pub(crate) store_timeout: Duration,
     pub(crate) conflict: ConflictPolicy,
+    pub(crate) resign_old_secret: bool,
+    pub(crate) clear_cookie_on_destroy: bool,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -101,6 +103,8 @@ impl fmt::Debug for SessionConfig {
             .field("commit_error", &self.commit_error)
             .field("store_timeout", &self.store_timeout)
             .field("conflict", &self.conflict)
+            .field("resign_old_secret", &self.resign_old_secret)
+            .field("clear_cookie_on_destroy", &self.clear_cookie_on_destroy)
             .finish_non_exhaustive()
     }
 }
@@ -126,6 +130,8 @@ impl SessionConfig {
             error_hook: None,
             store_timeout: Duration::from_secs(5),
             conflict: ConflictPolicy::Merge,
+            resign_old_secret: false,
+            clear_cookie_on_destroy: false,
         }
     }
 
@@ -281,6 +287,35 @@ impl SessionConfig {
     #[must_use]
     pub fn with_conflict_policy(mut self, policy: ConflictPolicy) -> Self {
         self.conflict = policy;
+        self
+    }
+
+    /// Re-issue a cookie that an older secret verified, signed with the
+    /// first secret, on the response to that request (default off, as in
+    /// express). Then a rotation completes: once every active browser has
+    /// made one request, the old secret verifies nothing anyone holds and can
+    /// be dropped.
+    ///
+    /// ```
+    /// # use server_session::SessionConfig;
+    /// let config = SessionConfig::new("the new secret, 32 random bytes or more")
+    ///     .with_secrets(["the new secret, 32 random bytes or more", "the old one"])
+    ///     .with_resign_old_secret(true);
+    /// ```
+    #[must_use]
+    pub fn with_resign_old_secret(mut self, resign: bool) -> Self {
+        self.resign_old_secret = resign;
+        self
+    }
+
+    /// Make [`Session::destroy`](crate::Session::destroy) and
+    /// [`Session::unset`](crate::Session::unset) expire the browser's cookie
+    /// (same name, `Path` and `Domain`, an `Expires` in 1970), so that the
+    /// browser forgets the ID at once (default off: express leaves the stale
+    /// cookie, which then just finds no session).
+    #[must_use]
+    pub fn with_clear_cookie_on_destroy(mut self, clear: bool) -> Self {
+        self.clear_cookie_on_destroy = clear;
         self
     }
 

@@ -68,3 +68,23 @@ pub(crate) fn set_cookie_header(
     }
     .to_header_value()
 }
+
+/// A `Set-Cookie` header value that makes the browser drop its cookie
+/// `name`: empty, expired in 1970, with the attributes it was set with (a
+/// browser only replaces a cookie of the same name, domain and path, and a
+/// prefixed name keeps its `Secure` and `Path=/` rules for the deletion too).
+pub(crate) fn clear_cookie_header(name: &str, cookie: &CookieData) -> Result<String, CookieError> {
+    SetCookie {
+        name,
+        value: "",
+        domain: cookie.domain.as_deref(),
+        path: Some(&cookie.path),
+        expires_ms: Some(0),
+        http_only: cookie.http_only,
+        secure: cookie.secure == Some(true),
+        partitioned: cookie.partitioned == Some(true),
+        priority: None,
+        same_site: cookie.same_site,
+    }
+    .to_header_value()
+}

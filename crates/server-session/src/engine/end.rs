@@ -31,6 +31,11 @@ pub(crate) struct EndState {
     /// The cookie is `Secure` and the request is not secure, so the
     /// browser would drop it: express does not send it.
     pub(crate) cookie_blocked_by_secure: bool,
+    /// The request's cookie was verified by a secret other than the first
+    /// (the signing one).
+    pub(crate) signed_by_old_secret: bool,
+    /// The request carried a validly signed session cookie (for any ID).
+    pub(crate) carried_cookie: bool,
 }
 
 /// The options that steer the end of a request.
@@ -40,6 +45,10 @@ pub(crate) struct EndOptions {
     pub(crate) rolling: bool,
     pub(crate) resave: bool,
     pub(crate) unset: Unset,
+    /// Re-issue a cookie verified by an older secret, signed with the first.
+    pub(crate) resign_old_secret: bool,
+    /// Expire the browser's cookie when the session is destroyed or unset.
+    pub(crate) clear_cookie_on_end: bool,
 }
 
 /// The store call that ends the request.
@@ -56,14 +65,22 @@ pub(crate) enum StoreOp {
 pub(crate) struct EndPlan {
     pub(crate) store_op: StoreOp,
     pub(crate) set_cookie: bool,
+    /// Send an already-expired cookie, so the browser drops the one it has.
+    pub(crate) clear_cookie: bool,
 }
 
 /// express-session's end of request (spec §2.3 and §2.5) in one function.
 pub(crate) fn plan_end(state: &EndState, options: &EndOptions) -> EndPlan {
+    // The browser drops a `Secure` cookie sent over an insecure request, a
+    // clearing one included, so none is sent.
+    let clear_cookie = options.clear_cookie_on_end
+        && state.carried_cookie
+        && !state.cookie_blocked_by_secure;
     match state.standing {
         Standing::Destroyed => EndPlan {
             store_op: StoreOp::Nothing,
             set_cookie: false,
+            clear_cookie,
         },
         Standing::Unset => EndPlan {
             store_op: match options.unset {
@@ -71,10 +88,13 @@ pub(crate) fn plan_end(state: &EndState, options: &EndOptions) -> EndPlan {
                 Unset::Keep => StoreOp::Nothing,
             },
             set_cookie: false,
+            clear_cookie,
         },
         Standing::Live => {
             let wants_cookie = if state.id_from_cookie {
-                options.rolling || (state.persistent_cookie && state.modified)
+                options.rolling
+                    || (state.persistent_cookie && state.modified)
+                    || (options.resign_old_secret && state.signed_by_old_secret)
             } else {
                 options.save_uninitialized || state.modified
             };
@@ -96,6 +116,7 @@ pub(crate) fn plan_end(state: &EndState, options: &EndOptions) -> EndPlan {
             EndPlan {
                 store_op,
                 set_cookie: wants_cookie && !state.cookie_blocked_by_secure,
+                clear_cookie: false,
             }
         }
     }

@@ -12,6 +12,8 @@ fn options() -> EndOptions {
         rolling: false,
         resave: false,
         unset: Unset::Keep,
+        resign_old_secret: false,
+        clear_cookie_on_end: false,
     }
 }
 
@@ -24,12 +26,15 @@ fn new_session() -> EndState {
         saved: false,
         persistent_cookie: true,
         cookie_blocked_by_secure: false,
+        signed_by_old_secret: false,
+        carried_cookie: false,
     }
 }
 
 fn loaded_session() -> EndState {
     EndState {
         id_from_cookie: true,
+        carried_cookie: true,
         has_saved_snapshot: true,
         saved: true,
         ..new_session()
@@ -40,6 +45,7 @@ fn plan(store_op: StoreOp, set_cookie: bool) -> EndPlan {
     EndPlan {
         store_op,
         set_cookie,
+        clear_cookie: false,
     }
 }
 
@@ -266,4 +272,66 @@ fn a_cookie_signed_by_the_first_secret_can_be_sent_back_unchanged() {
     let found = session_id_from_cookie(&header(&by_old), "connect.sid", &rotated).expect("valid");
     assert_eq!(&*found.id, "abc");
     assert!(found.signed_value.is_none());
+}
+
+#[test]
+fn a_cookie_signed_by_an_old_secret_is_reissued_only_when_asked() {
+    let old = EndState {
+        signed_by_old_secret: true,
+        ..loaded_session()
+    };
+    let resign = EndOptions {
+        resign_old_secret: true,
+        ..options()
+    };
+    // express never re-signs.
+    assert_eq!(plan_end(&old, &options()), plan(StoreOp::Touch, false));
+    assert_eq!(plan_end(&old, &resign), plan(StoreOp::Touch, true));
+    // Signed by the current secret already: nothing to re-issue.
+    assert_eq!(
+        plan_end(&loaded_session(), &resign),
+        plan(StoreOp::Touch, false)
+    );
+    // A browser that would drop it gets none.
+    let insecure = EndState {
+        cookie_blocked_by_secure: true,
+        ..old
+    };
+    assert_eq!(plan_end(&insecure, &resign), plan(StoreOp::Touch, false));
+    // Destroyed or unset sessions are never re-issued.
+    for standing in [Standing::Destroyed, Standing::Unset] {
+        let ended = EndState { standing, ..old };
+        assert!(!plan_end(&ended, &resign).set_cookie);
+    }
+}
+
+#[test]
+fn destroy_and_unset_clear_the_cookie_only_when_asked() {
+    let clear = EndOptions {
+        clear_cookie_on_end: true,
+        ..options()
+    };
+    for standing in [Standing::Destroyed, Standing::Unset] {
+        let ended = EndState {
+            standing,
+            ..loaded_session()
+        };
+        assert!(!plan_end(&ended, &options()).clear_cookie, "{standing:?}");
+        let planned = plan_end(&ended, &clear);
+        assert!(planned.clear_cookie && !planned.set_cookie, "{standing:?}");
+        // No cookie came with the request: nothing to clear.
+        let fresh = EndState {
+            standing,
+            ..new_session()
+        };
+        assert!(!plan_end(&fresh, &clear).clear_cookie, "{standing:?}");
+        // A `Secure` clearing cookie over plain HTTP would be dropped.
+        let insecure = EndState {
+            cookie_blocked_by_secure: true,
+            ..ended
+        };
+        assert!(!plan_end(&insecure, &clear).clear_cookie, "{standing:?}");
+    }
+    // A live session is never cleared.
+    assert!(!plan_end(&loaded_session(), &clear).clear_cookie);
 }

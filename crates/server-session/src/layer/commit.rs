@@ -6,7 +6,8 @@ use http::{HeaderValue, Response, StatusCode};
 use crate::clock;
 use crate::config::CommitErrorPolicy;
 use crate::context::Context;
-use crate::engine::cookie::set_cookie_header;
+use crate::codec::CookieError;
+use crate::engine::cookie::{clear_cookie_header, set_cookie_header};
 use crate::engine::end::{plan_end, Standing, StoreOp};
 use crate::session::persist;
 use crate::{Session, SessionError};
@@ -80,6 +81,10 @@ pub(crate) async fn commit<B: Default>(
         }
     }
 
+    if plan.clear_cookie {
+        let cleared = clear_cookie_header(&context.config.name, &live.lock().cookie);
+        append_set_cookie(context, response, cleared);
+    }
     // Written after the store call, which may have moved a new session to
     // another ID.
     let set_cookie = send_cookie.then(|| {
@@ -93,16 +98,24 @@ pub(crate) async fn commit<B: Default>(
             &context.secrets,
         )
     });
-    match set_cookie {
-        Some(Ok(header)) => match HeaderValue::try_from(header) {
-            // Appended after any Set-Cookie the handler wrote, as express does.
-            Ok(value) => {
-                response.headers_mut().append(SET_COOKIE, value);
-            }
-            // The codec only writes visible ASCII; this is a bug if it happens.
-            Err(error) => tracing::error!(%error, "session cookie is not a valid header value"),
-        },
-        Some(Err(error)) => context.report("set-cookie", &SessionError::Cookie(error)),
-        None => {}
+    if let Some(header) = set_cookie {
+        append_set_cookie(context, response, header);
+    }
+}
+
+/// Appends a session `Set-Cookie` after any the handler wrote, as express
+/// does, or reports why it could not be written.
+fn append_set_cookie<B>(
+    context: &Context,
+    response: &mut Response<B>,
+    header: Result<String, CookieError>,
+) {
+    match header.map(HeaderValue::try_from) {
+        Ok(Ok(value)) => {
+            response.headers_mut().append(SET_COOKIE, value);
+        }
+        // The codec only writes visible ASCII; this is a bug if it happens.
+        Ok(Err(error)) => tracing::error!(%error, "session cookie is not a valid header value"),
+        Err(error) => context.report("set-cookie", &SessionError::Cookie(error)),
     }
 }

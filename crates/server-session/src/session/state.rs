@@ -104,6 +104,10 @@ impl SessionState {
             saved: self.is_saved(live),
             persistent_cookie: live.cookie.expires.is_some(),
             cookie_blocked_by_secure: live.cookie.secure == Some(true) && !self.secure_request,
+            // The cookie's own value is kept only when the first secret
+            // verified it.
+            signed_by_old_secret: self.cookie_id.is_some() && self.cookie_value.is_none(),
+            carried_cookie: self.cookie_id.is_some(),
         }
     }
 }
