@@ -3,9 +3,7 @@
 use std::fmt::Write as _;
 
 use super::set_cookie::CookieError;
-
-/// The largest distance from the epoch a JavaScript `Date` can hold.
-const JS_DATE_LIMIT_MS: i64 = 8_640_000_000_000_000;
+use crate::clock;
 
 /// Appends `new Date(ms).toUTCString()`: `Thu, 01 Jan 1970 00:00:00 GMT`,
 /// truncated to whole seconds.
@@ -19,7 +17,10 @@ pub(super) fn write_utc_string(out: &mut String, ms: i64) -> Result<(), CookieEr
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    if !(-JS_DATE_LIMIT_MS..=JS_DATE_LIMIT_MS).contains(&ms) {
+    // The `cookie` package throws `option expires is invalid` on an Invalid
+    // Date; browsers cap years past 9999 themselves, so those are written
+    // as JavaScript writes them.
+    if !clock::is_js_date(ms) {
         return Err(CookieError::InvalidExpires);
     }
     // Euclidean division so a time before 1970 belongs to the earlier day
@@ -66,6 +67,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::JS_DATE_LIMIT_MS;
 
     #[test]
     fn expires_is_written_like_to_utc_string() {
