@@ -2,6 +2,8 @@ use std::time::{Duration, SystemTime};
 
 use std::sync::Arc;
 
+use super::ConfigError;
+use crate::clock;
 use crate::store::cookie_data::{root_path, shared_path};
 use crate::store::{Priority, SameSite};
 
@@ -140,6 +142,10 @@ impl CookieOptions {
     /// express's `maxAge`: the cookie and the stored session expire this
     /// long after the last touch. `None` (the default) gives a
     /// browser-session cookie. Replaces an earlier [`with_expires`](Self::with_expires).
+    ///
+    /// Building the layer fails (option `cookie.max_age`) when now plus
+    /// `max_age` is past the last JavaScript date, 13 September 275760, where
+    /// express's cookie would be an Invalid Date.
     #[must_use]
     pub fn with_max_age(mut self, max_age: Option<Duration>) -> Self {
         self.lifetime = max_age.map_or(Lifetime::BrowserSession, Lifetime::MaxAge);
@@ -150,6 +156,9 @@ impl CookieOptions {
     /// a session is created (`expires - now`), which then slides on every
     /// touch; prefer [`with_max_age`](Self::with_max_age). Replaces an
     /// earlier `with_max_age`.
+    ///
+    /// Building the layer fails (option `cookie.expires`) for a time outside
+    /// JavaScript's dates (more than 8.64e15 ms from the epoch).
     #[must_use]
     pub fn with_expires(mut self, expires: Option<SystemTime>) -> Self {
         self.lifetime = expires.map_or(Lifetime::BrowserSession, Lifetime::Expires);
@@ -185,6 +194,117 @@ impl CookieOptions {
         match self.lifetime {
             Lifetime::MaxAge(max_age) => Some(max_age),
             _ => None,
+        }
+    }
+
+    /// Refuses a `max_age` or `expires` that gives no JavaScript date.
+    ///
+    /// JavaScript dates end 8.64e15 ms either side of the epoch (13 September
+    /// 275760). Past that, express's `new Date(Date.now() + maxAge)` is an
+    /// Invalid Date: express then stores `"expires":null` and fails every
+    /// response that sends the cookie (`option expires is invalid`), and a
+    /// Redis TTL from it is refused. Node does not clamp, so neither does
+    /// the layer: the option is refused when the layer is built, naming it.
+    /// `max_age` is checked against the time of the build; a value that only
+    /// runs past the last date later (a lifetime of about 273,000 years), or
+    /// one from a per-request cookie function, is clamped to that last date
+    /// when a session gets its cookie.
+    pub(crate) fn validate_lifetime(&self, now_ms: i64) -> Result<(), ConfigError> {
+        match self.lifetime {
+            Lifetime::BrowserSession => Ok(()),
+            Lifetime::MaxAge(max_age) => {
+                let max_age_ms = clock::duration_to_ms(max_age);
+                if clock::is_js_date(now_ms.saturating_add(max_age_ms)) {
+                    Ok(())
+                } else {
+                    Err(ConfigError::invalid(
+                        "cookie.max_age",
+                        format!(
+                            "{max_age_ms} ms from now is past the last JavaScript date \
+                             ({}), where express's `new Date(Date.now() + maxAge)` is invalid",
+                            clock::to_iso(clock::JS_DATE_LIMIT_MS)
+                        ),
+                    ))
+                }
+            }
+            Lifetime::Expires(at) => {
+                if clock::is_js_date(clock::system_time_to_ms(at)) {
+                    Ok(())
+                } else {
+                    Err(ConfigError::invalid(
+                        "cookie.expires",
+                        format!(
+                            "outside JavaScript's dates ({} to {}), where express's `expires` \
+                             is an Invalid Date",
+                            clock::to_iso(-clock::JS_DATE_LIMIT_MS),
+                            clock::to_iso(clock::JS_DATE_LIMIT_MS)
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_past_javascript_dates_name_the_option() {
+        use std::time::{SystemTime, UNIX_EPOCH};
+        // `new Date(Date.now() + maxAge)` past 8.64e15 ms is an Invalid Date
+        // in Node: express then fails every request that sends the cookie.
+        let js_limit = Duration::from_millis(8_640_000_000_000_000);
+        let refused = [
+            (
+                CookieOptions::new().with_max_age(Some(Duration::MAX)),
+                "cookie.max_age",
+            ),
+            (
+                CookieOptions::new().with_max_age(Some(js_limit)),
+                "cookie.max_age",
+            ),
+            (
+                CookieOptions::new()
+                    .with_expires(Some(UNIX_EPOCH + js_limit + Duration::from_millis(1))),
+                "cookie.expires",
+            ),
+            (
+                CookieOptions::new()
+                    .with_expires(UNIX_EPOCH.checked_sub(js_limit + Duration::from_millis(1))),
+                "cookie.expires",
+            ),
+        ];
+        for (cookie, option) in refused {
+            let error = crate::SessionConfig::new("s")
+                .with_cookie(cookie.clone())
+                .validate()
+                .expect_err(option);
+            assert_eq!(error.option(), option, "{cookie:?}");
+            assert!(error.to_string().contains("JavaScript"), "{error}");
+        }
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("a clock after 1970");
+        let accepted = [
+            CookieOptions::new().with_max_age(Some(Duration::ZERO)),
+            CookieOptions::new().with_max_age(Some(Duration::from_secs(400 * 24 * 3600))),
+            // The last date JavaScript can hold, a minute from now.
+            CookieOptions::new()
+                .with_max_age(Some(js_limit - since_epoch - Duration::from_secs(60))),
+            CookieOptions::new().with_expires(Some(UNIX_EPOCH + js_limit)),
+            CookieOptions::new().with_expires(UNIX_EPOCH.checked_sub(js_limit)),
+            CookieOptions::new().with_expires(Some(UNIX_EPOCH)),
+        ];
+        for cookie in accepted {
+            assert!(
+                crate::SessionConfig::new("s")
+                    .with_cookie(cookie.clone())
+                    .validate()
+                    .is_ok(),
+                "{cookie:?}"
+            );
         }
     }
 }

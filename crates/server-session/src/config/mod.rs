@@ -347,6 +347,7 @@ impl SessionConfig {
 }
 
 pub(crate) fn validate_cookie_options(options: &CookieOptions) -> Result<(), ConfigError> {
+    options.validate_lifetime(crate::clock::now_ms())?;
     codec::validate_path(&options.path)
         .map_err(|error| ConfigError::invalid("cookie.path", error.to_string()))?;
     if let Some(domain) = &options.domain {

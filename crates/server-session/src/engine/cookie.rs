@@ -30,12 +30,29 @@ pub(crate) fn new_session_cookie(
         priority: options.priority,
         ..CookieData::default()
     };
-    match options.lifetime {
-        Lifetime::BrowserSession => {}
+    // Fixed options were checked when the layer was built; a per-request
+    // cookie function's were not. Either way the setters keep the cookie
+    // to JavaScript's dates (see `CookieData::set_max_age`), and the clamp
+    // is logged, since it means options express would fail every request on.
+    let wanted = match options.lifetime {
+        Lifetime::BrowserSession => return cookie,
         Lifetime::MaxAge(max_age) => {
-            cookie.set_max_age(Some(clock::duration_to_ms(max_age)), now_ms)
+            let max_age_ms = clock::duration_to_ms(max_age);
+            cookie.set_max_age(Some(max_age_ms), now_ms);
+            now_ms.saturating_add(max_age_ms)
         }
-        Lifetime::Expires(at) => cookie.set_expires(Some(clock::system_time_to_ms(at)), now_ms),
+        Lifetime::Expires(at) => {
+            let at_ms = clock::system_time_to_ms(at);
+            cookie.set_expires(Some(at_ms), now_ms);
+            at_ms
+        }
+    };
+    if cookie.expires != Some(wanted) {
+        tracing::warn!(
+            wanted_ms = wanted,
+            "the cookie's max_age or expires is outside JavaScript's dates \
+             (8.64e15 ms either side of 1970); the nearest JavaScript date is used"
+        );
     }
     cookie
 }

@@ -297,7 +297,8 @@ impl Sessions {
             let expires = entry
                 .cookie
                 .original_max_age
-                .map(|max_age| now.saturating_add(max_age));
+                // As `CookieData::touch`: a date JavaScript can hold.
+                .map(|max_age| crate::clock::clamp_to_js_range(now.saturating_add(max_age)));
             let expires_at = expires.unwrap_or_else(|| now.saturating_add(idle));
             // The caller sees the record as it was stored, as with a
             // separate touch at the end (express shows the stored expiry

@@ -69,18 +69,26 @@ impl<'a> SessionCookie<'a> {
 
     /// Sets `maxAge`: the session now lives this long after every touch.
     /// `None` makes a browser-session cookie.
+    ///
+    /// A lifetime that runs past the last JavaScript date (13 September
+    /// 275760; [`Duration::MAX`], say) ends on that date instead, with the
+    /// lifetime that reaches it. express would make an Invalid Date there,
+    /// store `"expires":null` and fail the response.
     pub fn set_max_age(&self, max_age: Option<Duration>) {
         self.set_max_age_ms(max_age.map(clock::duration_to_ms));
     }
 
     /// Sets `maxAge` in milliseconds, as express's setter does (zero or
-    /// negative values expire the session).
+    /// negative values expire the session). Kept within JavaScript's dates
+    /// as [`set_max_age`](Self::set_max_age) is.
     pub fn set_max_age_ms(&self, max_age_ms: Option<i64>) {
         self.write(|cookie| cookie.set_max_age(max_age_ms, clock::now_ms()));
     }
 
     /// Sets `expires`, which as in express also sets the lifetime to the
-    /// time left until then.
+    /// time left until then. A time outside JavaScript's dates (more than
+    /// 8.64e15 ms from the epoch) becomes the nearest date JavaScript can
+    /// hold.
     pub fn set_expires(&self, expires: Option<SystemTime>) {
         self.write(|cookie| {
             cookie.set_expires(expires.map(clock::system_time_to_ms), clock::now_ms())

@@ -210,9 +210,14 @@ impl CookieData {
     }
 
     /// Sets `expires` (milliseconds since the epoch; `None`: browser session).
+    ///
+    /// An instant outside JavaScript's date range (±8.64e15 ms, about
+    /// ±273,000 years) becomes the first or last date JavaScript can hold,
+    /// so that the stored record and the `Expires` attribute stay readable
+    /// by Node.
     #[must_use]
     pub fn with_expires_ms(mut self, expires_ms: Option<i64>) -> Self {
-        self.expires = expires_ms;
+        self.expires = expires_ms.map(clock::clamp_to_js_range);
         self
     }
 
@@ -283,21 +288,40 @@ impl CookieData {
 
     /// express's `cookie.maxAge = ms` setter: `expires = now + ms`, and
     /// `originalMaxAge` becomes `ms`. `None` makes a browser-session cookie.
+    ///
+    /// Where `now + ms` is past JavaScript's dates, express would store an
+    /// Invalid Date (`"expires":null` in the record) and then fail every
+    /// response that sends the cookie. Here the cookie expires on the last
+    /// date JavaScript can hold instead, with the lifetime that reaches it,
+    /// exactly as [`set_expires`](Self::set_expires) with that date would.
     pub(crate) fn set_max_age(&mut self, max_age_ms: Option<i64>, now_ms: i64) {
-        self.expires = max_age_ms.map(|ms| now_ms.saturating_add(ms));
-        self.original_max_age = max_age_ms;
+        match max_age_ms {
+            Some(ms) if !clock::is_js_date(now_ms.saturating_add(ms)) => {
+                self.set_expires(Some(now_ms.saturating_add(ms)), now_ms);
+            }
+            _ => {
+                self.expires = max_age_ms.map(|ms| now_ms.saturating_add(ms));
+                self.original_max_age = max_age_ms;
+            }
+        }
     }
 
     /// express's `cookie.expires = date` setter: the lifetime becomes the
-    /// time left until that date.
+    /// time left until that date. A date outside JavaScript's range becomes
+    /// the nearest one JavaScript can hold (express would store an Invalid
+    /// Date).
     pub(crate) fn set_expires(&mut self, expires_ms: Option<i64>, now_ms: i64) {
-        self.expires = expires_ms;
-        self.original_max_age = expires_ms.map(|at| at.saturating_sub(now_ms));
+        self.expires = expires_ms.map(clock::clamp_to_js_range);
+        self.original_max_age = self.expires.map(|at| at.saturating_sub(now_ms));
     }
 
-    /// `Session#touch`: `expires = now + originalMaxAge`.
+    /// `Session#touch`: `expires = now + originalMaxAge`, kept within
+    /// JavaScript's dates (an `originalMaxAge` from a record may be any
+    /// number).
     pub(crate) fn touch(&mut self, now_ms: i64) {
-        self.expires = self.original_max_age.map(|ms| now_ms.saturating_add(ms));
+        self.expires = self
+            .original_max_age
+            .map(|ms| clock::clamp_to_js_range(now_ms.saturating_add(ms)));
     }
 }
 
@@ -439,7 +463,9 @@ impl<'de> Visitor<'de> for CookieVisitor {
                         Loose::Text(text) => Some(clock::parse_iso(&text).ok_or_else(|| {
                             de::Error::custom(format_args!("cookie.expires `{text}` is not a date"))
                         })?),
-                        Loose::Int(ms) => Some(ms),
+                        // Not what express writes, but tolerated; kept to a
+                        // date JavaScript (and our writers) can hold.
+                        Loose::Int(ms) => Some(clock::clamp_to_js_range(ms)),
                         // null and false both mean a browser-session cookie.
                         _ => None,
                     };
@@ -481,5 +507,75 @@ impl<'de> Visitor<'de> for CookieVisitor {
             }
         }
         Ok(cookie)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JS_LIMIT: i64 = 8_640_000_000_000_000;
+    const NOW: i64 = 1_795_788_308_424;
+
+    #[test]
+    fn set_max_age_never_leaves_javascript_dates() {
+        let mut cookie = CookieData::default();
+        cookie.set_max_age(Some(i64::MAX), NOW);
+        assert_eq!(cookie.expires, Some(JS_LIMIT));
+        // The lifetime that reaches that date, as `cookie.expires = date`
+        // would give it.
+        assert_eq!(cookie.original_max_age, Some(JS_LIMIT - NOW));
+        cookie.set_max_age(Some(i64::MIN), NOW);
+        assert_eq!(cookie.expires, Some(-JS_LIMIT));
+        assert_eq!(cookie.original_max_age, Some(-JS_LIMIT - NOW));
+        // In range: express's arithmetic, unchanged.
+        cookie.set_max_age(Some(60_000), NOW);
+        assert_eq!(cookie.expires, Some(NOW + 60_000));
+        assert_eq!(cookie.original_max_age, Some(60_000));
+        cookie.set_max_age(Some(JS_LIMIT - NOW), NOW);
+        assert_eq!(cookie.expires, Some(JS_LIMIT));
+        assert_eq!(cookie.original_max_age, Some(JS_LIMIT - NOW));
+    }
+
+    #[test]
+    fn set_expires_and_touch_never_leave_javascript_dates() {
+        let mut cookie = CookieData::default();
+        cookie.set_expires(Some(i64::MAX), NOW);
+        assert_eq!(cookie.expires, Some(JS_LIMIT));
+        assert_eq!(cookie.original_max_age, Some(JS_LIMIT - NOW));
+        cookie.set_expires(Some(i64::MIN), NOW);
+        assert_eq!(cookie.expires, Some(-JS_LIMIT));
+        // A lifetime stored by someone else, too long for any date.
+        cookie.original_max_age = Some(i64::MAX);
+        cookie.touch(NOW);
+        assert_eq!(cookie.expires, Some(JS_LIMIT));
+        cookie.original_max_age = Some(60_000);
+        cookie.touch(NOW);
+        assert_eq!(cookie.expires, Some(NOW + 60_000));
+    }
+
+    #[test]
+    fn numeric_expires_past_javascript_dates_reads_as_the_nearest_one() {
+        for (stored, expires) in [
+            (i64::MAX, JS_LIMIT),
+            (JS_LIMIT + 1, JS_LIMIT),
+            (i64::MIN, -JS_LIMIT),
+            (NOW, NOW),
+        ] {
+            let json = format!(r#"{{"expires":{stored}}}"#);
+            let cookie: CookieData = serde_json::from_str(&json).expect("a cookie");
+            assert_eq!(cookie.expires, Some(expires), "{json}");
+        }
+    }
+
+    #[test]
+    fn with_expires_ms_keeps_to_javascript_dates() {
+        let cookie = CookieData::default().with_expires_ms(Some(i64::MAX));
+        assert_eq!(cookie.expires_ms(), Some(JS_LIMIT));
+        let written = serde_json::to_string(&cookie).expect("json");
+        assert!(
+            written.contains(r#""expires":"+275760-09-13T00:00:00.000Z""#),
+            "{written}"
+        );
     }
 }
