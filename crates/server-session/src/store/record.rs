@@ -126,12 +126,88 @@ impl Record {
 
     /// Reads a stored record. A record that is not a JSON object, or has no
     /// `cookie` object, is [`StoreError::Corrupt`].
+    ///
+    /// Strings holding a lone UTF-16 surrogate read with U+FFFD (`�`) in its
+    /// place. JavaScript strings may hold one (`'😀'.slice(0, 1)`), and
+    /// `JSON.stringify` writes it as the escape `"\ud83d"`, which no Rust
+    /// string can hold and serde_json refuses. Refusing the record would
+    /// make the session unreadable on every request, for a character the
+    /// user could not see anyway; so it is replaced, as `TextDecoder` and
+    /// `String::from_utf8_lossy` replace what they cannot decode, and the
+    /// next save stores the replacement. Only a record serde_json has
+    /// refused pays for the extra pass.
     pub fn from_json(stored: &[u8]) -> Result<Self, StoreError> {
-        serde_json::from_slice(stored).map_err(|error| StoreError::Corrupt {
-            reason: error.to_string(),
-            source: Some(Box::new(error)),
-        })
+        let error = match serde_json::from_slice(stored) {
+            Ok(record) => return Ok(record),
+            Err(error) => error,
+        };
+        let repaired = if error.is_syntax() {
+            replace_lone_surrogates(stored)
+        } else {
+            None
+        };
+        let Some(repaired) = repaired else {
+            return Err(corrupt(error));
+        };
+        tracing::debug!("session record with a lone UTF-16 surrogate read with U+FFFD");
+        // The escapes keep their length, so the positions an error reports
+        // are still those of the stored text.
+        serde_json::from_slice(&repaired).map_err(corrupt)
     }
+}
+
+fn corrupt(error: serde_json::Error) -> StoreError {
+    StoreError::Corrupt {
+        reason: error.to_string(),
+        source: Some(Box::new(error)),
+    }
+}
+
+/// `json` with every `\u` escape of an unpaired UTF-16 surrogate replaced
+/// by `\ufffd`, or `None` when it has none. Escapes are found the way a
+/// JSON parser finds them, so an escaped backslash followed by `ud83d` is
+/// left alone.
+fn replace_lone_surrogates(json: &[u8]) -> Option<Vec<u8>> {
+    const REPLACEMENT: &[u8; 6] = br"\ufffd";
+    let high = 0xd800..=0xdbff_u16;
+    let low = 0xdc00..=0xdfff_u16;
+    let mut repaired: Option<Vec<u8>> = None;
+    let mut at = 0;
+    while at < json.len() {
+        if json[at] != b'\\' {
+            at += 1;
+            continue;
+        }
+        let Some(unit) = unicode_escape(json, at) else {
+            // `\\`, `\"`, `\n`, …: the escaped byte is never a backslash
+            // that starts an escape.
+            at += 2;
+            continue;
+        };
+        let paired = high.contains(&unit)
+            && unicode_escape(json, at + 6).is_some_and(|next| low.contains(&next));
+        if paired {
+            at += 12;
+            continue;
+        }
+        if high.contains(&unit) || low.contains(&unit) {
+            let text = repaired.get_or_insert_with(|| json.to_vec());
+            text[at..at + REPLACEMENT.len()].copy_from_slice(REPLACEMENT);
+        }
+        at += 6;
+    }
+    repaired
+}
+
+/// The code unit of the `\uXXXX` escape at `at`, if there is one.
+fn unicode_escape(json: &[u8], at: usize) -> Option<u16> {
+    let escape = json.get(at..at + 6)?;
+    let digits = escape.strip_prefix(b"\\u")?;
+    // Checked first: `from_str_radix` would also take a leading `+`.
+    if !digits.iter().all(u8::is_ascii_hexdigit) {
+        return None;
+    }
+    u16::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
 }
 
 fn ceil_div_1000(ms: i64) -> i64 {
@@ -284,6 +360,110 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(bad)
             );
+        }
+    }
+
+    #[test]
+    fn lone_surrogates_read_as_the_replacement_character() {
+        // What JSON.stringify writes for `'😀'.slice(0, 1)` and its kin.
+        let cases = [
+            (r#""\ud83d""#, "\u{fffd}"),
+            (r#""\udc00""#, "\u{fffd}"),
+            (r#""a\ud83db""#, "a\u{fffd}b"),
+            (r#""\ud83d\u0041""#, "\u{fffd}A"),
+            (r#""\ud83d\n""#, "\u{fffd}\n"),
+            (r#""\ud83d\ud83d\ude00""#, "\u{fffd}😀"),
+            (r#""\ude00\ud83d""#, "\u{fffd}\u{fffd}"),
+            (r#""\uD83D""#, "\u{fffd}"),
+            // A surrogate pair stays one character, an escaped backslash
+            // stays a backslash.
+            (r#""\ud83d\ude00\ud83d""#, "😀\u{fffd}"),
+            (r#""\\ud83d\ud83d""#, "\\ud83d\u{fffd}"),
+        ];
+        for (json, text) in cases {
+            let stored = format!(r#"{{"cookie":{{"path":"/"}},"s":{json},"n":[{json}],{json}:1}}"#);
+            let record = Record::from_json(stored.as_bytes())
+                .unwrap_or_else(|error| panic!("{json}: {error}"));
+            assert_eq!(record.data()["s"], text, "{json}");
+            assert_eq!(record.data()["n"][0], text, "{json}");
+            assert_eq!(record.data()[text], 1, "{json}");
+            // The next write stores the replacement, which serde_json and
+            // Node both read.
+            let written = record.to_json();
+            assert_eq!(
+                Record::from_json(written.as_bytes()).ok(),
+                Some(record),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_lone_surrogate_does_not_hide_another_fault() {
+        for bad in [
+            &br#"{"cookie":{"path":"/"},"s":"\ud83d",}"#[..],
+            br#"{"s":"\ud83d"}"#,
+            br#"{"cookie":{"expires":"\ud83d"}}"#,
+            br#"{"cookie":{"path":"/"},"s":"\ud83"}"#,
+            br#"{"cookie":{"path":"/"},"s":"\ud83d"#,
+            br#"{"cookie":{"path":"/"},"s":"\ud83d""#,
+        ] {
+            assert!(
+                matches!(Record::from_json(bad), Err(StoreError::Corrupt { .. })),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn expires_past_year_9999_round_trips() {
+        // `new Date(Date.UTC(10000, 0, 1)).toISOString()` and the largest
+        // JavaScript date, in records Node wrote.
+        for (iso, ms) in [
+            ("+010000-01-01T00:00:00.000Z", 253_402_300_800_000),
+            ("+275760-09-13T00:00:00.000Z", 8_640_000_000_000_000),
+            ("-000001-12-31T23:59:59.999Z", -62_167_219_200_001),
+        ] {
+            let stored = format!(
+                r#"{{"cookie":{{"originalMaxAge":null,"expires":"{iso}","httpOnly":true,"path":"/"}}}}"#
+            );
+            let record = Record::from_json(stored.as_bytes()).expect(iso);
+            assert_eq!(record.expires_ms(), Some(ms), "{iso}");
+            assert_eq!(record.to_json(), stored);
+        }
+    }
+
+    /// Pieces of a JSON string: `\u` escapes of lone and paired surrogates
+    /// and of any other code unit, escaped backslashes and plain text.
+    fn string_pieces() -> impl proptest::strategy::Strategy<Value = Vec<String>> {
+        use proptest::prelude::*;
+        proptest::collection::vec(
+            prop_oneof![
+                (0xd800_u32..0xe000).prop_map(|unit| format!("\\u{unit:04x}")),
+                any::<u16>().prop_map(|unit| format!("\\u{unit:04X}")),
+                Just(String::from("\\\\")),
+                Just(String::from("\\\\u")),
+                Just(String::from("x")),
+            ],
+            0..8,
+        )
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reading_any_text_never_panics(text in r#"[{}\[\]":,a-z0-9\\]{0,64}"#) {
+            let _ = Record::from_json(text.as_bytes());
+        }
+
+        #[test]
+        fn strings_with_any_well_formed_escapes_read(pieces in string_pieces()) {
+            let text = pieces.concat();
+            let stored = format!(r#"{{"cookie":{{}},"s":"{text}","{text}":1}}"#);
+            // Every escape here is well formed, so the record reads whatever
+            // surrogates it holds.
+            let record = Record::from_json(stored.as_bytes());
+            proptest::prop_assert!(record.is_ok(), "{}: {:?}", stored, record);
         }
     }
 
