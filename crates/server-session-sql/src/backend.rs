@@ -114,6 +114,11 @@ where
     fn instant(epoch_secs: i64) -> Self::Instant;
     /// The rows a statement changed.
     fn rows_affected(result: &<Self::Db as Database>::QueryResult) -> u64;
+    /// Whether the `load_and_touch` statement failed on what the row holds,
+    /// where a plain `load` would read it: then that load decides.
+    fn row_refused_load_and_touch(_error: &sqlx::Error) -> bool {
+        false
+    }
 
     /// The pool the store uses.
     fn pool(&self) -> &Pool<Self::Db>;
@@ -197,14 +202,28 @@ where
         let now_s = now_epoch_secs(now_ms);
         // `Record::expire_epoch_secs` of a browser-session record.
         let browser_session_expire = now_s.saturating_add(self.settings().default_ttl_secs);
-        let stored: Option<(Self::Sess, Self::Found)> = sqlx::query_as(statement)
+        let stored: Option<(Self::Sess, Self::Found)> = match sqlx::query_as(statement)
             .bind(id)
             .bind(now_s)
             .bind(now_ms)
             .bind(browser_session_expire)
             .fetch_optional(self.pool())
             .await
-            .map_err(map_sqlx)?;
+        {
+            Ok(stored) => stored,
+            // The statement failed as a whole, so nothing was touched; the
+            // layer touches at the end of the request, as after any load.
+            // Failing here instead would fail every request of the session
+            // until the row expires.
+            Err(error) if Self::row_refused_load_and_touch(&error) => {
+                tracing::debug!(
+                    code = ?error.as_database_error().and_then(|db| db.code()),
+                    "load_and_touch could not read the record's max age; loading it without the touch"
+                );
+                return Ok(self.load_now(id).await?.map(|loaded| (loaded, false)));
+            }
+            Err(error) => return Err(map_sqlx(error)),
+        };
         let Some((sess, touched)) = stored else {
             return Ok(None);
         };

@@ -191,6 +191,19 @@
 //! `load`'s; an expired row is not revived. A row that cannot be parsed is
 //! `Corrupt`, as from `load` (its `expire` may have moved when it had a
 //! readable lifetime). With `with_disable_touch(true)` it is a plain load.
+//!
+//! PostgreSQL's JSON functions unescape the whole document they read and
+//! refuse some escapes that `JSON.stringify` writes: `\u0000` (a NUL, as
+//! from a handler that copies `?return_to=%00` into the session) and an
+//! unpaired UTF-16 surrogate, plus, in a database not encoded in UTF-8, any
+//! character the encoding cannot hold. So the max age is read from a copy of
+//! the text in which every `\u` escape outside ASCII, and `\u0000`, is
+//! `\u0020` (the stored `sess` is untouched, and no key with a space can be
+//! `cookie` or `originalMaxAge`): such a row is touched by the one statement
+//! like any other. Should the statement still fail on what a row holds
+//! (SQLSTATE class 22, or 0A000), a plain load reads it instead and the
+//! layer touches it at the end of the request. SQLite's JSON functions
+//! accept these escapes, and MySQL/MariaDB use none.
 //! **MySQL/MariaDB** have no `UPDATE … RETURNING`, so there an unchanged
 //! request still loads, then touches at its end: two statements.
 //!

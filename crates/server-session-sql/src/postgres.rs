@@ -132,6 +132,10 @@ impl Backend for PostgresStore {
         result.rows_affected()
     }
 
+    fn row_refused_load_and_touch(error: &sqlx::Error) -> bool {
+        refused_by_json_functions(error)
+    }
+
     fn pool(&self) -> &PgPool {
         &self.pool
     }
@@ -327,22 +331,54 @@ impl Sql {
 /// NULL, meaning "leave `expire` alone", unless `originalMaxAge` is `null`
 /// or a plain JSON integer above zero: a float or exponent notation (which
 /// `json` keeps as written), a string, a missing key, or a `sess` that is
-/// not an object with a `cookie` object (`->` answers NULL there rather
+/// not an object with a `cookie` object (`#>` answers NULL there rather
 /// than failing). A touch that would expire the record, and the odd shapes,
 /// are left to the layer's own touch at the end of the request. At most 15
 /// digits, so that the sum cannot overflow `bigint`; the cast sits in a
 /// `THEN`, so it only ever sees digits.
+///
+/// PostgreSQL's JSON functions unescape every string of the document they
+/// read, and refuse `\u0000` (text cannot hold NUL), unpaired UTF-16
+/// surrogates, and in a database whose encoding is not UTF-8 any character
+/// it cannot hold. `JSON.stringify` writes the first two (and `Record`
+/// writes NUL so), so a handler that copies `?return_to=%00` into the
+/// session would otherwise make every request of that session fail. So they
+/// read a copy of the text in which every escape of a character outside
+/// ASCII, and `\u0000`, is `\u0020`: still valid JSON whatever precedes the
+/// backslash, and the same `cookie.originalMaxAge`, since no key with a
+/// space in it can be `cookie` or `originalMaxAge`. The stored `sess` is
+/// never changed.
 fn touched_expire() -> String {
-    let max_age = "sess->'cookie'->'originalMaxAge'";
-    let max_age_text = "sess->'cookie'->>'originalMaxAge'";
-    let millis = format!(
-        "CASE WHEN json_typeof({max_age}) = 'number' AND ({max_age_text}) ~ '^-?[0-9]{{1,15}}$' \
-         THEN ({max_age_text})::int8 END"
+    // `\u` then four hex digits outside 0001-007F, in an E'' string so
+    // that `standard_conforming_strings` plays no part.
+    let escapes_json_functions_may_refuse = r"E'\\\\u(0000|00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})'";
+    let readable = format!(
+        r"regexp_replace(sess::text, {escapes_json_functions_may_refuse}, E'\\\\u0020', 'g')::json"
     );
+    let max_age = format!("({readable} #> '{{cookie,originalMaxAge}}')");
+    let millis = "CASE WHEN json_typeof(max_age) = 'number' AND max_age::text ~ '^-?[0-9]{1,15}$' \
+                  THEN max_age::text::int8 END";
     format!(
-        "(CASE WHEN json_typeof({max_age}) = 'null' THEN $4::int8 \
-         WHEN {millis} > 0 THEN ceil(($3::int8 + {millis})::numeric / 1000)::int8 END)"
+        "(SELECT CASE WHEN json_typeof(max_age) = 'null' THEN $4::int8 \
+         WHEN millis > 0 THEN ceil(($3::int8 + millis)::numeric / 1000)::int8 END \
+         FROM (SELECT max_age, {millis} AS millis FROM (SELECT {max_age} AS max_age) AS doc) AS cookie)"
     )
+}
+
+/// Whether the `load_and_touch` statement failed on what the row holds
+/// rather than on the server: SQLSTATE class 22, "data exception" (what
+/// PostgreSQL's JSON functions raise for text they cannot read, such as a
+/// `sess` column of type `text` in a hand-made table holding something that
+/// is not JSON), or 0A000, "feature not supported" (what they raise for an
+/// escape that a SQL_ASCII database cannot convert). `touched_expire`
+/// rewrites every escape known to fail; this is for whatever else might.
+fn refused_by_json_functions(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("22") || code == "0A000"),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

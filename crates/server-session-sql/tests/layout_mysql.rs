@@ -105,3 +105,68 @@ async fn session_ids_are_case_sensitive_and_a_foreign_write_conflicts() {
     );
     drop_table(&store).await;
 }
+
+/// MySQL uses no JSON functions, so a NUL in the data (stored as the escape
+/// `\u0000`, as Node writes it too) is only text: every call works on the
+/// row and gives back the exact data.
+#[tokio::test]
+async fn a_nul_in_the_data_is_loaded_touched_and_saved_exactly() {
+    let Some(store) = store_in_fresh_table().await else {
+        return;
+    };
+    let record = express_record(
+        "2030-01-01T00:00:00.000Z",
+        r#","return_to":"\u0000","k\u0000ey":"x\u0000y""#,
+    );
+    assert_eq!(record.data()["return_to"], "\u{0}");
+    assert_eq!(record.data()["k\u{0}ey"], "x\u{0}y");
+    let Ok(SaveOutcome::Saved(saved)) = store.save("nul", &record, SaveCondition::Upsert).await
+    else {
+        panic!("an upsert saves");
+    };
+    let sql = format!(
+        "SELECT sess FROM {} WHERE sid = 'nul'",
+        store.quoted_table()
+    );
+    let sess: Vec<u8> = sqlx::query_scalar(&sql)
+        .fetch_one(store.pool())
+        .await
+        .expect("the row");
+    assert_eq!(sess, record.to_json().into_bytes());
+
+    let loaded = store.load("nul").await.expect("load").expect("live");
+    assert_eq!(loaded.record.data(), record.data());
+    assert_eq!(loaded.version, saved);
+    let (touched_load, _) = store
+        .load_and_touch("nul")
+        .await
+        .expect("load_and_touch")
+        .expect("live");
+    assert_eq!(touched_load.record.data(), record.data());
+    store.touch("nul", &record).await.expect("touch");
+
+    let changed = express_record(
+        "2030-01-01T00:00:00.000Z",
+        r#","return_to":"\u0000","more\u0000":"\u0000""#,
+    );
+    assert!(matches!(
+        store
+            .save(
+                "nul",
+                &changed,
+                SaveCondition::IfVersion(touched_load.version)
+            )
+            .await,
+        Ok(SaveOutcome::Saved(_))
+    ));
+    assert_eq!(
+        store
+            .save("nul", &record, SaveCondition::IfVersion(saved))
+            .await
+            .expect("save"),
+        SaveOutcome::Conflict
+    );
+    let reloaded = store.load("nul").await.expect("load").expect("live");
+    assert_eq!(reloaded.record.data(), changed.data());
+    drop_table(&store).await;
+}

@@ -5,7 +5,11 @@
 
 mod common;
 
-use server_session::store::{now_ms, LoadedRecord, Store, StoreError, Version};
+use serde_json::{Map, Value};
+use server_session::store::{
+    now_ms, CookieData, LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreError,
+    Version,
+};
 
 /// What a case needs beyond the store: raw access to its table.
 trait Fixture: Store + Sized {
@@ -200,6 +204,177 @@ async fn a_corrupt_row_fails_as_load_does<S: Fixture>(store: S) {
     store.cleanup().await;
 }
 
+/// A NUL in the data (a handler that copied `?return_to=%00` into the
+/// session) is stored as the escape `\u0000`, which PostgreSQL's JSON
+/// functions refuse to unescape. Every call must still work on that row and
+/// give back the exact data: the NUL in a value and in a key.
+async fn a_nul_in_the_data_is_loaded_touched_and_saved_exactly<S: Fixture>(store: S) {
+    let max_age = 3_600_000;
+    let cookie = CookieData::default()
+        .with_original_max_age_ms(Some(max_age))
+        .with_expires_ms(Some(now_ms() + max_age));
+    let mut data = Map::new();
+    data.insert("return_to".to_owned(), Value::from("/after\u{0}login"));
+    data.insert("k\u{0}ey".to_owned(), Value::from("v"));
+    let record = Record::new(cookie, data);
+    let json = record.to_json();
+    assert!(
+        json.contains(r"\u0000"),
+        "the NUL is written escaped: {json}"
+    );
+
+    let Ok(SaveOutcome::Saved(saved)) = store.save("nul", &record, SaveCondition::Upsert).await
+    else {
+        panic!("an upsert saves");
+    };
+    assert_eq!(
+        store.stored_sess("nul").await.expect("row"),
+        json.as_bytes()
+    );
+    let loaded = store.load("nul").await.expect("load").expect("live");
+    assert_eq!(loaded.record.data(), record.data());
+    assert_eq!(loaded.version, saved);
+
+    let (touched_load, touched, before, after) = timed_load_and_touch(&store, "nul").await;
+    assert!(touched, "a max-age record is touched, NUL or not");
+    assert_eq!(touched_load.record.data(), record.data());
+    assert_eq!(touched_load.version, saved);
+    assert_expire_within(
+        &store,
+        "nul",
+        ceil_secs(before + max_age),
+        ceil_secs(after + max_age),
+    )
+    .await;
+
+    store.touch("nul", &record).await.expect("touch");
+    assert_eq!(
+        store.stored_sess("nul").await.expect("row"),
+        json.as_bytes(),
+        "neither touch rewrites sess"
+    );
+
+    let mut more = record.data().clone();
+    more.insert("next\u{0}".to_owned(), Value::from("\u{0}"));
+    let changed = Record::new(record.cookie().clone(), more);
+    let Ok(SaveOutcome::Saved(changed_version)) = store
+        .save(
+            "nul",
+            &changed,
+            SaveCondition::IfVersion(touched_load.version),
+        )
+        .await
+    else {
+        panic!("a compare-and-set against the loaded version saves");
+    };
+    assert_eq!(
+        store
+            .save("nul", &record, SaveCondition::IfVersion(saved))
+            .await
+            .expect("save"),
+        SaveOutcome::Conflict,
+        "a stale version conflicts"
+    );
+    let reloaded = store.load("nul").await.expect("load").expect("live");
+    assert_eq!(reloaded.record.data(), changed.data());
+    assert_eq!(reloaded.version, changed_version);
+    let (again, touched) = store
+        .load_and_touch("nul")
+        .await
+        .expect("load_and_touch")
+        .expect("live");
+    assert!(touched);
+    assert_eq!(again.record.data(), changed.data());
+
+    let all = store.all().await.expect("all");
+    assert!(all
+        .iter()
+        .any(|(id, listed)| id == "nul" && listed.data() == changed.data()));
+    assert_eq!(store.len().await.expect("len"), 1);
+    assert_eq!(store.prune_expired().await.expect("prune"), 0);
+    store.cleanup().await;
+}
+
+/// Rows as Node writes them (`JSON.stringify` escapes NUL as `\u0000`, in
+/// keys too), a max-age one and a browser-session one, are touched by the
+/// one statement and come back byte for byte. `\\u0000` (a backslash, then
+/// the text `u0000`) is no NUL and must stay what it is.
+async fn a_row_node_wrote_with_nul_escapes_is_loaded_and_touched<S: Fixture>(store: S) {
+    let old_expire = ceil_secs(now_ms()) + 5;
+    let max_age = 3_600_000;
+    let rows = [
+        (
+            "node_max_age",
+            format!(
+                r#"{{"cookie":{{"originalMaxAge":{max_age},"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"}},"return_to":"\u0000","a\u0000b":"x\u0000y","literal":"\\u0000"}}"#
+            ),
+        ),
+        (
+            "node_browser",
+            r#"{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"\u0000":"\u0000"}"#
+                .to_owned(),
+        ),
+    ];
+    for (id, sess) in &rows {
+        store.insert_raw(id, sess, old_expire).await;
+        let expected: Map<String, Value> = match serde_json::from_str::<Value>(sess) {
+            Ok(Value::Object(mut object)) => {
+                object.remove("cookie");
+                object
+            }
+            other => panic!("{sess} is a JSON object: {other:?}"),
+        };
+
+        let (loaded, touched, before, after) = timed_load_and_touch(&store, id).await;
+
+        assert!(touched, "{id}: touched by load_and_touch");
+        assert_eq!(loaded.record.data(), &expected, "{id}");
+        assert_eq!(loaded.version, Version::digest_of(sess.as_bytes()), "{id}");
+        assert_eq!(store.stored_sess(id).await.expect("row"), sess.as_bytes());
+        let (earliest, latest) = if *id == "node_max_age" {
+            (ceil_secs(before + max_age), ceil_secs(after + max_age))
+        } else {
+            (
+                ceil_secs(before) + DEFAULT_TTL_SECS,
+                ceil_secs(after) + DEFAULT_TTL_SECS,
+            )
+        };
+        assert_expire_within(&store, id, earliest, latest).await;
+    }
+    assert_eq!(
+        rows[0].1.matches(r"\u0000").count(),
+        4,
+        "three NULs and one literal"
+    );
+    store.cleanup().await;
+}
+
+/// Node writes an unpaired UTF-16 surrogate as the escape `\ud83d`, which
+/// PostgreSQL's JSON functions refuse: `load_and_touch` must load it, or
+/// fail, exactly as `load` does, never with a backend error of its own,
+/// which would fail every request of the session.
+async fn a_lone_surrogate_loads_or_fails_as_load_does<S: Fixture>(store: S) {
+    let old_expire = ceil_secs(now_ms()) + 600;
+    let sess = r#"{"cookie":{"originalMaxAge":60000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"s":"\ud83d"}"#;
+    store.insert_raw("lone", sess, old_expire).await;
+    let loaded = store.load("lone").await;
+    let touched = store.load_and_touch("lone").await;
+    match (&loaded, &touched) {
+        (Err(StoreError::Corrupt { .. }), Err(StoreError::Corrupt { .. })) => {}
+        (Ok(Some(loaded)), Ok(Some((again, _)))) => {
+            assert_eq!(again.record, loaded.record);
+            assert_eq!(again.version, loaded.version);
+            assert_eq!(again.version, Version::digest_of(sess.as_bytes()));
+        }
+        other => panic!("load and load_and_touch differ: {other:?}"),
+    }
+    assert_eq!(
+        store.stored_sess("lone").await.expect("row"),
+        sess.as_bytes()
+    );
+    store.cleanup().await;
+}
+
 async fn disable_touch_only_loads<S: Fixture>(store: S) {
     let old_expire = ceil_secs(now_ms()) + 600;
     let sess = sess_with_max_age("3600000");
@@ -247,6 +422,9 @@ macro_rules! all_cases {
             an_expired_row_is_not_revived => |store| store,
             odd_max_ages_are_loaded_but_not_touched => |store| store,
             a_corrupt_row_fails_as_load_does => |store| store,
+            a_nul_in_the_data_is_loaded_touched_and_saved_exactly => |store| store,
+            a_row_node_wrote_with_nul_escapes_is_loaded_and_touched => |store| store,
+            a_lone_surrogate_loads_or_fails_as_load_does => |store| store,
             disable_touch_only_loads => |store| store.with_disable_touch(true),
             the_first_call_creates_the_table => |store| store,
         }
@@ -262,7 +440,10 @@ mod postgres {
     use sqlx::postgres::PgPoolOptions;
 
     use super::common::{service_url, unique_name};
-    use super::{ceil_secs, now_ms, sess_with_max_age, Fixture, DEFAULT_TTL_SECS};
+    use super::{
+        ceil_secs, now_ms, sess_with_max_age, timed_load_and_touch, Fixture, Map, StoreError,
+        Value, DEFAULT_TTL_SECS,
+    };
 
     impl Fixture for PostgresStore {
         async fn insert_raw(&self, id: &str, sess: &str, expire_secs: i64) {
@@ -401,6 +582,129 @@ mod postgres {
             (2, 1),
             "load then touch: two scans, one update"
         );
+        store.cleanup().await;
+    }
+
+    /// `url` with its database replaced by `database`.
+    fn with_database(url: &str, database: &str) -> String {
+        let (base, _) = url.rsplit_once('/').expect("a URL with a database");
+        format!("{base}/{database}")
+    }
+
+    /// In a database whose encoding is not UTF-8, PostgreSQL's JSON
+    /// functions refuse to unescape a character the encoding cannot hold
+    /// (LATIN1: `€`; SQL_ASCII: anything outside ASCII). Such a row is still
+    /// loaded with its exact data and touched by the one statement.
+    #[tokio::test]
+    async fn rows_in_databases_of_other_encodings_are_touched_by_the_one_statement() {
+        let Some(url) = service_url("POSTGRES_URL") else {
+            return;
+        };
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .expect("connect to POSTGRES_URL");
+        for encoding in ["LATIN1", "SQL_ASCII"] {
+            let database = unique_name(&format!("lat_{}", encoding.to_lowercase()));
+            sqlx::query(&format!(
+                "CREATE DATABASE \"{database}\" ENCODING '{encoding}' TEMPLATE template0 \
+                 LC_COLLATE 'C' LC_CTYPE 'C'"
+            ))
+            .execute(&admin)
+            .await
+            .expect("create a database");
+            // In a task, so that the database is dropped even when a check
+            // fails; the failure is raised after.
+            let store_url = with_database(&url, &database);
+            let checks = tokio::spawn(async move {
+                let store = PostgresStore::connect(&store_url)
+                    .await
+                    .expect("connect to the new database")
+                    .with_table(unique_name("lat"));
+                let max_age = 3_600_000;
+                let sess = format!(
+                    r#"{{"cookie":{{"originalMaxAge":{max_age},"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"}},"euro":"\u20ac","e":"\u00e9","nul":"\u0000"}}"#
+                );
+                store
+                    .insert_raw("enc", &sess, ceil_secs(now_ms()) + 5)
+                    .await;
+                let (loaded, touched, before, after) = timed_load_and_touch(&store, "enc").await;
+                assert!(touched, "touched by the one statement");
+                assert_eq!(loaded.record.data()["euro"], "€");
+                assert_eq!(loaded.record.data()["e"], "é");
+                assert_eq!(loaded.record.data()["nul"], "\u{0}");
+                let expire = store.expire_secs("enc").await.expect("row");
+                assert!(
+                    (ceil_secs(before + max_age)..=ceil_secs(after + max_age)).contains(&expire),
+                    "expire {expire}"
+                );
+                store.pool().close().await;
+            })
+            .await;
+            sqlx::query(&format!("DROP DATABASE \"{database}\""))
+                .execute(&admin)
+                .await
+                .expect("drop the database");
+            if let Err(failed) = checks {
+                std::panic::resume_unwind(failed.into_panic());
+            }
+        }
+    }
+
+    /// A hand-made table whose `sess` column is `text` may hold anything.
+    /// A row that is not JSON makes the JSON functions fail: `load_and_touch`
+    /// then fails as `load` does (Corrupt), not with an error of its own,
+    /// and a JSON row with a NUL in it is still touched.
+    #[tokio::test]
+    async fn a_text_sess_column_that_is_not_json_fails_as_load_does() {
+        let Some((store, ())) = store(|store| store.with_create_table_if_missing(false)).await
+        else {
+            return;
+        };
+        sqlx::query(&format!(
+            "CREATE TABLE {} (sid varchar PRIMARY KEY, sess text NOT NULL, expire timestamp(6) NOT NULL)",
+            store.qualified_table()
+        ))
+        .execute(store.pool())
+        .await
+        .expect("create a text table");
+        let old_expire = ceil_secs(now_ms()) + 600;
+        let insert = format!(
+            "INSERT INTO {} (sid, sess, expire) VALUES ($1, $2, to_timestamp($3))",
+            store.qualified_table()
+        );
+        for (sid, sess) in [
+            ("text", "not json"),
+            (
+                "nul",
+                r#"{"cookie":{"originalMaxAge":null,"expires":null},"a":"\u0000"}"#,
+            ),
+        ] {
+            sqlx::query(&insert)
+                .bind(sid)
+                .bind(sess)
+                .bind(old_expire as f64)
+                .execute(store.pool())
+                .await
+                .expect("insert");
+        }
+        assert!(matches!(
+            store.load("text").await,
+            Err(StoreError::Corrupt { .. })
+        ));
+        let touched = store.load_and_touch("text").await;
+        assert!(
+            matches!(touched, Err(StoreError::Corrupt { .. })),
+            "load_and_touch: {touched:?}"
+        );
+        assert_eq!(store.expire_secs("text").await, Some(old_expire));
+
+        let (loaded, touched, _, _) = timed_load_and_touch(&store, "nul").await;
+        assert!(touched);
+        let mut data = Map::new();
+        data.insert("a".to_owned(), Value::from("\u{0}"));
+        assert_eq!(loaded.record.data(), &data);
         store.cleanup().await;
     }
 

@@ -22,7 +22,7 @@ use node_fixtures_support::{
     save_over_node, touch_as_express, touched_node_records, DEFAULT_TTL_SECS,
 };
 use serde_json::Value;
-use server_session::store::{now_ms, Store};
+use server_session::store::{now_ms, Store, StoreError};
 use server_session_sql::PostgresStore;
 
 /// The fixtures' connect-pg-simple run.
@@ -195,5 +195,45 @@ async fn touching_a_node_row_moves_expire_as_connect_pg_simple_did() {
         assert_eq!(again.version, loaded.version, "{}", node.scenario);
     }
     assert_eq!(touched, 2);
+    drop_table(&store).await;
+}
+
+/// `load_and_touch` (the one statement of an unchanged request) reads every
+/// row Node wrote exactly as `load` does. The `unicode` row holds
+/// `JSON.stringify`'s `\u0000` and the `lone_surrogate` one a `\ud83d`,
+/// escapes that PostgreSQL's JSON functions refuse to unescape.
+#[tokio::test]
+async fn load_and_touch_reads_every_row_node_wrote_as_load_does() {
+    let Some(store) = setup().await else {
+        return;
+    };
+    let (mut loaded_rows, mut touched) = (0, 0);
+    for node in node_records(RUN) {
+        let sid = unique_name(node.scenario);
+        insert_as_node(&store, &sid, &node.bytes, (now_ms() / 1000) + 5).await;
+        let loaded = store.load(&sid).await;
+        let both = (loaded, store.load_and_touch(&sid).await);
+        match both {
+            (Ok(Some(loaded)), Ok(Some((again, was_touched)))) => {
+                assert_eq!(again.record, loaded.record, "{}", node.scenario);
+                assert_eq!(again.version, loaded.version, "{}", node.scenario);
+                loaded_rows += 1;
+                touched += usize::from(was_touched);
+            }
+            (Err(StoreError::Corrupt { .. }), Err(StoreError::Corrupt { .. })) => {}
+            other => panic!(
+                "{}: load and load_and_touch differ: {other:?}",
+                node.scenario
+            ),
+        }
+        assert_eq!(row(&store, &sid).await.0, node.bytes, "{}", node.scenario);
+    }
+    // Every scenario stores `originalMaxAge` as an integer or null, so
+    // every row that loads is touched by the one statement.
+    assert!(
+        loaded_rows >= node_records(RUN).len() - 1,
+        "{loaded_rows} rows loaded"
+    );
+    assert_eq!(touched, loaded_rows, "touched by the one statement");
     drop_table(&store).await;
 }
