@@ -10,10 +10,13 @@ use std::time::Duration;
 
 use http::request::Parts;
 
+use crate::clock;
 use crate::codec::{self, Secrets};
 use crate::config::{CookieOptions, CookieSource, SessionConfig};
+use crate::engine::absolute;
+use crate::engine::cookie::new_session_cookie;
 use crate::engine::end::EndOptions;
-use crate::session::live::Registry;
+use crate::session::live::{LiveState, Registry};
 use crate::store::{Store, StoreError, StoreFuture};
 use crate::SessionError;
 
@@ -26,6 +29,8 @@ pub(crate) struct Context {
     pub(crate) registry: Arc<Registry>,
     /// Hands out request tokens that tag each request's pending changes.
     next_owner: AtomicU64,
+    /// The absolute timeout in milliseconds, if any.
+    pub(crate) absolute_ms: Option<i64>,
 }
 
 impl Context {
@@ -43,6 +48,7 @@ impl Context {
             clear_cookie_on_end: config.clear_cookie_on_destroy,
         };
         Ok(Self {
+            absolute_ms: config.absolute_timeout.map(crate::clock::duration_to_ms),
             config,
             secrets,
             store,
@@ -50,6 +56,36 @@ impl Context {
             registry: Registry::new(),
             next_owner: AtomicU64::new(1),
         })
+    }
+
+    /// When a session created at `created` reaches the absolute timeout.
+    pub(crate) fn deadline(&self, created: Option<i64>) -> Option<i64> {
+        Some(created?.saturating_add(self.absolute_ms?))
+    }
+
+    /// The creation time a session made now keeps, when the absolute
+    /// timeout needs one.
+    pub(crate) fn created_now(&self, now_ms: i64) -> Option<i64> {
+        self.absolute_ms.map(|_| now_ms)
+    }
+
+    /// The live state of a session made now: express's fresh cookie, no
+    /// data, and a creation time when the absolute timeout needs one (the
+    /// cookie then expires no later than the deadline).
+    pub(crate) fn new_live_state(
+        &self,
+        cookie_options: &CookieOptions,
+        secure_request: bool,
+    ) -> LiveState {
+        let now = clock::now_ms();
+        let mut cookie = new_session_cookie(cookie_options, secure_request, now);
+        let created = self.created_now(now);
+        if let Some(deadline) = self.deadline(created) {
+            absolute::clamp_expiry(&mut cookie, deadline);
+        }
+        let mut state = LiveState::new(cookie, Arc::default(), None);
+        state.created = created;
+        state
     }
 
     pub(crate) fn next_owner(&self) -> u64 {

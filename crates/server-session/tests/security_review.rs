@@ -21,54 +21,12 @@ use server_session::{
     ConflictPolicy, CookieOptions, CorruptRecordPolicy, MemoryStore, SecurePolicy, Session,
     SessionConfig, SessionError, SessionLayer,
 };
-use server_session_redis::RedisStore;
-use server_session_sql::{MySqlStore, PostgresStore, SqliteStore};
 use tokio::sync::Notify;
 
 use support::cookies::{set_cookies, sid};
 use support::store::TestStore;
+use support::stores::stores;
 use support::{get as get_path, get_with_cookie, layer, send, wrap, SECRET};
-
-/// The stores the store-dependent cases run on, by name.
-async fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
-    let required = std::env::var("SESSION_REQUIRE_SERVICES").as_deref() == Ok("1");
-    let url = |var: &str| match std::env::var(var) {
-        Ok(url) => Some(url),
-        Err(_) if required => panic!("{var} is unset and SESSION_REQUIRE_SERVICES=1"),
-        Err(_) => {
-            println!("SKIPPED: {var} is unset, so that store is not tested");
-            None
-        }
-    };
-    let mut stores: Vec<(&'static str, Arc<dyn Store>)> =
-        vec![("memory", Arc::new(MemoryStore::new()))];
-    let sqlite_path = std::env::temp_dir().join(format!(
-        "server-session-security-{}.db",
-        server_session::codec::generate_id()
-    ));
-    let sqlite = SqliteStore::connect(&format!("sqlite://{}", sqlite_path.display()))
-        .await
-        .expect("SQLite opens a temporary file");
-    sqlite.migrate().await.expect("SQLite migrates");
-    stores.push(("sqlite", Arc::new(sqlite)));
-    if let Some(url) = url("REDIS_URL") {
-        let redis = RedisStore::connect(&url).await.expect("Redis answers");
-        stores.push(("redis", Arc::new(redis)));
-    }
-    if let Some(url) = url("POSTGRES_URL") {
-        let postgres = PostgresStore::connect(&url)
-            .await
-            .expect("PostgreSQL answers");
-        postgres.migrate().await.expect("PostgreSQL migrates");
-        stores.push(("postgres", Arc::new(postgres)));
-    }
-    if let Some(url) = url("MYSQL_URL") {
-        let mysql = MySqlStore::connect(&url).await.expect("MySQL answers");
-        mysql.migrate().await.expect("MySQL migrates");
-        stores.push(("mysql", Arc::new(mysql)));
-    }
-    stores
-}
 
 fn config() -> SessionConfig {
     SessionConfig::new(SECRET).with_cookie(CookieOptions::new().with_max_age(Some(MINUTE)))

@@ -1,13 +1,20 @@
 //! Session security beyond express (issue 10), through the layer: secret
-//! rotation that completes, and cookies cleared on destroy.
+//! rotation that completes, cookies cleared on destroy, and the absolute
+//! timeout (on every store).
 
 mod support;
 
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
 use axum::routing::get;
 use axum::Router;
-use server_session::{MemoryStore, Session, SessionConfig, SessionLayer, Unset};
+use server_session::codec::{sign_session_id, Secrets};
+use server_session::store::{Record, SaveCondition, SaveOutcome, Store};
+use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer, Unset};
 
 use support::cookies::{parse_set_cookie, set_cookies};
+use support::stores::stores;
 use support::{get as get_path, get_with_cookie, wrap};
 
 const OLD: &str = "the old secret, 32 bytes or more.";
@@ -97,7 +104,7 @@ async fn destroy_and_unset_expire_the_browser_cookie_when_asked() {
         let config = SessionConfig::new(NEW)
             .with_unset(unset)
             .with_cookie(
-                server_session::CookieOptions::new()
+                CookieOptions::new()
                     .with_path("/")
                     .with_domain("example.com"),
             )
@@ -128,4 +135,187 @@ async fn destroy_and_unset_expire_the_browser_cookie_when_asked() {
     let first = get_path(&app, "/set").await;
     let res = get_with_cookie(&app, "/destroy", &cookie_pair(&first.cookie())).await;
     assert!(set_cookies(&res.headers).is_empty());
+}
+
+/// `/set`, `/read` and `/clear` on a layer over `store`.
+fn shared_app(store: Arc<dyn Store>, config: SessionConfig) -> Router {
+    async fn set(session: Session) -> String {
+        session.insert("user", "ada").expect("insert");
+        session.id()
+    }
+    async fn read(session: Session) -> String {
+        session
+            .get::<String>("user")
+            .expect("a string")
+            .unwrap_or_else(|| String::from("none"))
+    }
+    async fn clear(session: Session) -> String {
+        session.clear().expect("clear");
+        session.insert("user", "ada").expect("insert");
+        format!("{:?}", session.keys())
+    }
+    let routes = Router::new()
+        .route("/set", get(set))
+        .route("/read", get(read))
+        .route("/clear", get(clear));
+    let layer = SessionLayer::from_arc(store, config).expect("valid options");
+    wrap(routes, layer)
+}
+
+fn absolute_config(timeout: Duration) -> SessionConfig {
+    SessionConfig::new(NEW)
+        .with_rolling(true)
+        .with_cookie(CookieOptions::new().with_max_age(Some(Duration::from_secs(60))))
+        .with_absolute_timeout(Some(timeout))
+}
+
+#[tokio::test]
+async fn a_busy_session_ends_at_its_absolute_timeout() {
+    for (name, store) in stores().await {
+        let app = shared_app(
+            Arc::clone(&store),
+            absolute_config(Duration::from_millis(2_000)),
+        );
+        let first = get_path(&app, "/set").await;
+        let id = first.body.clone();
+        let cookie = cookie_pair(&first.cookie());
+        // Activity keeps the idle timer fresh, and changes nothing else.
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            get_with_cookie(&app, "/read", &cookie)
+                .await
+                .expect(200, "ada");
+        }
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        let res = get_with_cookie(&app, "/read", &cookie).await;
+        assert_eq!(res.body, "none", "{name}: served past its absolute timeout");
+        assert!(
+            store.load(&id).await.expect("load").is_none(),
+            "{name}: the timed-out session is still stored"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_store_drops_a_session_at_its_deadline_by_itself() {
+    for (name, store) in stores().await {
+        let app = shared_app(
+            Arc::clone(&store),
+            absolute_config(Duration::from_millis(2_000)),
+        );
+        let first = get_path(&app, "/set").await;
+        let id = first.body.clone();
+        // The cookie the browser keeps expires at the deadline, not in 60 s.
+        let expires = first.expires().expect("a persistent cookie");
+        let expires = httpdate::parse_http_date(&expires).expect("an HTTP date");
+        assert!(
+            expires <= SystemTime::now() + Duration::from_secs(3),
+            "{name}: the cookie outlives the deadline: {expires:?}"
+        );
+        // An unchanged request, whose load-time touch would extend the
+        // store's expiry by the 60 s idle lifetime.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let cookie = cookie_pair(&first.cookie());
+        get_with_cookie(&app, "/read", &cookie)
+            .await
+            .expect(200, "ada");
+        // No request reaches the layer after the deadline: the store alone
+        // must have dropped it (whole seconds to spare for second-based TTLs).
+        tokio::time::sleep(Duration::from_millis(3_100)).await;
+        assert!(
+            store.load(&id).await.expect("load").is_none(),
+            "{name}: the store kept the session past its absolute deadline"
+        );
+    }
+}
+
+#[tokio::test]
+async fn clearing_the_data_does_not_restart_the_absolute_timeout() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let app = shared_app(
+        Arc::clone(&store),
+        absolute_config(Duration::from_millis(1_500)),
+    );
+    let first = get_path(&app, "/set").await;
+    let cookie = cookie_pair(&first.cookie());
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The handler never sees the creation time, and cannot clear it.
+    let res = get_with_cookie(&app, "/clear", &cookie).await;
+    res.expect(200, r#"["user"]"#);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    get_with_cookie(&app, "/read", &cookie)
+        .await
+        .expect(200, "none");
+}
+
+#[tokio::test]
+async fn a_session_stored_without_a_creation_time_gets_one_on_first_use() {
+    for (name, store) in stores().await {
+        // As express-session writes it: no creation time anywhere.
+        let id = server_session::codec::generate_id();
+        let expires = server_session::store::now_ms() + 60_000;
+        let record = Record::from_json(
+            format!(
+                r#"{{"cookie":{{"originalMaxAge":60000,"expires":"{}","httpOnly":true,"path":"/"}},"user":"ada"}}"#,
+                iso(expires)
+            )
+            .as_bytes(),
+        )
+        .expect("a record");
+        let saved = store
+            .save(&id, &record, SaveCondition::IfAbsent)
+            .await
+            .expect("save");
+        assert!(matches!(saved, SaveOutcome::Saved(_)), "{name}");
+        let secrets = Secrets::new([NEW]).expect("a secret");
+        let cookie = format!("connect.sid={}", sign_session_id(&id, &secrets));
+
+        let app = shared_app(
+            Arc::clone(&store),
+            absolute_config(Duration::from_secs(3_600)),
+        );
+        let before = server_session::store::now_ms();
+        get_with_cookie(&app, "/read", &cookie)
+            .await
+            .expect(200, "ada");
+        let stored = store.load(&id).await.expect("load").expect("still stored");
+        let created = stored
+            .record
+            .data()
+            .get("__sessionCreatedAt")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or_else(|| panic!("{name}: no creation time was stored"));
+        assert!(
+            created >= before && created <= server_session::store::now_ms(),
+            "{name}"
+        );
+        assert_eq!(
+            stored.record.data().get("user"),
+            Some(&serde_json::json!("ada"))
+        );
+        store.destroy(&id).await.expect("destroy");
+    }
+}
+
+/// JavaScript's `toISOString`, for the hand-written record above.
+fn iso(ms: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .expect("a date");
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+        at.millisecond()
+    )
+}
+
+#[test]
+fn an_absolute_timeout_of_zero_is_refused_when_the_layer_is_built() {
+    let config = SessionConfig::new(NEW).with_absolute_timeout(Some(Duration::ZERO));
+    let error = SessionLayer::new(MemoryStore::new(), config).expect_err("refused");
+    assert_eq!(error.option(), "absolute_timeout");
 }

@@ -74,6 +74,7 @@ pub struct SessionConfig {
     pub(crate) conflict: ConflictPolicy,
     pub(crate) resign_old_secret: bool,
     pub(crate) clear_cookie_on_destroy: bool,
+    pub(crate) absolute_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -105,6 +106,7 @@ impl fmt::Debug for SessionConfig {
             .field("conflict", &self.conflict)
             .field("resign_old_secret", &self.resign_old_secret)
             .field("clear_cookie_on_destroy", &self.clear_cookie_on_destroy)
+            .field("absolute_timeout", &self.absolute_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -132,6 +134,7 @@ impl SessionConfig {
             conflict: ConflictPolicy::Merge,
             resign_old_secret: false,
             clear_cookie_on_destroy: false,
+            absolute_timeout: None,
         }
     }
 
@@ -319,6 +322,37 @@ impl SessionConfig {
         self
     }
 
+    /// A hard maximum lifetime for every session, counted from its creation
+    /// (default none, as in express). Activity never extends it, and neither
+    /// does [`Session::cycle_id`](crate::Session::cycle_id);
+    /// [`Session::regenerate`](crate::Session::regenerate) starts a new
+    /// session, and so a new lifetime. It works beside the idle timeout
+    /// (`max_age` with touches, or `rolling`): a session ends at whichever
+    /// comes first.
+    ///
+    /// The creation time is kept in the stored record (the data key
+    /// `__sessionCreatedAt`, which express round-trips; handlers never see
+    /// it). A session past its deadline is destroyed and the request gets a
+    /// fresh one; the store's expiry is never set past the deadline, so the
+    /// store drops the session by itself. A session stored without a
+    /// creation time (by express, or before this option was set) counts from
+    /// its first use.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use server_session::{CookieOptions, SessionConfig};
+    /// // Idle for 30 minutes, or 12 hours in all, whichever comes first.
+    /// let config = SessionConfig::new("a secret of at least 32 random bytes!!")
+    ///     .with_rolling(true)
+    ///     .with_cookie(CookieOptions::new().with_max_age(Some(Duration::from_secs(30 * 60))))
+    ///     .with_absolute_timeout(Some(Duration::from_secs(12 * 3600)));
+    /// ```
+    #[must_use]
+    pub fn with_absolute_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.absolute_timeout = timeout;
+        self
+    }
+
     /// The cookie name.
     pub fn name(&self) -> &str {
         &self.name
@@ -335,6 +369,15 @@ impl SessionConfig {
             .ok_or_else(|| ConfigError::invalid("secret", "at least one secret is required"))?;
         if let CookieSource::Fixed(options) = &self.cookie {
             validate_cookie_options(options)?;
+        }
+        if let Some(timeout) = self.absolute_timeout {
+            let ms = crate::clock::duration_to_ms(timeout);
+            if ms <= 0 || ms > crate::clock::JS_DATE_LIMIT_MS {
+                return Err(ConfigError::invalid(
+                    "absolute_timeout",
+                    "must be at least 1 ms and within JavaScript's dates (8.64e15 ms)",
+                ));
+            }
         }
         if self.store_timeout.is_zero() {
             return Err(ConfigError::invalid(

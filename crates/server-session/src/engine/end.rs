@@ -36,6 +36,9 @@ pub(crate) struct EndState {
     pub(crate) signed_by_old_secret: bool,
     /// The request carried a validly signed session cookie (for any ID).
     pub(crate) carried_cookie: bool,
+    /// Saved whatever else says: the layer added something the store must
+    /// keep (a creation time for the absolute timeout).
+    pub(crate) must_save: bool,
 }
 
 /// The options that steer the end of a request.
@@ -73,9 +76,8 @@ pub(crate) struct EndPlan {
 pub(crate) fn plan_end(state: &EndState, options: &EndOptions) -> EndPlan {
     // The browser drops a `Secure` cookie sent over an insecure request, a
     // clearing one included, so none is sent.
-    let clear_cookie = options.clear_cookie_on_end
-        && state.carried_cookie
-        && !state.cookie_blocked_by_secure;
+    let clear_cookie =
+        options.clear_cookie_on_end && state.carried_cookie && !state.cookie_blocked_by_secure;
     match state.standing {
         Standing::Destroyed => EndPlan {
             store_op: StoreOp::Nothing,
@@ -98,7 +100,7 @@ pub(crate) fn plan_end(state: &EndState, options: &EndOptions) -> EndPlan {
             } else {
                 options.save_uninitialized || state.modified
             };
-            let should_save = if !options.save_uninitialized
+            let express_saves = if !options.save_uninitialized
                 && !state.has_saved_snapshot
                 && !state.id_from_cookie
             {
@@ -106,7 +108,7 @@ pub(crate) fn plan_end(state: &EndState, options: &EndOptions) -> EndPlan {
             } else {
                 !state.saved
             };
-            let store_op = if should_save {
+            let store_op = if express_saves || state.must_save {
                 StoreOp::Save
             } else if state.id_from_cookie {
                 StoreOp::Touch

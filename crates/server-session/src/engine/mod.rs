@@ -9,8 +9,10 @@
 //! - [`cookie`]: the cookie a new session starts with, and the `Set-Cookie`
 //!   header for a session;
 //! - [`end`]: at the end of the request, whether to save, touch or destroy,
-//!   and whether to send `Set-Cookie`.
+//!   and whether to send `Set-Cookie`;
+//! - [`absolute`]: the absolute timeout's verdict, and the expiry it caps.
 
+pub(crate) mod absolute;
 pub(crate) mod cookie;
 pub(crate) mod end;
 pub(crate) mod gate;

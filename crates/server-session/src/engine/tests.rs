@@ -28,6 +28,7 @@ fn new_session() -> EndState {
         cookie_blocked_by_secure: false,
         signed_by_old_secret: false,
         carried_cookie: false,
+        must_save: false,
     }
 }
 

@@ -4,9 +4,10 @@ use http::header::SET_COOKIE;
 use http::{HeaderValue, Response, StatusCode};
 
 use crate::clock;
+use crate::codec::CookieError;
 use crate::config::CommitErrorPolicy;
 use crate::context::Context;
-use crate::codec::CookieError;
+use crate::engine::absolute;
 use crate::engine::cookie::{clear_cookie_header, set_cookie_header};
 use crate::engine::end::{plan_end, Standing, StoreOp};
 use crate::session::persist;
@@ -25,6 +26,9 @@ pub(crate) async fn commit<B: Default>(
         let mut live_state = live.lock();
         if state.standing == Standing::Live && !live_state.destroyed {
             live_state.cookie.touch(clock::now_ms());
+            if let Some(deadline) = context.deadline(live_state.created) {
+                absolute::clamp_expiry(&mut live_state.cookie, deadline);
+            }
         }
         let plan = plan_end(&state.end_state(&live_state), &context.end_options);
         let already_touched = state

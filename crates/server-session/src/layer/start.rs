@@ -6,10 +6,10 @@ use http::StatusCode;
 use crate::clock;
 use crate::config::{CorruptRecordPolicy, LoadErrorPolicy};
 use crate::context::{copy_head, Context};
-use crate::engine::cookie::new_session_cookie;
+use crate::engine::absolute::{self, Verdict};
 use crate::engine::end::{snapshot_on_load, Standing};
 use crate::engine::gate::{is_secure, path_matches, session_id_from_cookie};
-use crate::session::live::{self, Live, LiveState};
+use crate::session::live::{self, take_created, Live, LiveState};
 use crate::session::state::{SavedSnapshot, SessionState};
 use crate::store::StoreError;
 use crate::{Session, SessionError};
@@ -70,6 +70,7 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
             original_data,
             saved,
             own_changes: 0,
+            must_save: false,
             touched_on_load: None,
             standing: Standing::Live,
             cookie_options: Arc::clone(&cookie_options),
@@ -87,21 +88,40 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
         // request keep a stolen cookie alive past both.
         match context.timed(context.store.load_and_touch(id)).await {
             Ok(Some((loaded, touched))) => {
-                let touched_for = touched.then(|| loaded.record.cookie.clone());
-                // A request already in flight on this session: share its
-                // state, which holds changes not stored yet.
-                let live = context.registry.join_or_insert(
-                    id,
-                    LiveState::new(
-                        loaded.record.cookie,
-                        loaded.record.data,
-                        Some(loaded.version),
-                    ),
-                );
-                if !live.lock().destroyed {
-                    let mut state = request_state(live, cookie_id.clone());
-                    state.touched_on_load = touched_for;
-                    return Start::With(Session::new(state, Arc::clone(context)));
+                let (data, created) = take_created(loaded.record.data);
+                let now = context.absolute_ms.map(|_| clock::now_ms());
+                let verdict = match now {
+                    None => Verdict::Off,
+                    Some(now) => absolute::judge(context.absolute_ms, created, now),
+                };
+                if verdict == Verdict::Reached {
+                    end_absolute(context, id).await;
+                } else {
+                    let created = match verdict {
+                        Verdict::Within { created, .. } => Some(created),
+                        // Kept as stored, so saving never drops it.
+                        _ => created,
+                    };
+                    // A store-side touch (to now + originalMaxAge) past the
+                    // deadline is brought back by the end-of-request touch.
+                    let touched_to = now.and_then(|now| {
+                        Some(now.saturating_add(loaded.record.cookie.original_max_age?))
+                    });
+                    let touched_for = (touched
+                        && !absolute::overshoots(touched_to, context.deadline(created)))
+                    .then(|| loaded.record.cookie.clone());
+                    let mut state =
+                        LiveState::new(loaded.record.cookie, data, Some(loaded.version));
+                    state.created = created;
+                    // A request already in flight on this session: share its
+                    // state, which holds changes not stored yet.
+                    let live = context.registry.join_or_insert(id, state);
+                    if !live.lock().destroyed {
+                        let mut state = request_state(live, cookie_id.clone());
+                        state.touched_on_load = touched_for;
+                        state.must_save = matches!(verdict, Verdict::Within { assigned: true, .. });
+                        return Start::With(Session::new(state, Arc::clone(context)));
+                    }
                 }
             }
             Ok(None) => {
@@ -147,10 +167,26 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
             return Start::Refuse(StatusCode::INTERNAL_SERVER_ERROR);
         }
     };
-    let cookie = new_session_cookie(&cookie_options, secure_request, clock::now_ms());
-    let live = live::unregistered(id, LiveState::new(cookie, Arc::default(), None));
+    let live = live::unregistered(id, context.new_live_state(&cookie_options, secure_request));
     Start::With(Session::new(
         request_state(live, cookie_id),
         Arc::clone(context),
     ))
+}
+
+/// A session past its absolute timeout: gone from the store, and from any
+/// request still holding it in this process.
+async fn end_absolute(context: &Context, id: &str) {
+    if let Some(live) = context.registry.get(id) {
+        live.lock().destroyed = true;
+    }
+    tracing::info!(
+        store = context.store.kind(),
+        "session reached its absolute timeout and was destroyed"
+    );
+    if let Err(error) = context.timed(context.store.destroy(id)).await {
+        // The store's expiry was capped at the deadline, so it drops the
+        // record by itself; the request goes on with a fresh session.
+        context.report("destroy", &SessionError::Store(error));
+    }
 }

@@ -27,6 +27,25 @@ use crate::store::{CookieData, Record, Version};
 
 pub(crate) type Data = Arc<Map<String, Value>>;
 
+/// The data key that keeps a session's creation time (ms since the epoch)
+/// in the stored record, for the absolute timeout. In the data, not in
+/// `cookie`, because express round-trips every data key on save but keeps
+/// only its own `cookie` fields. The layer takes it out of the data on load
+/// and puts it back on save, so handlers never see it and `clear` cannot
+/// reset it.
+pub(crate) const CREATED_KEY: &str = "__sessionCreatedAt";
+
+/// Takes the creation time out of freshly loaded data.
+pub(crate) fn take_created(mut data: Data) -> (Data, Option<i64>) {
+    if !data.contains_key(CREATED_KEY) {
+        return (data, None);
+    }
+    let created = Arc::make_mut(&mut data)
+        .shift_remove(CREATED_KEY)
+        .and_then(|value| value.as_i64());
+    (data, created)
+}
+
 /// A read-modify-write closure, kept so it can be re-run on a fresh value.
 /// `None` from it means "leave the value as it is" (its input did not
 /// convert).
@@ -78,13 +97,24 @@ pub(crate) struct LiveState {
     /// Destroyed (here or, as found at a save, by another process): later
     /// saves are dropped so that nothing resurrects it.
     pub(crate) destroyed: bool,
+    /// When the session was created (ms since the epoch), kept for the
+    /// absolute timeout; `None` when the layer has none.
+    pub(crate) created: Option<i64>,
 }
 
 impl LiveState {
     pub(crate) fn record(&self) -> Record {
+        let data = match self.created {
+            None => Arc::clone(&self.data),
+            Some(created) => {
+                let mut data = Map::clone(&self.data);
+                data.insert(CREATED_KEY.to_owned(), Value::from(created));
+                Arc::new(data)
+            }
+        };
         Record {
             cookie: self.cookie.clone(),
-            data: Arc::clone(&self.data),
+            data,
         }
     }
 
@@ -95,6 +125,7 @@ impl LiveState {
             version,
             pending: Vec::new(),
             destroyed: false,
+            created: None,
         }
     }
 
@@ -120,7 +151,13 @@ impl LiveState {
         keep: impl Fn(&Pending) -> bool,
     ) {
         self.pending.retain(keep);
-        let mut data = fresh;
+        let (mut data, created) = take_created(fresh);
+        // Another writer (Node, say) may have stored a session that predates
+        // the absolute timeout; the earliest creation time wins.
+        self.created = match (self.created, created) {
+            (Some(ours), Some(theirs)) => Some(ours.min(theirs)),
+            (ours, theirs) => ours.or(theirs),
+        };
         if !self.pending.is_empty() {
             let map = Arc::make_mut(&mut data);
             for pending in &self.pending {

@@ -39,9 +39,14 @@ use self::persist::Persisted;
 use self::state::SessionState;
 use crate::clock;
 use crate::context::Context;
-use crate::engine::cookie::new_session_cookie;
 use crate::engine::end::Standing;
 use crate::store::{is_reserved, CookieData};
+
+/// Keys a handler may not write: express's own, and the one the layer
+/// keeps the creation time under.
+fn is_refused_key(key: &str) -> bool {
+    is_reserved(key) || key == live::CREATED_KEY
+}
 
 /// How many IDs a new session draws before giving up on a `genid` that
 /// keeps returning IDs already stored. The default generator's 192 random
@@ -199,7 +204,7 @@ impl Session {
     /// As [`insert`](Self::insert).
     pub fn insert_value(&self, key: impl Into<String>, value: Value) -> Result<(), SessionError> {
         let key = key.into();
-        if is_reserved(&key) {
+        if is_refused_key(&key) {
             return Err(SessionError::ReservedKey(key));
         }
         self.write(|state, live| {
@@ -264,7 +269,7 @@ impl Session {
         F: Fn(Option<T>) -> T + Send + Sync + 'static,
     {
         let key = key.into();
-        if is_reserved(&key) {
+        if is_refused_key(&key) {
             return Err(SessionError::ReservedKey(key));
         }
         let f = Arc::new(f);
@@ -391,12 +396,8 @@ impl Session {
             Ok(())
         };
         let mut state = self.state();
-        let cookie =
-            new_session_cookie(&state.cookie_options, state.secure_request, clock::now_ms());
-        state.live = live::unregistered(
-            Arc::from(new_id),
-            LiveState::new(cookie, Arc::default(), None),
-        );
+        let fresh = context.new_live_state(&state.cookie_options, state.secure_request);
+        state.live = live::unregistered(Arc::from(new_id), fresh);
         state.saved = None;
         state.standing = Standing::Live;
         destroyed
@@ -471,6 +472,7 @@ impl Session {
             old.destroyed = true;
             let mut moved = LiveState::new(old.cookie.clone(), Arc::clone(&old.data), None);
             moved.pending = std::mem::take(&mut old.pending);
+            moved.created = old.created;
             moved
         };
         let live = live::unregistered(Arc::clone(&id), moved);

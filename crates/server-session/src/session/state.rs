@@ -41,6 +41,9 @@ pub(crate) struct SessionState {
     pub(crate) touched_on_load: Option<CookieData>,
     /// How many changes this request made (never decreases).
     pub(crate) own_changes: u64,
+    /// The session has to be saved even if unchanged: the layer gave it a
+    /// creation time it did not have.
+    pub(crate) must_save: bool,
     pub(crate) standing: Standing,
     /// What `regenerate` builds a fresh cookie from.
     pub(crate) cookie_options: Arc<CookieOptions>,
@@ -108,6 +111,7 @@ impl SessionState {
             // verified it.
             signed_by_old_secret: self.cookie_id.is_some() && self.cookie_value.is_none(),
             carried_cookie: self.cookie_id.is_some(),
+            must_save: self.must_save,
         }
     }
 }

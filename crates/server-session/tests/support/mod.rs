@@ -16,6 +16,7 @@
 pub(crate) mod cookies;
 pub(crate) mod errors;
 pub(crate) mod store;
+pub(crate) mod stores;
 
 use std::time::{Duration, SystemTime};
 
