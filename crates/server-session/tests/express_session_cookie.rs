@@ -13,7 +13,9 @@ use http::header::SET_COOKIE;
 use http::{HeaderValue, StatusCode};
 use serde_json::Value;
 use server_session::codec::SetCookie;
-use server_session::{CookieOptions, MemoryStore, Priority, SecurePolicy, Session, SessionConfig};
+use server_session::{
+    CookieOptions, MemoryStore, Priority, SecurePolicy, Session, SessionConfig, SessionLayer,
+};
 
 use support::*;
 
@@ -83,19 +85,31 @@ async fn t118_req_session_cookie_should_override_defaults() {
 
 #[tokio::test]
 async fn t119_req_session_cookie_should_forward_errors_setting_cookie() {
-    // express's `expires: new Date(NaN)`: a `SystemTime` cannot be NaN, but
-    // one past JavaScript's date range (±8.64e15 ms) is just as invalid.
+    // express's `expires: new Date(NaN)` fails on every response. A
+    // `SystemTime` cannot be NaN, and one past JavaScript's dates (±8.64e15
+    // ms), just as invalid to express, is refused when the layer is built.
     let beyond_js_dates = UNIX_EPOCH + Duration::from_millis(9_000_000_000_000_000);
-    let errors = ErrorLog::default();
-    let config = errors.install(
+    let refused = SessionLayer::new(
+        MemoryStore::new(),
         express_config().with_cookie(CookieOptions::new().with_expires(Some(beyond_js_dates))),
-    );
+    )
+    .expect_err("an expiry past JavaScript's dates");
+    assert_eq!(refused.option(), "cookie.expires");
+
+    // What no build can check, a per-request cookie function's options,
+    // still fails when the cookie is written, and the error is forwarded.
+    let errors = ErrorLog::default();
+    let config = errors.install(express_config().with_cookie_fn(|_| {
+        CookieOptions::new()
+            .with_max_age(Some(MIN))
+            .with_domain("bad domain!")
+    }));
     let app = server(config, MemoryStore::new(), end);
 
     let res = get(&app, "/admin").await;
     res.expect_status(200);
     should_not_have_header(&res, "set-cookie");
-    assert_eq!(errors.roots(), ["option expires is invalid"]);
+    assert_eq!(errors.roots(), ["option domain is invalid"]);
 }
 
 /// upstream's `new Cookie().serialize('previous', 'cookieValue')`.
