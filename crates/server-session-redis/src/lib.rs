@@ -100,7 +100,13 @@
 //!
 //! Errors: connection loss, refusal and cluster-down replies are
 //! `StoreError::Connection`; other server errors are `StoreError::Backend`;
-//! a stored value that is not a session is `StoreError::Corrupt`.
+//! a stored value that is not a session is `StoreError::Corrupt`. An error
+//! shows its category and the server's error code (`ERR`, `NOPERM`, …),
+//! never the server's message or redis-rs's detail, in `Display`, `Debug`
+//! and the `source` chain alike: Redis quotes a command's arguments in some
+//! replies (`ERR unknown command 'GETEX', with args beginning with:
+//! 'sess:<id>'`), and a session ID is a bearer credential. The same holds
+//! for the store's own log lines. I/O errors keep their text.
 //!
 //! # Differences from connect-redis
 //!

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{unique, Raw};
+use common::{unique, OwnServer, Raw};
 use server_session::store::{Record, SaveCondition, Store, StoreError};
 use server_session_redis::RedisStore;
 
@@ -91,47 +91,13 @@ async fn a_value_that_is_not_a_session_is_corrupt() {
     let _: redis::Value = raw.query(redis::cmd("DEL").arg(&key)).await;
 }
 
-/// A redis-server of this test's own, on a free loopback port, stopped on drop.
-struct OwnServer {
-    port: u16,
-    child: std::process::Child,
-}
-
-impl OwnServer {
-    fn start(port: u16) -> Self {
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server is installed where REDIS_URL is set");
-        let server = Self { port, child };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_recovers_when_redis_comes_back() {
     // Only where Redis is available at all.
     if common::redis_url().is_none() {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
+    let port = OwnServer::free_port();
     let server = OwnServer::start(port);
     let store = RedisStore::connect(&format!("redis://127.0.0.1:{}", server.port))
         .await

@@ -21,6 +21,7 @@ use redis::{RedisError, Script, Value};
 use server_session::store::{LoadedRecord, Record, StoreError};
 
 use super::{version_of, RedisStore};
+use crate::error::RedisFailure;
 
 /// Load and touch in one round trip, for servers without GETEX (Redis
 /// before 6.2).
@@ -154,8 +155,11 @@ impl RedisStore {
             Getex::Read(stored) => stored,
             Getex::Refused(error) => {
                 if !touch.use_script.swap(true, Ordering::Relaxed) {
+                    // Not the server's message: an old server's `unknown
+                    // command` reply quotes the arguments, the session's key
+                    // among them.
                     tracing::warn!(
-                        %error,
+                        error = %RedisFailure::of(&error),
                         "Redis refused GETEX (it needs Redis 6.2); \
                          load_and_touch falls back to a Lua script, which costs Redis more CPU"
                     );

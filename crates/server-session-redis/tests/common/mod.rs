@@ -2,7 +2,7 @@
 #![allow(dead_code, unreachable_pub)] // each test file uses a part
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::{Cmd, FromRedisValue};
 
@@ -99,5 +99,52 @@ impl Raw {
                     .arg(ttl_secs),
             )
             .await;
+    }
+}
+
+/// A redis-server of a test's own, on a loopback port, stopped on drop.
+pub struct OwnServer {
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl OwnServer {
+    /// Starts redis-server on `port`, without persistence, and waits until
+    /// it accepts connections.
+    pub fn start(port: u16) -> Self {
+        Self::start_with(port, &[])
+    }
+
+    /// The same, with more configuration (`--name value …`).
+    pub fn start_with(port: u16, config: &[&str]) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(config)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed where REDIS_URL is set");
+        let server = Self { port, child };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// A free loopback port.
+    pub fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port()
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
