@@ -213,6 +213,14 @@
 //! or closed is `StoreError::Connection`; an overrun is `Timeout`; anything
 //! else the database reports is `Backend`. A row whose `sess` is not a
 //! session record is `StoreError::Corrupt`, never a panic.
+//!
+//! An error the database reports shows its SQLSTATE (SQLite: its result
+//! code; MySQL: its error number too) and the table and constraint it
+//! names, never the server's message, detail or context, in `Display`,
+//! `Debug` and the `source` chain alike: those may quote the statement's
+//! values, a session ID (a bearer credential) or session data among them
+//! (a trigger's message, MySQL's `Duplicate entry '…'`, PostgreSQL's
+//! `Failing row contains (…)`). The database's own log has the whole text.
 //! connect-pg-simple instead deletes such a row and answers "no session";
 //! here the layer's failure policy decides, and the row stays for
 //! inspection (it expires and is pruned like any other).

@@ -161,6 +161,7 @@ impl Backend for PostgresStore {
         let Err(first) = self.pool.execute(sqlx::raw_sql(&self.sql.create)).await else {
             return Ok(());
         };
+        let first = map_sqlx(first);
         // Another process may have created it in the meantime.
         if self.table_exists().await? {
             return Ok(());
@@ -175,7 +176,7 @@ impl Backend for PostgresStore {
         {
             Ok(_) => Ok(()),
             Err(_) if self.table_exists().await? => Ok(()),
-            Err(_) => Err(map_sqlx(first)),
+            Err(_) => Err(first),
         }
     }
 

@@ -1,10 +1,12 @@
 //! What the three stores share: options, the call timeout, and how sqlx
-//! errors become [`StoreError`]s.
+//! errors become [`StoreError`]s (without the server's text).
 
+use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use server_session::store::StoreError;
+use server_session::store::{BoxError, StoreError};
+use sqlx::error::{DatabaseError, ErrorKind};
 
 /// connect-pg-simple's default table name.
 pub(crate) const DEFAULT_TABLE: &str = "session";
@@ -67,6 +69,9 @@ pub(crate) async fn timed<T>(
 /// Connection trouble (the server is unreachable, the pool is exhausted or
 /// closed, a connection broke) is [`StoreError::Connection`], which the layer
 /// treats as transient; everything else the server said is `Backend`.
+///
+/// An error the database returned is kept as a [`DatabaseFailure`], never
+/// as sqlx's error: see there why.
 pub(crate) fn map_sqlx(error: sqlx::Error) -> StoreError {
     let transient = match &error {
         sqlx::Error::Io(_)
@@ -81,12 +86,74 @@ pub(crate) fn map_sqlx(error: sqlx::Error) -> StoreError {
             .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
         _ => false,
     };
+    let shown: BoxError = match error {
+        sqlx::Error::Database(db) => Box::new(DatabaseFailure::of(&*db)),
+        other => Box::new(other),
+    };
     if transient {
-        StoreError::connection(error)
+        StoreError::Connection(shown)
     } else {
-        StoreError::backend(error)
+        StoreError::Backend(shown)
     }
 }
+
+/// A database's error as far as it can be shown in a log: its SQLSTATE (or
+/// SQLite's result code), MySQL's error number, the kind of constraint
+/// violation, and the table and constraint it names; never the server's
+/// message, detail or context.
+///
+/// Those may quote the values of the statement: MySQL's `Duplicate entry
+/// '<sid>' for key …`, PostgreSQL's `Failing row contains (<sid>, <sess>,
+/// …)` and `JSON data, line 1: …`, or the message of a trigger that names
+/// the row. A session ID is a bearer credential, and the data may be
+/// private. The layer logs store errors with their `Display`, and error
+/// reporters walk the `source` chain and print `Debug`, so all three stop
+/// here. Look the code up in the database's documentation, or in its own
+/// log, which has the whole message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DatabaseFailure {
+    shown: String,
+}
+
+impl DatabaseFailure {
+    /// What may be shown of `error`.
+    pub(crate) fn of(error: &dyn DatabaseError) -> Self {
+        let mut shown = String::from("database error");
+        if let Some(code) = error.code() {
+            shown.push(' ');
+            shown.push_str(&code);
+        }
+        #[cfg(feature = "mysql")]
+        if let Some(mysql) = error.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+            shown.push_str(&format!(" (MySQL error {})", mysql.number()));
+        }
+        let violation = match error.kind() {
+            ErrorKind::UniqueViolation => Some("unique"),
+            ErrorKind::ForeignKeyViolation => Some("foreign key"),
+            ErrorKind::NotNullViolation => Some("not-null"),
+            ErrorKind::CheckViolation => Some("check"),
+            _ => None,
+        };
+        if let Some(violation) = violation {
+            shown.push_str(&format!(": {violation} constraint violated"));
+        }
+        if let Some(table) = error.table() {
+            shown.push_str(&format!(", table {table:?}"));
+        }
+        if let Some(constraint) = error.constraint() {
+            shown.push_str(&format!(", constraint {constraint:?}"));
+        }
+        Self { shown }
+    }
+}
+
+impl fmt::Display for DatabaseFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+impl std::error::Error for DatabaseFailure {}
 
 /// The builder methods and pruner entry point all three stores share.
 /// Each store provides `fn rebuilt(self) -> Self`, which recomputes its SQL
