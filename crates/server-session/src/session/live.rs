@@ -19,7 +19,7 @@ use std::hash::BuildHasher;
 // Keys are session IDs this process generated (or verified by signature),
 // so the cheaper keyed hash of foldhash is enough; no HashDoS input reaches it.
 use foldhash::fast::RandomState;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use serde_json::{Map, Value};
 
@@ -179,6 +179,11 @@ pub(crate) struct Live {
     /// in-process requests never conflict with each other, only with other
     /// processes. Held across the store call, never across a handler.
     pub(crate) commit: tokio::sync::Mutex<()>,
+    /// Where the session went when `cycle_id` moved it to a new ID: requests
+    /// still holding this one follow, so their changes land under the new
+    /// ID instead of being dropped with the old one. Set once, read without
+    /// a lock on every access.
+    pub(crate) moved_to: OnceLock<Arc<Live>>,
     registry: Option<Arc<Registry>>,
 }
 
@@ -243,6 +248,7 @@ impl Registry {
             id: Arc::clone(id),
             state: Mutex::new(state),
             commit: tokio::sync::Mutex::new(()),
+            moved_to: OnceLock::new(),
             registry: Some(Arc::clone(self)),
         });
         shard.insert(Arc::clone(id), Arc::downgrade(&live));
@@ -274,6 +280,7 @@ pub(crate) fn unregistered(id: Arc<str>, state: LiveState) -> Arc<Live> {
         id,
         state: Mutex::new(state),
         commit: tokio::sync::Mutex::new(()),
+        moved_to: OnceLock::new(),
         registry: None,
     })
 }

@@ -94,10 +94,17 @@ impl Session {
     pub(crate) fn state(&self) -> MutexGuard<'_, SessionState> {
         // No code panics while holding this lock; if some future code did,
         // the state is still consistent field by field, so keep going.
-        self.inner
+        let mut state = self
+            .inner
             .state
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Follow the session where a concurrent `cycle_id` moved it.
+        while let Some(next) = state.live.moved_to.get() {
+            let next = Arc::clone(next);
+            state.live = next;
+        }
+        state
     }
 
     /// Runs `f` on the shared live state, read-only.
@@ -372,11 +379,13 @@ impl Session {
     /// fixation to call on every privilege change, such as signing in.
     /// The new session gets a fresh cookie from the options.
     ///
+    /// To change the ID but keep the data, use [`cycle_id`](Self::cycle_id).
+    ///
     /// # Errors
     /// [`SessionError::InvalidId`] when a custom `genid` returns an unusable
-    /// ID: the old session is then left as it was. Otherwise the store's
-    /// error when deleting the old session; the new session is in place
-    /// either way, as in express.
+    /// ID, or the store's error when deleting the old session. Either way
+    /// the old session is left as it was, stored and in use by this request
+    /// (express installs the new session even when the delete failed).
     pub async fn regenerate(&self) -> Result<(), SessionError> {
         let context = &self.inner.context;
         // The new ID first: a `genid` failure must not cost the old session.
@@ -389,18 +398,60 @@ impl Session {
         };
         let was_stored = old.lock().version.is_some();
         // A session that never reached the store needs no delete.
-        let destroyed = if was_stored {
-            persist::destroy(context, &old).await
+        if was_stored {
+            persist::destroy(context, &old).await?;
         } else {
             old.lock().destroyed = true;
-            Ok(())
-        };
+        }
         let mut state = self.state();
         let fresh = context.new_live_state(&state.cookie_options, state.secure_request);
         state.live = live::unregistered(Arc::from(new_id), fresh);
         state.saved = None;
         state.standing = Standing::Live;
-        destroyed
+        Ok(())
+    }
+
+    /// Moves the session to a new ID and keeps everything else: its data,
+    /// its cookie settings and its creation time (so the absolute timeout
+    /// is not extended). The defence against session fixation for a
+    /// privilege change that should keep the session's contents, such as
+    /// signing in with a shopping cart (tower-sessions' `cycle_id`).
+    ///
+    /// The new record is written first and the old one deleted second, so
+    /// a store failure at either step leaves the old session stored and in
+    /// use by this request. The copy is then deleted again; if the store
+    /// refuses that too, it stays under an ID no browser was given until it
+    /// expires. Requests in flight on
+    /// the old ID in this process follow the move: their changes land under
+    /// the new ID. A request on the old ID in another process finds it gone
+    /// when it saves ([`SessionError::Gone`] from [`save`](Self::save); its
+    /// changes are dropped, never written back under the old ID).
+    ///
+    /// # Errors
+    /// [`SessionError::Gone`] if the session was destroyed or unset,
+    /// [`SessionError::InvalidId`] for an unusable `genid` ID, or the store's
+    /// error; the old session is then left as it was.
+    pub async fn cycle_id(&self) -> Result<(), SessionError> {
+        let context = &self.inner.context;
+        let old = self.write(|state, _| Arc::clone(&state.live))?;
+        for _ in 0..ID_DRAWS {
+            let new_id: Arc<str> = Arc::from(context.new_id(self.state().head.as_deref())?);
+            match persist::move_to(context, &old, new_id).await? {
+                persist::Moved::To(new, stored) => {
+                    let mut state = self.state();
+                    state.live = new;
+                    if let Some(data) = stored {
+                        // The move stored this request's data already.
+                        state.mark_saved(data);
+                    }
+                    return Ok(());
+                }
+                persist::Moved::IdTaken => {}
+            }
+        }
+        Err(SessionError::InvalidId {
+            reason: "genid kept returning the ids of stored sessions",
+        })
     }
 
     /// Replaces the session's data and cookie with what the store holds now,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use rand::Rng;
 use tracing::Instrument;
 
-use super::live::{Data, Live};
+use super::live::{Data, Live, LiveState};
 use crate::config::ConflictPolicy;
 use crate::context::Context;
 use crate::store::{SaveCondition, SaveOutcome};
@@ -129,12 +129,81 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// Deletes the session from the store. Waits for an in-process save of it
-/// to finish first, so that the save cannot land after the delete.
+/// to finish first, so that the save cannot land after the delete. Only a
+/// delete the store confirmed ends the session for concurrent requests: after
+/// a failure it is still stored, and still theirs.
 pub(crate) async fn destroy(context: &Context, live: &Live) -> Result<(), SessionError> {
     let _writing = live.commit.lock().await;
-    live.lock().destroyed = true;
     context.timed(context.store.destroy(&live.id)).await?;
+    live.lock().destroyed = true;
     Ok(())
+}
+
+/// What became of a move to a new ID.
+pub(crate) enum Moved {
+    /// The session lives under the new ID now, in this live state. The data
+    /// is what the store holds, if the move wrote it.
+    To(Arc<Live>, Option<Data>),
+    /// A stored session already has that ID; nothing changed.
+    IdTaken,
+}
+
+/// Moves a live session to `new_id`, keeping its data and cookie: write the
+/// new record (create-if-absent), then delete the old one. A failure at
+/// either step leaves the old session as it was, and the new one absent.
+/// Requests holding the old live state follow it to the new one
+/// ([`Live::moved_to`]).
+pub(crate) async fn move_to(
+    context: &Context,
+    old: &Arc<Live>,
+    new_id: Arc<str>,
+) -> Result<Moved, SessionError> {
+    let _writing = old.commit.lock().await;
+    let (record, stored_before, confirmed) = {
+        let state = old.lock();
+        if state.destroyed {
+            return Err(SessionError::Gone);
+        }
+        (state.record(), state.version.is_some(), state.pending.len())
+    };
+    let store = &context.store;
+    let version = if stored_before {
+        match context
+            .timed(store.save(&new_id, &record, SaveCondition::IfAbsent))
+            .await?
+        {
+            SaveOutcome::Conflict => return Ok(Moved::IdTaken),
+            SaveOutcome::Saved(version) => Some(version),
+        }
+    } else {
+        // Never stored: there is nothing to move in the store, only here.
+        None
+    };
+    if stored_before {
+        if let Err(error) = context.timed(store.destroy(&old.id)).await {
+            // Undo the copy, so the session exists once, under the old ID.
+            if let Err(undo) = context.timed(store.destroy(&new_id)).await {
+                context.report("cycle_id", &SessionError::Store(undo));
+            }
+            return Err(error.into());
+        }
+    }
+    let mut state = old.lock();
+    let mut moved = LiveState::new(state.cookie.clone(), Arc::clone(&state.data), version);
+    moved.created = state.created;
+    // Changes made while the new record was written are not in it yet.
+    let confirmed = if stored_before { confirmed } else { 0 };
+    let confirmed = confirmed.min(state.pending.len());
+    state.pending.drain(..confirmed);
+    moved.pending = std::mem::take(&mut state.pending);
+    // With no change since, the store holds exactly the live data.
+    let stored = (stored_before && moved.pending.is_empty()).then(|| Arc::clone(&moved.data));
+    state.destroyed = true;
+    let new = context.registry.join_or_insert(&new_id, moved);
+    // Set once: a destroyed live state is never moved again.
+    let _ = old.moved_to.set(Arc::clone(&new));
+    drop(state);
+    Ok(Moved::To(new, stored))
 }
 
 /// Replaces the data with the stored record plus the pending changes of
