@@ -583,11 +583,7 @@ async fn t029_when_session_without_cookie_property_in_store_should_pass_error_fr
     // express: 500 "Cannot read properties of undefined (reading
     // 'expires')". Here the record is reported corrupt, and the response
     // is 500 with an empty body (the deliberate load-error deviation).
-    let res = send(
-        &app,
-        build(req(Method::GET, "/").header(COOKIE, &cookie)),
-    )
-    .await;
+    let res = send(&app, build(req(Method::GET, "/").header(COOKIE, &cookie))).await;
     res.expect(500, "");
     let reported = errors.entries();
     assert_eq!(reported.len(), 1, "{reported:?}");
@@ -600,11 +596,7 @@ async fn t029_when_session_without_cookie_property_in_store_should_pass_error_fr
     // By default the user gets a fresh session instead of a 500 on every
     // request until the record expires.
     let app = num_server(express_config(), store.clone());
-    let res = send(
-        &app,
-        build(req(Method::GET, "/").header(COOKIE, &cookie)),
-    )
-    .await;
+    let res = send(&app, build(req(Method::GET, "/").header(COOKIE, &cookie))).await;
     res.expect(200, "session 1");
     should_set_cookie(&res, "connect.sid");
 }
