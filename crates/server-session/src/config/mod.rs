@@ -22,6 +22,7 @@
 
 mod cookie_options;
 mod error;
+mod hardened;
 mod policy;
 
 use std::fmt;
@@ -33,6 +34,10 @@ use http::request::Parts;
 pub(crate) use cookie_options::Lifetime;
 pub use cookie_options::{CookieOptions, SameSitePolicy, SecurePolicy};
 pub use error::ConfigError;
+pub use hardened::{
+    HARDENED_ABSOLUTE_TIMEOUT, HARDENED_COOKIE_NAME, HARDENED_IDLE_TIMEOUT,
+    HARDENED_MIN_SECRET_BYTES,
+};
 pub use policy::{
     CommitErrorPolicy, ConflictPolicy, CorruptRecordPolicy, LoadErrorPolicy, PathMatch, Unset,
 };
@@ -75,6 +80,8 @@ pub struct SessionConfig {
     pub(crate) resign_old_secret: bool,
     pub(crate) clear_cookie_on_destroy: bool,
     pub(crate) absolute_timeout: Option<Duration>,
+    /// Started from [`SessionConfig::hardened`]: stricter checks.
+    pub(crate) hardened: bool,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -107,6 +114,7 @@ impl fmt::Debug for SessionConfig {
             .field("resign_old_secret", &self.resign_old_secret)
             .field("clear_cookie_on_destroy", &self.clear_cookie_on_destroy)
             .field("absolute_timeout", &self.absolute_timeout)
+            .field("hardened", &self.hardened)
             .finish_non_exhaustive()
     }
 }
@@ -135,6 +143,7 @@ impl SessionConfig {
             resign_old_secret: false,
             clear_cookie_on_destroy: false,
             absolute_timeout: None,
+            hardened: false,
         }
     }
 
@@ -367,8 +376,13 @@ impl SessionConfig {
         }
         let secrets = Secrets::new(&self.secrets)
             .ok_or_else(|| ConfigError::invalid("secret", "at least one secret is required"))?;
+        if self.hardened {
+            hardened::check_secret_lengths(&self.secrets)?;
+        }
         if let CookieSource::Fixed(options) = &self.cookie {
             validate_cookie_options(options)?;
+            hardened::check_name_prefix(&self.name, options)?;
+            hardened::check_needs_secure(options, self.hardened)?;
         }
         if let Some(timeout) = self.absolute_timeout {
             let ms = crate::clock::duration_to_ms(timeout);
