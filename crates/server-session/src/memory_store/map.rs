@@ -20,9 +20,31 @@ use crate::store::{
     CookieData, LoadedRecord, Record, SaveCondition, SaveOutcome, StoreError, Version,
 };
 
-/// Entries looked at per shard when the bound forces an eviction. Redis
-/// samples five keys for its approximated LRU; a few more cost little here
-/// because a shard is a plain in-process map.
+/// How long the sweeping done by writes takes to visit every shard once:
+/// a write that finds the next step due sweeps one shard, and the steps
+/// are `AUTO_SWEEP_CYCLE_MS / shards` apart. So an expired session stays
+/// in memory at most about this long after it expired (as long as there
+/// are writes at all; without writes nothing new is stored either), and
+/// the store scans each session once per cycle, not once per write. Ten
+/// seconds is nothing next to session lifetimes of hours; a full store
+/// does not wait for it (see `sweep_if_due`).
+pub(super) const AUTO_SWEEP_CYCLE_MS: i64 = 10_000;
+/// `AutoSweep::next_due_ms` while automatic sweeping is off.
+const AUTO_SWEEP_OFF: i64 = i64::MAX;
+/// A shard at least this large picks eviction victims from its own
+/// entries, exactly; a smaller one is too small a sample of the store, so
+/// victims are sampled across shards instead.
+const BATCH_EVICTION_MIN_SHARD_LEN: usize = 64;
+/// A shard that must evict live sessions picks this fraction (1/n) of its
+/// entries at once, the soonest to expire, and evicts them one per insert:
+/// the scan that finds them costs O(shard), so it is shared by the next
+/// inserts that need room there.
+const EVICTION_BATCH_DIVISOR: usize = 32;
+/// Evicting live sessions is logged as a warning at most this often.
+const EVICTION_WARN_EVERY_MS: i64 = 60_000;
+/// Entries looked at per shard when the bound forces an eviction from
+/// small shards. Redis samples five keys for its approximated LRU; a few
+/// more cost little here because a shard is a plain in-process map.
 const EVICTION_SAMPLE: usize = 8;
 /// How far into a shard the sample may start. A random start makes repeated
 /// samples differ; the cap keeps skipping cheap in very large shards.
@@ -134,7 +156,24 @@ impl Stored {
     }
 }
 
-type Shard = HashMap<Box<str>, Entry, RandomState>;
+type Entries = HashMap<Box<str>, Entry, RandomState>;
+
+/// One shard: its entries, and the eviction queue of a full store.
+#[derive(Default)]
+struct Shard {
+    entries: Entries,
+    /// The live entries this shard evicts next while the store is full,
+    /// the soonest to expire last (popped first); see [`Shard::evict_one`].
+    /// Empty unless the store has been full; emptied by every sweep.
+    victims: Vec<Victim>,
+}
+
+/// An entry chosen for eviction, and its expiry when chosen. If its expiry
+/// has moved since (its user is active) or it is gone, it is skipped.
+struct Victim {
+    key: Box<str>,
+    expires_at: i64,
+}
 
 /// The shared state of a `MemoryStore` and all its clones.
 pub(super) struct Sessions {
@@ -162,9 +201,31 @@ pub(super) struct Sessions {
     max_sessions: AtomicUsize,
     /// When a full store last swept every shard, in ms since the epoch.
     last_full_sweep_ms: AtomicI64,
+    /// When eviction of live sessions was last logged as a warning.
+    last_eviction_warning_ms: AtomicI64,
+    /// The sweeping that writes do; see [`Sessions::sweep_step_if_due`].
+    auto_sweep: CacheAligned<AutoSweep>,
     /// Never sent on. Dropping it with the last store clone wakes every
     /// sweeper task, which then ends instead of waiting for its next tick.
     closed: watch::Sender<()>,
+}
+
+/// Keeps what it holds on a cache line of its own. Every write reads the
+/// automatic sweep's due time; `generation` and `count` next to it are
+/// written by every save, and sharing their line would make that read a
+/// cache miss on the other cores.
+#[repr(align(64))]
+struct CacheAligned<T>(T);
+
+/// Where the sweeping done by writes stands.
+struct AutoSweep {
+    /// When the next shard is due, in ms since the epoch; `AUTO_SWEEP_OFF`
+    /// when automatic sweeping is off.
+    next_due_ms: AtomicI64,
+    /// The shard swept next (modulo the shard count).
+    cursor: AtomicUsize,
+    /// Time between two steps: `AUTO_SWEEP_CYCLE_MS / shards`.
+    step_ms: i64,
 }
 
 fn lock(shard: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
@@ -195,7 +256,7 @@ impl Sessions {
         let shard_count = shard_count.max(1).next_power_of_two();
         Self {
             shards: (0..shard_count)
-                .map(|_| Mutex::new(HashMap::default()))
+                .map(|_| Mutex::new(Shard::default()))
                 .collect(),
             hasher: RandomState::default(),
             generation: AtomicU64::new(0),
@@ -203,6 +264,12 @@ impl Sessions {
             idle_lifetime_ms: AtomicI64::new(idle_lifetime_ms),
             max_sessions: AtomicUsize::new(usize::MAX),
             last_full_sweep_ms: AtomicI64::new(i64::MIN),
+            last_eviction_warning_ms: AtomicI64::new(i64::MIN),
+            auto_sweep: CacheAligned(AutoSweep {
+                next_due_ms: AtomicI64::new(i64::MIN),
+                cursor: AtomicUsize::new(0),
+                step_ms: (AUTO_SWEEP_CYCLE_MS / shard_count as i64).max(1),
+            }),
             closed: watch::Sender::new(()),
         }
     }
@@ -221,6 +288,15 @@ impl Sessions {
 
     pub(super) fn max_sessions(&self) -> Option<usize> {
         Some(self.max_sessions.load(Ordering::Relaxed)).filter(|&max| max != usize::MAX)
+    }
+
+    pub(super) fn set_auto_sweep(&self, enabled: bool) {
+        let due = if enabled { i64::MIN } else { AUTO_SWEEP_OFF };
+        self.auto_sweep.0.next_due_ms.store(due, Ordering::Relaxed);
+    }
+
+    pub(super) fn auto_sweep(&self) -> bool {
+        self.auto_sweep.0.next_due_ms.load(Ordering::Relaxed) != AUTO_SWEEP_OFF
     }
 
     /// Entries held, expired ones included.
@@ -261,7 +337,7 @@ impl Sessions {
 
     pub(super) fn load(&self, id: &str, now: i64) -> Result<Option<LoadedRecord>, StoreError> {
         let mut shard = lock(&self.shards[self.shard_index(id)]);
-        let Some(entry) = shard.get(id) else {
+        let Some(entry) = shard.entries.get(id) else {
             return Ok(None);
         };
         if entry.expires_at > now {
@@ -269,7 +345,7 @@ impl Sessions {
             drop(shard);
             return stored.loaded().map(Some);
         }
-        let expired = shard.remove(id);
+        let expired = shard.entries.remove(id);
         drop(shard);
         self.forget(1);
         // Freed after the shard is unlocked: a large record takes a while.
@@ -288,9 +364,10 @@ impl Sessions {
         id: &str,
         now: i64,
     ) -> Result<Option<(LoadedRecord, bool)>, StoreError> {
+        self.sweep_step_if_due(now);
         let idle = self.idle_lifetime_ms();
         let mut shard = lock(&self.shards[self.shard_index(id)]);
-        let Some(entry) = shard.get_mut(id) else {
+        let Some(entry) = shard.entries.get_mut(id) else {
             return Ok(None);
         };
         if entry.expires_at > now {
@@ -312,7 +389,7 @@ impl Sessions {
             drop(shard);
             return Ok(Some((stored.loaded()?, touched)));
         }
-        let expired = shard.remove(id);
+        let expired = shard.entries.remove(id);
         drop(shard);
         self.forget(1);
         drop(expired);
@@ -326,6 +403,7 @@ impl Sessions {
         condition: SaveCondition,
         now: i64,
     ) -> SaveOutcome {
+        self.sweep_step_if_due(now);
         let expires_at = self.expiry_of(record, now);
         if expires_at > now && self.count() >= self.max_sessions.load(Ordering::Relaxed) {
             self.sweep_if_due(now);
@@ -335,7 +413,7 @@ impl Sessions {
         let data = encode_data(record);
         let index = self.shard_index(id);
         let mut shard = lock(&self.shards[index]);
-        if let Some(slot) = shard.get_mut(id) {
+        if let Some(slot) = shard.entries.get_mut(id) {
             let current = (slot.expires_at > now).then(|| Version::from_u64(slot.generation));
             if !condition.allows(current.as_ref()) {
                 return SaveOutcome::Conflict;
@@ -345,7 +423,7 @@ impl Sessions {
                 std::mem::replace(slot, Entry::new(record, data, expires_at, generation))
             } else {
                 // connect-redis deletes instead of writing an expired record.
-                let Some(removed) = shard.remove(id) else {
+                let Some(removed) = shard.entries.remove(id) else {
                     return SaveOutcome::Saved(version);
                 };
                 self.forget(1);
@@ -364,23 +442,26 @@ impl Sessions {
             return SaveOutcome::Saved(version);
         }
         let evicted = self.reserve_slot(&mut shard, index, now);
-        shard.insert(id.into(), Entry::new(record, data, expires_at, generation));
+        shard
+            .entries
+            .insert(id.into(), Entry::new(record, data, expires_at, generation));
         drop(shard);
         drop(evicted);
         SaveOutcome::Saved(version)
     }
 
     pub(super) fn touch(&self, id: &str, record: &Record, now: i64) {
+        self.sweep_step_if_due(now);
         let expires_at = self.expiry_of(record, now);
         let mut shard = lock(&self.shards[self.shard_index(id)]);
-        let Some(entry) = shard.get_mut(id) else {
+        let Some(entry) = shard.entries.get_mut(id) else {
             return;
         };
         // An expired session stays dead: touching must not revive it. And
         // a touch with a past expiry deletes, as Redis's EXPIRE with a TTL
         // <= 0 does.
         if entry.expires_at <= now || expires_at <= now {
-            let removed = shard.remove(id);
+            let removed = shard.entries.remove(id);
             drop(shard);
             self.forget(1);
             drop(removed);
@@ -393,7 +474,7 @@ impl Sessions {
     }
 
     pub(super) fn destroy(&self, id: &str) {
-        let removed = lock(&self.shards[self.shard_index(id)]).remove(id);
+        let removed = lock(&self.shards[self.shard_index(id)]).entries.remove(id);
         if removed.is_some() {
             self.forget(1);
         }
@@ -405,19 +486,23 @@ impl Sessions {
         &self,
         index: usize,
         now: i64,
-        f: impl FnOnce(&Shard) -> R,
+        f: impl FnOnce(&Entries) -> R,
     ) -> (usize, R) {
         let mut shard = lock(&self.shards[index]);
-        let before = shard.len();
-        shard.retain(|_, entry| entry.expires_at > now);
-        let removed = before - shard.len();
+        let entries = &mut shard.entries;
+        let before = entries.len();
+        entries.retain(|_, entry| entry.expires_at > now);
+        let removed = before - entries.len();
         // A hash table keeps its capacity when emptied. After a burst of
         // sessions (a crawler, say) has expired, give the memory back.
-        if shard.capacity() >= SHRINK_MIN_CAPACITY && shard.len() < shard.capacity() / 4 {
-            let keep = shard.len() * 2;
-            shard.shrink_to(keep);
+        if entries.capacity() >= SHRINK_MIN_CAPACITY && entries.len() < entries.capacity() / 4 {
+            let keep = entries.len() * 2;
+            entries.shrink_to(keep);
         }
-        let out = f(&shard);
+        // The queue may name entries just removed, and holds copies of
+        // their keys; a full store refills it when it next evicts here.
+        shard.victims = Vec::new();
+        let out = f(&shard.entries);
         drop(shard);
         self.forget(removed);
         (removed, out)
@@ -436,6 +521,51 @@ impl Sessions {
         (0..self.shards.len())
             .map(|index| self.sweep_shard(index, now))
             .sum()
+    }
+
+    /// The sweeping that needs no task: called by every write (save, touch,
+    /// and the touch in `load_and_touch`) before it locks its own shard. It
+    /// costs one relaxed load and a comparison, except on the write that
+    /// finds a step due, which sweeps one shard (the next in turn, so every
+    /// shard is visited once per `AUTO_SWEEP_CYCLE_MS`, whichever shards
+    /// the writes land on). A write never sweeps more than one shard, so
+    /// its extra latency is bounded by the shard size, which the bound
+    /// limits; spread over the writes, it is the store's size once per
+    /// cycle.
+    fn sweep_step_if_due(&self, now: i64) {
+        let state = &self.auto_sweep.0;
+        let due = state.next_due_ms.load(Ordering::Relaxed);
+        // Not yet due, and due within one step: a wall clock set back
+        // (which moves `now` back) must not stop sweeping until it has
+        // caught up again.
+        if now < due && due.saturating_sub(now) <= state.step_ms {
+            return;
+        }
+        if due == AUTO_SWEEP_OFF {
+            return;
+        }
+        if state
+            .next_due_ms
+            .compare_exchange(
+                due,
+                now.saturating_add(state.step_ms),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
+            // Another write took this step (or sweeping was turned off).
+            return;
+        }
+        let index = state.cursor.fetch_add(1, Ordering::Relaxed) & (self.shards.len() - 1);
+        let removed = self.sweep_shard(index, now);
+        if removed > 0 {
+            tracing::trace!(
+                removed,
+                shard = index,
+                "memory_store.sweep: a write swept one shard of expired sessions"
+            );
+        }
     }
 
     /// When full, sweep every shard first, but at most once a second.
@@ -502,18 +632,34 @@ impl Sessions {
         }
     }
 
-    /// Evicts at least one entry if it can: the expired entries of a few
-    /// sampled windows, or else the sampled live entry closest to expiry.
+    /// Evicts at least one entry if it can.
     ///
-    /// This approximates "evict the entries closest to expiry" the way
+    /// A shard of `BATCH_EVICTION_MIN_SHARD_LEN` entries or more evicts from
+    /// itself, exactly: see [`Shard::evict_one`]. Such a shard holds a
+    /// random part of the store (the hasher is seeded per store), so its
+    /// soonest to expire are the store's, give or take. Smaller shards say
+    /// too little about the store, so victims are sampled across shards:
+    /// the expired entries of a few sampled windows, or else the sampled
+    /// live entry closest to expiry.
+    ///
+    /// The sampling approximates "evict the entries closest to expiry" the way
     /// Redis approximates LRU: it looks at `EVICTION_SAMPLE` entries from a
     /// random point of this shard and of `EVICTION_OTHER_SHARDS` random
     /// others, instead of keeping an expiry index that would cost memory on
     /// every session. Other shards are only `try_lock`ed (we already hold
     /// `own`), so two evicting saves can never deadlock.
     fn evict(&self, own: &mut Shard, own_index: usize, now: i64, evicted: &mut Vec<Entry>) {
+        if own.entries.len() >= BATCH_EVICTION_MIN_SHARD_LEN {
+            let before = evicted.len();
+            if own.evict_one(now, evicted) {
+                self.warn_live_eviction(now);
+            }
+            if evicted.len() > before {
+                return;
+            }
+        }
         let mut rng = rand::rng();
-        let found = sample(own, now, &mut rng);
+        let found = sample(&mut own.entries, now, &mut rng);
         if !found.removed.is_empty() {
             evicted.extend(found.removed);
             return;
@@ -538,11 +684,11 @@ impl Sessions {
             let Some(mut other) = try_lock(&self.shards[index]) else {
                 continue;
             };
-            if other.is_empty() {
+            if other.entries.is_empty() {
                 continue;
             }
             sampled += 1;
-            let found = sample(&mut other, now, &mut rng);
+            let found = sample(&mut other.entries, now, &mut rng);
             if !found.removed.is_empty() {
                 evicted.extend(found.removed);
                 return;
@@ -560,15 +706,36 @@ impl Sessions {
             return;
         };
         let victim = match guard {
-            Some(mut other) => other.remove(&key),
-            None => own.remove(&key),
+            Some(mut other) => other.entries.remove(&key),
+            None => own.entries.remove(&key),
         };
         if let Some(victim) = victim {
-            tracing::trace!(
-                "memory_store.evict: store full, evicted the session closest to expiry"
-            );
+            self.warn_live_eviction(now);
             evicted.push(victim);
         }
+    }
+
+    /// Evicting live sessions logs users out, so say so (at most once a
+    /// minute): the operator should raise the bound or move to a shared
+    /// store, or learn that someone is creating sessions in bulk.
+    fn warn_live_eviction(&self, now: i64) {
+        tracing::trace!(
+            "memory_store.evict: store full, evicted the live session closest to expiry"
+        );
+        let last = self.last_eviction_warning_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) < EVICTION_WARN_EVERY_MS
+            || self
+                .last_eviction_warning_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        tracing::warn!(
+            max_sessions = self.max_sessions.load(Ordering::Relaxed),
+            "memory_store: store full, evicting live sessions (those closest to expiry); \
+             raise `MemoryStore::with_max_sessions`, or look for a client creating sessions in bulk"
+        );
     }
 
     /// Live records, with their IDs. Expired entries met on the way are
@@ -601,7 +768,7 @@ impl Sessions {
             let mut shard = lock(shard);
             let old = std::mem::take(&mut *shard);
             drop(shard);
-            self.forget(old.len());
+            self.forget(old.entries.len());
             drop(old);
         }
     }
@@ -613,6 +780,7 @@ impl Sessions {
             .iter()
             .flat_map(|shard| {
                 lock(shard)
+                    .entries
                     .values()
                     .map(|entry| entry.expires_at)
                     .collect::<Vec<_>>()
@@ -621,10 +789,91 @@ impl Sessions {
     }
 }
 
+impl Shard {
+    /// Makes room for one entry in a large shard, exactly rather than by
+    /// sampling, and reports whether it evicted a live entry.
+    ///
+    /// The shard removes the entry at the head of its eviction queue,
+    /// skipping those touched (or saved with a new expiry) or removed since
+    /// they were queued: an active user is no victim. A save that keeps
+    /// the expiry keeps its place: the entry is still among the soonest to
+    /// expire. With the queue empty, one pass over the
+    /// shard: if it holds expired entries it removes them all (and evicts
+    /// nothing live); otherwise it queues its `1/EVICTION_BATCH_DIVISOR`
+    /// live entries that expire soonest (ties broken arbitrarily). So each
+    /// insert into a full store costs O(divisor) amortised, and evicts from
+    /// its own shard, which keeps the shards' sizes even and the victims the
+    /// soonest to expire of a shard holding a random part of the store.
+    /// Removed entries go to `evicted`, to be freed after unlocking.
+    fn evict_one(&mut self, now: i64, evicted: &mut Vec<Entry>) -> bool {
+        let mut refilled = false;
+        loop {
+            while let Some(victim) = self.victims.pop() {
+                let unchanged = self
+                    .entries
+                    .get(&victim.key)
+                    .is_some_and(|entry| entry.expires_at == victim.expires_at);
+                if let Some(entry) = unchanged
+                    .then(|| self.entries.remove(&victim.key))
+                    .flatten()
+                {
+                    evicted.push(entry);
+                    return victim.expires_at > now;
+                }
+            }
+            if refilled || self.entries.is_empty() {
+                return false;
+            }
+            refilled = true;
+            let mut expiries: Vec<i64> = self
+                .entries
+                .values()
+                .map(|entry| entry.expires_at)
+                .collect();
+            if expiries.iter().any(|&at| at <= now) {
+                let expired: Vec<Box<str>> = self
+                    .entries
+                    .iter()
+                    .filter(|(_, entry)| entry.expires_at <= now)
+                    .map(|(key, _)| key.clone())
+                    .collect();
+                evicted.extend(expired.iter().filter_map(|key| self.entries.remove(key)));
+                return false;
+            }
+            // The position of the batch's last victim in expiry order.
+            let last = (expiries.len() / EVICTION_BATCH_DIVISOR).max(1) - 1;
+            let (below, &mut threshold, _) = expiries.select_nth_unstable(last);
+            // Entries at the threshold itself are queued only up to the
+            // batch size, so that many equal expiries (one cookie setting,
+            // one instant) do not make the batch the whole shard.
+            let mut at_threshold = last + 1 - below.iter().filter(|&&at| at < threshold).count();
+            let mut victims: Vec<Victim> = self
+                .entries
+                .iter()
+                .filter(|(_, entry)| {
+                    if entry.expires_at < threshold {
+                        return true;
+                    }
+                    let take = entry.expires_at == threshold && at_threshold > 0;
+                    at_threshold -= usize::from(take);
+                    take
+                })
+                .map(|(key, entry)| Victim {
+                    key: key.clone(),
+                    expires_at: entry.expires_at,
+                })
+                .collect();
+            // Popped from the end: the soonest to expire first.
+            victims.sort_unstable_by_key(|victim| std::cmp::Reverse(victim.expires_at));
+            self.victims = victims;
+        }
+    }
+}
+
 /// Looks at up to `EVICTION_SAMPLE` entries of `shard` from a random point,
 /// removes the expired ones among them, and names the live one closest to
 /// expiry.
-fn sample(shard: &mut Shard, now: i64, rng: &mut impl Rng) -> Sample {
+fn sample(shard: &mut Entries, now: i64, rng: &mut impl Rng) -> Sample {
     let len = shard.len();
     let mut expired = Vec::new();
     let mut closest: Option<(i64, &str)> = None;

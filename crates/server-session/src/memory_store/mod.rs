@@ -5,20 +5,30 @@
 //! sweeps, so sessions that are never read again stay forever, and
 //! browser-session records (no `cookie.expires`) never expire at all. With
 //! `saveUninitialized: true` every cookieless request (bots, health checks)
-//! adds one, and memory only grows. This store fixes all of that:
+//! adds one, and memory only grows. This store fixes all of that, with
+//! nothing to configure and nothing to start:
 //!
 //! - **Expiry.** A record is invisible once its `cookie.expires` has passed,
 //!   and `load` removes it. A browser-session record lives for the
 //!   *idle lifetime* (24 hours unless [`MemoryStore::with_idle_lifetime`]
 //!   says otherwise) after its last save or touch, like connect-redis's
 //!   default TTL.
-//! - **Sweeping.** [`MemoryStore::spawn_sweeper`] removes expired records in
-//!   the background, one shard at a time; [`MemoryStore::sweep`] does the
-//!   same by hand. [`MemoryStore::new`] spawns nothing.
-//! - **A bound.** [`MemoryStore::with_max_sessions`] caps the number of
-//!   records. A save into a full store first drops expired records, then
-//!   evicts the records closest to expiry. A save never fails because of
-//!   the bound.
+//! - **Sweeping, driven by writes.** Every write (a save, a touch, the touch
+//!   in `load_and_touch`) checks whether the next sweep step is due, which
+//!   costs one atomic load; the write that finds it due removes the expired
+//!   records of one shard, the next in turn. Every shard is visited once
+//!   every 10 seconds while there are writes, so an expired record leaves
+//!   memory within about 10 seconds of expiring, and a write never sweeps
+//!   more than one shard. This needs no task and no runtime, so
+//!   [`MemoryStore::new`] works outside tokio and cannot be "forgotten".
+//!   While there are no writes nothing is swept, but nothing new is stored
+//!   either. [`MemoryStore::spawn_sweeper`] and [`MemoryStore::sweep`]
+//!   sweep on your own schedule as well; [`with_auto_sweep(false)`](
+//!   MemoryStore::with_auto_sweep) leaves sweeping to them alone.
+//! - **A bound.** At most [`MemoryStore::DEFAULT_MAX_SESSIONS`] (100,000)
+//!   records unless [`MemoryStore::with_max_sessions`] says otherwise, or
+//!   [`MemoryStore::unbounded`] lifts the bound. What happens at the bound
+//!   is below.
 //! - **Concurrency.** Records live in independently locked shards; no lock
 //!   is ever held across an `.await`.
 //! - **Versions.** Each record's [`Version`](crate::store::Version) is a
@@ -27,10 +37,72 @@
 //!   because nothing but this store can write to its map; stores that other
 //!   processes share must derive versions from the stored bytes instead.
 //!
-//! Records are kept parsed, so `load` costs no JSON parsing; the session
-//! data is shared with the caller (it sits behind an `Arc`), not copied.
-//! Sessions are lost when the process exits, and several processes do not
-//! share them: use the Redis or SQL stores for that.
+//! Records keep their data as compact JSON text, as express's MemoryStore
+//! does, parsed on load after the shard is unlocked. Sessions are lost when
+//! the process exits, and several processes do not share them: use the
+//! Redis or SQL stores for that.
+//!
+//! # At the bound
+//!
+//! Replacing or touching a record never needs room. A save that would add
+//! a record to a full store makes room first, in this order:
+//!
+//! 1. **Expired records.** While the store is full, every shard is swept
+//!    before an eviction, at most once a second; and the shard that
+//!    receives the new record drops all its expired records before it
+//!    evicts a live one. So a live record is evicted while an expired one
+//!    is held only if that one expired within the last second, in
+//!    another shard.
+//! 2. **The live records closest to expiry.** In a shard of at least 64
+//!    records (any store of ordinary size: 100,000 records are about 1,500
+//!    per shard), the new record's shard evicts its own record that
+//!    expires soonest. It finds them exactly, 1/32 of the shard per pass,
+//!    and evicts them one per insert, skipping any whose expiry has moved
+//!    since (its user came back); so each insert costs a constant amount
+//!    of work, and since the shards hold random parts of the store, the
+//!    victims are the store's soonest to expire, give or take. In a
+//!    smaller store the victim is the soonest to expire among a few
+//!    records sampled from several shards.
+//!
+//! With one max age for everyone, and express touching a session on every
+//! request, "closest to expiry" is "used least recently": an active user's
+//! session, refreshed moments ago, is among the last to go, and the session
+//! of a visitor who left hours ago among the first. A "remember me" session
+//! with a longer max age outlives default ones; a short-lived one goes
+//! sooner. A save never fails because of the bound (under a race with
+//! other inserts the store may briefly hold a record or two over it).
+//! Evicting live records is logged with `tracing` as a warning, at most
+//! once a minute.
+//!
+//! ## Why evict, rather than refuse new sessions
+//!
+//! A full store must either refuse the new session (a store error, so an
+//! error response) or evict an old one. Refusing spares existing sessions, but then
+//! whoever fills the store locks every new visitor out, and every login
+//! with them (a login regenerates the session, which adds a record), until
+//! the filling sessions expire. Filling takes 100,000 cookieless requests
+//! to any route that writes a new visitor's session: about one request a
+//! second keeps the default bound full for the default 24-hour lifetime.
+//! Evicting keeps the store serving everyone: a flood pushes out the
+//! sessions idle the longest, and a user who made a request within the
+//! last `max_sessions / flood rate` keeps their session (the last 100
+//! seconds, against a flood of 1,000 new sessions a second and the default
+//! bound). Logging out active users thus takes a sustained flood, not a
+//! trickle, and memory is bounded either way. If even that matters, keep
+//! `save_uninitialized` off (the default here, unlike express), so that a
+//! route must put data in a session before it is stored, and limit session
+//! creation per client upstream.
+//!
+//! ## Choosing the bound
+//!
+//! An idle session costs about 240 bytes plus its data's JSON text:
+//! 352 bytes for a small one, measured (`BENCHMARKS.md`). The default of
+//! 100,000 is therefore about 35 MB of small sessions, or 125 MB at 1 kB of
+//! data each: safe in a small container, and room for 100,000 visitors a
+//! day at the default 24-hour lifetime. To hold more, size it to your
+//! memory budget, `budget / (240 B + typical JSON size)`: a million small
+//! sessions take about 350 MB. [`MemoryStore::unbounded`] is for when
+//! something else limits how many sessions can be created.
 //!
 //! # Example
 //!
@@ -41,12 +113,13 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), server_session::StoreError> {
+//! // Bounded and sweeping as it is; here sized for half a million small
+//! // sessions (about 175 MB).
 //! let store = MemoryStore::new()
-//!     .with_max_sessions(100_000)
+//!     .with_max_sessions(500_000)
 //!     .with_idle_lifetime(Duration::from_secs(60 * 60));
-//! // Remove expired sessions every minute until `store` (and every clone
-//! // of it) is dropped.
-//! store.spawn_sweeper(Duration::from_secs(60)).detach();
+//! assert_eq!(store.max_sessions(), Some(500_000));
+//! assert!(store.auto_sweep());
 //!
 //! let record = Record::new(CookieData::default(), Default::default());
 //! let SaveOutcome::Saved(version) = store.save("some-id", &record, SaveCondition::IfAbsent).await?
@@ -82,8 +155,9 @@ const MIN_SHARDS: usize = 64;
 /// unless configured: one day, connect-redis's default TTL.
 const DEFAULT_IDLE_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Sessions in memory, sharded, expiring, optionally bounded. See the
-/// [module docs](self) for what it guarantees and an example.
+/// Sessions in memory: sharded, expiring, swept by its writes, and bounded
+/// (100,000 records unless configured). See the [module docs](self) for
+/// what it guarantees, what happens at the bound, and an example.
 ///
 /// Cloning is cheap and every clone shares the same sessions.
 #[derive(Clone)]
@@ -92,9 +166,14 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
-    /// An empty, unbounded store with a 24-hour idle lifetime for
-    /// browser-session records. It spawns no task; see
-    /// [`spawn_sweeper`](Self::spawn_sweeper).
+    /// The bound of a new store: 100,000 records, about 35 MB of small
+    /// sessions. See [Choosing the bound](self#choosing-the-bound).
+    pub const DEFAULT_MAX_SESSIONS: usize = 100_000;
+
+    /// An empty store holding at most
+    /// [`DEFAULT_MAX_SESSIONS`](Self::DEFAULT_MAX_SESSIONS) records, swept
+    /// by its own writes, with a 24-hour idle lifetime for browser-session
+    /// records. It spawns no task and needs no runtime.
     pub fn new() -> Self {
         // Four shards per core, as dashmap does, so that two requests
         // rarely wait on the same lock; and at least MIN_SHARDS, so that a
@@ -103,11 +182,13 @@ impl MemoryStore {
         // million sessions that took milliseconds, and set the p99 of new
         // sessions). An empty shard costs a few dozen bytes.
         let cores = std::thread::available_parallelism().map_or(4, std::num::NonZeroUsize::get);
+        let sessions = Sessions::new(
+            cores.saturating_mul(4).max(MIN_SHARDS),
+            clock::duration_to_ms(DEFAULT_IDLE_LIFETIME),
+        );
+        sessions.set_max_sessions(Self::DEFAULT_MAX_SESSIONS);
         Self {
-            sessions: Arc::new(Sessions::new(
-                cores.saturating_mul(4).max(MIN_SHARDS),
-                clock::duration_to_ms(DEFAULT_IDLE_LIFETIME),
-            )),
+            sessions: Arc::new(sessions),
         }
     }
 
@@ -126,22 +207,47 @@ impl MemoryStore {
         self
     }
 
-    /// Caps the number of records held (at least 1). Default: unbounded.
+    /// Caps the number of records held (at least 1). Default:
+    /// [`DEFAULT_MAX_SESSIONS`](Self::DEFAULT_MAX_SESSIONS).
     ///
     /// A save that adds a record to a full store first removes expired
-    /// records (sweeping every shard at most once a second), then evicts
-    /// the record closest to expiry. "Closest" is approximate: like Redis's
-    /// approximated LRU, the store samples a few records from a few shards
-    /// rather than keep an expiry index, which would cost memory on every
-    /// session. The save itself always succeeds; if nothing can be evicted
-    /// at that instant, the store briefly holds one record over the bound.
+    /// records, then evicts the live records closest to expiry; it never
+    /// fails because of the bound. See [At the bound](self#at-the-bound) for
+    /// the details and why the store evicts rather than refuses.
     ///
     /// The bound is shared by every clone of the store. Lowering it below
-    /// the current size evicts one record per later insert; it does not
-    /// shrink the store at once.
+    /// the current size does not shrink the store at once: the inserts that
+    /// follow evict as they need room.
     #[must_use]
     pub fn with_max_sessions(self, max: usize) -> Self {
         self.sessions.set_max_sessions(max.max(1));
+        self
+    }
+
+    /// Lifts the bound: the store holds as many records as are saved.
+    ///
+    /// Only for when something else limits how many sessions can be
+    /// created (only signed-in users get one, say): otherwise every client that gets a new
+    /// session adds a record that lives a day, and memory grows without
+    /// limit. Each automatic sweep step then also scans a shard of
+    /// unbounded size. Shared by every clone of the store.
+    #[must_use]
+    pub fn unbounded(self) -> Self {
+        self.sessions.set_max_sessions(usize::MAX);
+        self
+    }
+
+    /// Whether writes sweep expired records (`true`, the default).
+    ///
+    /// With `false`, expired records are still invisible, and are removed
+    /// when loaded, when a full store makes room, and by
+    /// [`sweep`](Self::sweep) or [`spawn_sweeper`](Self::spawn_sweeper),
+    /// which you then should run; writes no longer pay for sweeping. That
+    /// suits a store swept on a schedule of its own. Shared by every clone
+    /// of the store.
+    #[must_use]
+    pub fn with_auto_sweep(self, enabled: bool) -> Self {
+        self.sessions.set_auto_sweep(enabled);
         self
     }
 
@@ -150,13 +256,22 @@ impl MemoryStore {
         Duration::from_millis(u64::try_from(self.sessions.idle_lifetime_ms()).unwrap_or(0))
     }
 
-    /// The cap on the number of records, if any.
+    /// The cap on the number of records; `None` once
+    /// [`unbounded`](Self::unbounded).
     pub fn max_sessions(&self) -> Option<usize> {
         self.sessions.max_sessions()
     }
 
+    /// Whether writes sweep expired records; see
+    /// [`with_auto_sweep`](Self::with_auto_sweep).
+    pub fn auto_sweep(&self) -> bool {
+        self.sessions.auto_sweep()
+    }
+
     /// Removes every expired record now, one shard at a time, and returns
-    /// how many it removed.
+    /// how many it removed. The store's writes sweep on their own (see
+    /// [`with_auto_sweep`](Self::with_auto_sweep)); this is for sweeping at
+    /// a moment of your choosing.
     pub fn sweep(&self) -> usize {
         let removed = self.sessions.sweep(clock::now_ms());
         if removed > 0 {
@@ -171,6 +286,11 @@ impl MemoryStore {
 
     /// Starts a tokio task that calls [`sweep`](Self::sweep) every `every`
     /// (at least 1 ms), shard by shard, yielding between shards.
+    ///
+    /// Not needed for expired records to leave: the store's writes sweep
+    /// too. It sweeps while there are no writes, and on its own schedule
+    /// once [`with_auto_sweep(false)`](Self::with_auto_sweep) moves the
+    /// work off the writes.
     ///
     /// The task stops when the returned handle is dropped or
     /// [aborted](SweeperHandle::abort), and by itself when the last clone of
@@ -197,6 +317,7 @@ impl fmt::Debug for MemoryStore {
             .field("entries", &self.sessions.count())
             .field("max_sessions", &self.max_sessions())
             .field("idle_lifetime", &self.idle_lifetime())
+            .field("auto_sweep", &self.auto_sweep())
             .finish_non_exhaustive()
     }
 }

@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::map::Sessions;
+use super::map::{Sessions, AUTO_SWEEP_CYCLE_MS};
 use super::MemoryStore;
 use crate::clock;
 use crate::store::{CookieData, Record, SaveCondition, SaveOutcome, Store, Version};
@@ -508,7 +508,11 @@ fn settings_are_shared_by_clones_and_debug_shows_no_data() {
         .with_idle_lifetime(Duration::from_secs(5));
     assert_eq!(store.max_sessions(), Some(1), "clamped to 1 and shared");
     assert_eq!(store.idle_lifetime(), Duration::from_secs(5));
-    assert_eq!(MemoryStore::new().max_sessions(), None);
+    assert_eq!(
+        MemoryStore::new().max_sessions(),
+        Some(MemoryStore::DEFAULT_MAX_SESSIONS)
+    );
+    assert!(MemoryStore::new().auto_sweep());
     assert_eq!(
         MemoryStore::new().idle_lifetime(),
         Duration::from_secs(86_400)
@@ -586,4 +590,276 @@ fn a_loaded_record_is_a_copy_the_store_does_not_share() {
     std::sync::Arc::make_mut(&mut first.data).insert("n".into(), json!(2));
     let second = map.load("a", 1).expect("load").expect("live").record;
     assert_eq!(second.data()["n"], 1);
+}
+
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+#[test]
+fn a_new_store_sweeps_expired_sessions_on_writes_alone() {
+    // Nobody calls `sweep` or spawns a sweeper: the writes themselves must
+    // keep expired sessions from piling up.
+    let store = MemoryStore::new();
+    let map = &store.sessions;
+    // One new session every 10 ms, each living 1 s: 200 s of traffic.
+    const STEP_MS: i64 = 10;
+    const LIFETIME_MS: i64 = 1_000;
+    const WRITES: i64 = 20_000;
+    assert!(
+        store
+            .max_sessions()
+            .map_or(true, |max| max > WRITES as usize),
+        "the bound must not be what removes them"
+    );
+    let mut most_expired_held = 0;
+    for i in 0..WRITES {
+        let now = i * STEP_MS;
+        saved(map.save(
+            &format!("s{i}"),
+            &record(Some(now + LIFETIME_MS), json!({})),
+            SaveCondition::IfAbsent,
+            now,
+        ));
+        if i % 500 == 499 {
+            let expired = map.expiries().into_iter().filter(|&at| at <= now).count();
+            most_expired_held = most_expired_held.max(expired);
+        }
+    }
+    // Every shard is swept once per cycle, so what is held expired is at
+    // most what expired during the last cycle and one step.
+    let step_ms = AUTO_SWEEP_CYCLE_MS / map.shard_count() as i64;
+    let bound = ((AUTO_SWEEP_CYCLE_MS + step_ms) / STEP_MS) as usize + 1;
+    assert!(
+        most_expired_held <= bound,
+        "{most_expired_held} expired sessions held at once (bound {bound}) of {WRITES} written"
+    );
+}
+
+#[test]
+fn a_new_store_does_not_grow_past_its_default_bound() {
+    let store = MemoryStore::new();
+    let bound = store.max_sessions().expect("a new store is bounded");
+    let map = &store.sessions;
+    let live = record(Some(DAY_MS), json!({"n": 1}));
+    let inserts = bound + 1_000;
+    for i in 0..inserts {
+        saved(map.save(&format!("s{i}"), &live, SaveCondition::IfAbsent, 0));
+    }
+    assert!(map.count() <= bound, "{} entries", map.count());
+    assert_eq!(map.count(), map.expiries().len());
+    assert!(
+        map.count() >= bound - bound / 100,
+        "evicted far more than needed: {} left",
+        map.count()
+    );
+    assert!(
+        map.load(&format!("s{}", inserts - 1), 1)
+            .expect("load")
+            .is_some(),
+        "the newest save was stored"
+    );
+}
+
+#[test]
+fn at_the_bound_idle_sessions_go_before_new_ones_and_an_active_users() {
+    // The default bound on a fixed shard count, so the outcome does not
+    // depend on this machine's cores.
+    const BOUND: usize = MemoryStore::DEFAULT_MAX_SESSIONS;
+    let map = Sessions::new(64, DAY_MS);
+    map.set_max_sessions(BOUND);
+    // A store full of idle sessions expiring within the next hour or so,
+    // the soonest first, and one user who is active throughout.
+    saved(map.save(
+        "alice",
+        &record(Some(DAY_MS), json!({})),
+        SaveCondition::IfAbsent,
+        0,
+    ));
+    for i in 0..BOUND - 1 {
+        saved(map.save(
+            &format!("idle{i}"),
+            &record(Some(HOUR_MS + i as i64), json!({})),
+            SaveCondition::IfAbsent,
+            0,
+        ));
+    }
+    // A client creating sessions as fast as it can (each living a day, as
+    // the default cookie does), while alice keeps using hers.
+    let flood = BOUND / 2;
+    for j in 0..flood {
+        let now = 1 + j as i64;
+        saved(map.save(
+            &format!("new{j}"),
+            &record(Some(now + DAY_MS), json!({})),
+            SaveCondition::IfAbsent,
+            now,
+        ));
+        if j % 100 == 0 {
+            map.touch("alice", &record(Some(now + DAY_MS), json!({})), now);
+        }
+    }
+    let now = 1 + flood as i64;
+    assert!(map.count() <= BOUND);
+    assert!(
+        map.load("alice", now).expect("load").is_some(),
+        "the active user was evicted"
+    );
+    let new_lost = (0..flood)
+        .filter(|j| map.load(&format!("new{j}"), now).expect("load").is_none())
+        .count();
+    assert_eq!(
+        new_lost, 0,
+        "sessions expiring in a day were evicted while ones expiring within the hour remained"
+    );
+    let survives = |i: usize| map.load(&format!("idle{i}"), now).expect("load").is_some();
+    let soonest_quarter_kept = (0..BOUND / 4).filter(|&i| survives(i)).count();
+    let latest_quarter_lost = (BOUND * 3 / 4..BOUND - 1).filter(|&i| !survives(i)).count();
+    assert_eq!(
+        (soonest_quarter_kept, latest_quarter_lost),
+        (0, 0),
+        "the idle sessions evicted were not the ones expiring soonest"
+    );
+}
+
+#[test]
+fn at_the_bound_expired_sessions_go_before_any_live_one() {
+    const BOUND: usize = 10_000;
+    let map = Sessions::new(64, DAY_MS);
+    map.set_max_sessions(BOUND);
+    for i in 0..BOUND / 2 {
+        saved(map.save(
+            &format!("old{i}"),
+            &record(Some(1_000), json!({})),
+            SaveCondition::IfAbsent,
+            0,
+        ));
+        saved(map.save(
+            &format!("live{i}"),
+            &record(Some(HOUR_MS), json!({})),
+            SaveCondition::IfAbsent,
+            0,
+        ));
+    }
+    assert_eq!(map.count(), BOUND);
+    // The "old" half has expired; new sessions arrive.
+    for i in 0..BOUND / 2 {
+        saved(map.save(
+            &format!("new{i}"),
+            &record(Some(DAY_MS), json!({})),
+            SaveCondition::IfAbsent,
+            2_000,
+        ));
+    }
+    let live_lost = (0..BOUND / 2)
+        .filter(|i| {
+            map.load(&format!("live{i}"), 2_000)
+                .expect("load")
+                .is_none()
+        })
+        .count();
+    assert_eq!(
+        live_lost, 0,
+        "live sessions evicted while expired ones were held"
+    );
+    let new_lost = (0..BOUND / 2)
+        .filter(|i| map.load(&format!("new{i}"), 2_000).expect("load").is_none())
+        .count();
+    assert_eq!(new_lost, 0);
+    assert_eq!(map.count(), BOUND);
+}
+
+#[test]
+fn unbounded_and_manual_sweeping_are_explicit_opt_outs() {
+    let store = MemoryStore::new()
+        .with_max_sessions(2)
+        .unbounded()
+        .with_auto_sweep(false);
+    assert_eq!(store.max_sessions(), None);
+    assert!(!store.auto_sweep());
+    let map = &store.sessions;
+    // Sessions expiring at 100; saves keep coming long after.
+    for i in 0..1_000 {
+        let now = i64::from(i) * 100;
+        saved(map.save(
+            &format!("s{i}"),
+            &record(Some(now + 100), json!({})),
+            SaveCondition::IfAbsent,
+            now,
+        ));
+    }
+    assert_eq!(map.count(), 1_000, "nothing evicted, nothing swept");
+    assert_eq!(map.sweep(100_000), 1_000, "a manual sweep removes them all");
+
+    let swept = MemoryStore::new()
+        .with_auto_sweep(false)
+        .with_auto_sweep(true);
+    for i in 0..1_000 {
+        let now = i64::from(i) * 100;
+        saved(swept.sessions.save(
+            &format!("s{i}"),
+            &record(Some(now + 100), json!({})),
+            SaveCondition::IfAbsent,
+            now,
+        ));
+    }
+    assert!(
+        swept.sessions.count() < 1_000,
+        "turned back on, writes sweep again"
+    );
+}
+
+#[test]
+fn touches_and_load_and_touch_sweep_too() {
+    // A store whose traffic is returning users only (no new sessions) must
+    // still lose its expired records.
+    let store = MemoryStore::new();
+    let map = &store.sessions;
+    for i in 0..1_000 {
+        saved(map.save(
+            &format!("gone{i}"),
+            &record(Some(1_000), json!({})),
+            SaveCondition::IfAbsent,
+            0,
+        ));
+    }
+    saved(map.save(
+        "alice",
+        &record(None, json!({})),
+        SaveCondition::IfAbsent,
+        0,
+    ));
+    saved(map.save("bob", &record(None, json!({})), SaveCondition::IfAbsent, 0));
+    let steps = map.shard_count() as i64 + 1;
+    let step_ms = AUTO_SWEEP_CYCLE_MS / map.shard_count() as i64;
+    for k in 0..steps {
+        let now = 2_000 + k * step_ms;
+        assert!(map.load_and_touch("alice", now).expect("load").is_some());
+        map.touch("bob", &record(None, json!({})), now);
+    }
+    assert_eq!(map.count(), 2, "only the two active sessions are left");
+}
+
+#[test]
+fn a_session_touched_after_being_picked_for_eviction_is_spared() {
+    // One shard, so every eviction comes from its queue: 64 sessions, a
+    // batch of 64 / 32 = 2 picked at a time, the soonest to expire first.
+    let map = Sessions::new(1, DAY_MS);
+    map.set_max_sessions(64);
+    let expiring = |i: i64| record(Some(HOUR_MS + i), json!({}));
+    for i in 0..64 {
+        saved(map.save(&format!("e{i}"), &expiring(i), SaveCondition::IfAbsent, 0));
+    }
+    let present = |id: &str| map.load(id, 10).expect("load").is_some();
+
+    // Picks e0 and e1, evicts e0.
+    saved(map.save("new0", &expiring(DAY_MS), SaveCondition::IfAbsent, 1));
+    assert!(!present("e0") && present("e1"));
+    // e1's user comes back before the next insert.
+    map.touch("e1", &record(Some(DAY_MS), json!({})), 2);
+    saved(map.save("new1", &expiring(DAY_MS), SaveCondition::IfAbsent, 3));
+    assert!(present("e1"), "a touched session was evicted");
+    assert!(!present("e2"), "the next soonest went instead");
+    // e3 was picked with e2 and is next.
+    saved(map.save("new2", &expiring(DAY_MS), SaveCondition::IfAbsent, 4));
+    assert!(!present("e3") && present("e4"));
+    assert_eq!(map.count(), 64);
 }
