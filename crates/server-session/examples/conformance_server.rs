@@ -1,5 +1,6 @@
 //! express-session semantics over HTTP, so any HTTP client can compare this
-//! library with express-session (DESIGN §6).
+//! library with express-session (DESIGN §6, and §6.1 for what goes beyond
+//! express).
 //!
 //! ```text
 //! SESSION_OPTIONS='{"secret":"keyboard cat","cookie":{"maxAge":60000}}' \
@@ -9,10 +10,35 @@
 //! - `PORT` (default 3000); binds 127.0.0.1 and prints `listening on 127.0.0.1:PORT`.
 //! - `SESSION_OPTIONS`: express's option names; left-out options take
 //!   express 1.x defaults (so `resave` and `saveUninitialized` are true).
+//!   A value of the wrong type is refused (exit 2, with the option named).
 //! - `SESSION_STORE`: `memory` (default), `redis://…`, `redis+cluster://h:p,h:p`,
 //!   `postgres://…`, `mysql://…` or `sqlite://…` (Redis prefix `sess:`, SQL
 //!   table `session`).
 //! - `X-Secure: true|false` request header: express's `req.secure`.
+//!
+//! Options beyond express (DESIGN §6.1), each off when absent, so that
+//! express's own options keep express's behaviour:
+//!
+//! - `hardened: true`: start from `SessionConfig::hardened(<first secret>)`
+//!   instead of express's defaults. The keys given still apply on top; the
+//!   ones left out keep the hardened values, not express's: the name stays
+//!   `__Host-sid`, `resave` and `saveUninitialized` stay false, `rolling`
+//!   stays true, and a `cookie` object changes only the attributes it names
+//!   (on `Secure`, `HttpOnly`, `SameSite=Lax` and a 30 min `maxAge`;
+//!   `maxAge: null` makes it a browser-session cookie). Every secret must
+//!   then be at least 32 bytes (the default `keyboard cat` is refused), and
+//!   the hardened checks refuse a cookie browsers would drop.
+//! - `absoluteTimeout`: milliseconds (a whole number, at least 1), the hard
+//!   maximum lifetime counted from creation; `null` means none (which lifts
+//!   hardened's 12 h).
+//! - `resignOldSecret: true`: a cookie an older secret verified is re-issued
+//!   signed with the first.
+//! - `clearCookieOnDestroy: true`: `/destroy` and `/unset` expire the cookie
+//!   (`Expires` in 1970).
+//!
+//! Routes: DESIGN §6's, and `/cycle`: a new ID with the same data and
+//! creation time (`Session::cycle_id`); body: the new ID, or 500 with the
+//! error text.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -23,7 +49,8 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use serde_json::Value;
+use serde_json::{Map, Value};
+use server_session::config::HARDENED_IDLE_TIMEOUT;
 use server_session::{
     CookieOptions, IsSecure, Priority, SameSitePolicy, SecurePolicy, Session, SessionConfig,
     SessionLayer, Unset,
@@ -93,6 +120,14 @@ async fn regenerate(session: Option<Session>) -> Outcome {
         return no_session();
     };
     session.regenerate().await.map_err(failed)?;
+    Ok(session.id())
+}
+
+async fn cycle(session: Option<Session>) -> Outcome {
+    let Some(session) = session else {
+        return no_session();
+    };
+    session.cycle_id().await.map_err(failed)?;
     Ok(session.id())
 }
 
@@ -172,12 +207,20 @@ fn bad_option(option: &str, value: &Value) -> String {
     format!("SESSION_OPTIONS: unsupported value for `{option}`: {value}")
 }
 
-/// express's options object → `SessionConfig`, with express 1.x defaults.
-fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
-    let empty = serde_json::Map::new();
-    let options = options.as_object().unwrap_or(&empty);
-    let secrets: Vec<String> = match options.get("secret") {
-        Some(Value::String(secret)) => vec![secret.clone()],
+/// A boolean option, or `None` when it is absent or `null` (express reads
+/// both as "not given").
+fn given_flag(options: &Map<String, Value>, name: &str) -> Result<Option<bool>, String> {
+    match options.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(bad_option(name, other)),
+    }
+}
+
+/// express's `secret`: a string or an array of strings (the first signs).
+fn secrets_from(options: &Map<String, Value>) -> Result<Vec<String>, String> {
+    match options.get("secret") {
+        Some(Value::String(secret)) => Ok(vec![secret.clone()]),
         Some(Value::Array(list)) => list
             .iter()
             .map(|s| {
@@ -185,22 +228,55 @@ fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
                     .map(str::to_owned)
                     .ok_or_else(|| bad_option("secret", s))
             })
-            .collect::<Result<_, _>>()?,
-        None => vec![String::from("keyboard cat")],
-        Some(other) => return Err(bad_option("secret", other)),
-    };
-    let flag = |name: &str, default: bool| -> Result<bool, String> {
-        match options.get(name) {
-            None | Some(Value::Null) => Ok(default),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(other) => Err(bad_option(name, other)),
+            .collect(),
+        None => Ok(vec![String::from("keyboard cat")]),
+        Some(other) => Err(bad_option("secret", other)),
+    }
+}
+
+/// The cookie options `SessionConfig::hardened` sets, rebuilt from the
+/// public constants: a `cookie` object replaces the config's options as a
+/// whole, so the keys it gives must land on these, not on express's
+/// defaults, or `cookie: {"maxAge": …}` would silently drop `Secure`.
+fn hardened_cookie_options() -> CookieOptions {
+    CookieOptions::new()
+        .with_secure(SecurePolicy::Always)
+        .with_http_only(true)
+        .with_same_site(SameSitePolicy::Lax)
+        .with_max_age(Some(HARDENED_IDLE_TIMEOUT))
+}
+
+/// express's options object → `SessionConfig`, with express 1.x defaults,
+/// or the hardened configuration's with `hardened: true`.
+fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
+    let empty = Map::new();
+    let options = options.as_object().unwrap_or(&empty);
+    let secrets = secrets_from(options)?;
+    let hardened = given_flag(options, "hardened")?.unwrap_or(false);
+    let mut config = if hardened {
+        // An empty `secret` array reaches the layer, which refuses it.
+        let first = secrets.first().map_or("", String::as_str);
+        // Only the keys given change the hardened values: express's
+        // defaults (resave and saveUninitialized true, rolling false) would
+        // undo what `hardened` is for.
+        let mut config = SessionConfig::hardened(first).with_secrets(&secrets);
+        if let Some(resave) = given_flag(options, "resave")? {
+            config = config.with_resave(resave);
         }
+        if let Some(save) = given_flag(options, "saveUninitialized")? {
+            config = config.with_save_uninitialized(save);
+        }
+        if let Some(rolling) = given_flag(options, "rolling")? {
+            config = config.with_rolling(rolling);
+        }
+        config
+    } else {
+        SessionConfig::new("unused")
+            .with_secrets(&secrets)
+            .with_resave(given_flag(options, "resave")?.unwrap_or(true))
+            .with_save_uninitialized(given_flag(options, "saveUninitialized")?.unwrap_or(true))
+            .with_rolling(given_flag(options, "rolling")?.unwrap_or(false))
     };
-    let mut config = SessionConfig::new("unused")
-        .with_secrets(&secrets)
-        .with_resave(flag("resave", true)?)
-        .with_save_uninitialized(flag("saveUninitialized", true)?)
-        .with_rolling(flag("rolling", false)?);
     if let Some(name) = options
         .get("name")
         .and_then(Value::as_str)
@@ -218,53 +294,94 @@ fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
     }
     config = config.with_proxy(options.get("proxy").and_then(Value::as_bool));
     if let Some(cookie) = options.get("cookie").and_then(Value::as_object) {
-        let mut cookie_options = CookieOptions::new();
-        if let Some(max_age) = cookie.get("maxAge").and_then(Value::as_u64) {
-            cookie_options = cookie_options.with_max_age(Some(Duration::from_millis(max_age)));
+        let base = if hardened {
+            hardened_cookie_options()
+        } else {
+            CookieOptions::new()
+        };
+        config = config.with_cookie(cookie_from_options(cookie, base)?);
+    }
+    match options.get("absoluteTimeout") {
+        None => {}
+        // `null` is "no absolute timeout": the way to lift hardened's 12 h.
+        Some(Value::Null) => config = config.with_absolute_timeout(None),
+        Some(value) => {
+            let ms = value.as_u64().filter(|ms| *ms > 0).ok_or_else(|| {
+                format!(
+                    "{} (a whole number of milliseconds, at least 1)",
+                    bad_option("absoluteTimeout", value)
+                )
+            })?;
+            config = config.with_absolute_timeout(Some(Duration::from_millis(ms)));
         }
-        if let Some(http_only) = cookie.get("httpOnly").and_then(Value::as_bool) {
-            cookie_options = cookie_options.with_http_only(http_only);
-        }
-        if let Some(path) = cookie.get("path").and_then(Value::as_str) {
-            cookie_options = cookie_options.with_path(path);
-        }
-        if let Some(domain) = cookie.get("domain").and_then(Value::as_str) {
-            cookie_options = cookie_options.with_domain(domain);
-        }
-        if let Some(secure) = cookie.get("secure") {
-            cookie_options = cookie_options.with_secure(match secure {
-                Value::Bool(true) => SecurePolicy::Always,
-                Value::Bool(false) | Value::Null => SecurePolicy::Never,
-                Value::String(s) if s == "auto" => SecurePolicy::Auto,
-                other => return Err(bad_option("cookie.secure", other)),
-            });
-        }
-        if let Some(same_site) = cookie.get("sameSite") {
-            cookie_options = cookie_options.with_same_site(match same_site {
-                Value::Bool(true) => SameSitePolicy::Strict,
-                Value::Bool(false) | Value::Null => SameSitePolicy::Off,
-                Value::String(s) if s.eq_ignore_ascii_case("strict") => SameSitePolicy::Strict,
-                Value::String(s) if s.eq_ignore_ascii_case("lax") => SameSitePolicy::Lax,
-                Value::String(s) if s.eq_ignore_ascii_case("none") => SameSitePolicy::None,
-                Value::String(s) if s.eq_ignore_ascii_case("auto") => SameSitePolicy::Auto,
-                other => return Err(bad_option("cookie.sameSite", other)),
-            });
-        }
-        if let Some(priority) = cookie.get("priority") {
-            cookie_options = cookie_options.with_priority(match priority {
-                Value::Null => None,
-                Value::String(s) => Some(
-                    Priority::parse(s).ok_or_else(|| bad_option("cookie.priority", priority))?,
-                ),
-                other => return Err(bad_option("cookie.priority", other)),
-            });
-        }
-        if let Some(partitioned) = cookie.get("partitioned").and_then(Value::as_bool) {
-            cookie_options = cookie_options.with_partitioned(partitioned);
-        }
-        config = config.with_cookie(cookie_options);
+    }
+    if let Some(resign) = given_flag(options, "resignOldSecret")? {
+        config = config.with_resign_old_secret(resign);
+    }
+    if let Some(clear) = given_flag(options, "clearCookieOnDestroy")? {
+        config = config.with_clear_cookie_on_destroy(clear);
     }
     Ok(config)
+}
+
+/// express's `cookie` object, applied on `base`.
+fn cookie_from_options(
+    cookie: &Map<String, Value>,
+    base: CookieOptions,
+) -> Result<CookieOptions, String> {
+    let mut cookie_options = base;
+    match cookie.get("maxAge") {
+        // express's `maxAge: null` is a browser-session cookie; on express's
+        // defaults that changes nothing, on hardened's it drops the 30 min.
+        Some(Value::Null) => cookie_options = cookie_options.with_max_age(None),
+        Some(max_age) => {
+            if let Some(max_age) = max_age.as_u64() {
+                cookie_options = cookie_options.with_max_age(Some(Duration::from_millis(max_age)));
+            }
+        }
+        None => {}
+    }
+    if let Some(http_only) = cookie.get("httpOnly").and_then(Value::as_bool) {
+        cookie_options = cookie_options.with_http_only(http_only);
+    }
+    if let Some(path) = cookie.get("path").and_then(Value::as_str) {
+        cookie_options = cookie_options.with_path(path);
+    }
+    if let Some(domain) = cookie.get("domain").and_then(Value::as_str) {
+        cookie_options = cookie_options.with_domain(domain);
+    }
+    if let Some(secure) = cookie.get("secure") {
+        cookie_options = cookie_options.with_secure(match secure {
+            Value::Bool(true) => SecurePolicy::Always,
+            Value::Bool(false) | Value::Null => SecurePolicy::Never,
+            Value::String(s) if s == "auto" => SecurePolicy::Auto,
+            other => return Err(bad_option("cookie.secure", other)),
+        });
+    }
+    if let Some(same_site) = cookie.get("sameSite") {
+        cookie_options = cookie_options.with_same_site(match same_site {
+            Value::Bool(true) => SameSitePolicy::Strict,
+            Value::Bool(false) | Value::Null => SameSitePolicy::Off,
+            Value::String(s) if s.eq_ignore_ascii_case("strict") => SameSitePolicy::Strict,
+            Value::String(s) if s.eq_ignore_ascii_case("lax") => SameSitePolicy::Lax,
+            Value::String(s) if s.eq_ignore_ascii_case("none") => SameSitePolicy::None,
+            Value::String(s) if s.eq_ignore_ascii_case("auto") => SameSitePolicy::Auto,
+            other => return Err(bad_option("cookie.sameSite", other)),
+        });
+    }
+    if let Some(priority) = cookie.get("priority") {
+        cookie_options = cookie_options.with_priority(match priority {
+            Value::Null => None,
+            Value::String(s) => {
+                Some(Priority::parse(s).ok_or_else(|| bad_option("cookie.priority", priority))?)
+            }
+            other => return Err(bad_option("cookie.priority", other)),
+        });
+    }
+    if let Some(partitioned) = cookie.get("partitioned").and_then(Value::as_bool) {
+        cookie_options = cookie_options.with_partitioned(partitioned);
+    }
+    Ok(cookie_options)
 }
 
 fn app(layer: SessionLayer) -> Router {
@@ -276,6 +393,7 @@ fn app(layer: SessionLayer) -> Router {
         .route("/inc/{key}", get(inc_key))
         .route("/del/{key}", get(del_key))
         .route("/regenerate", get(regenerate))
+        .route("/cycle", get(cycle))
         .route("/destroy", get(destroy))
         .route("/reload", get(reload))
         .route("/save", get(save))
