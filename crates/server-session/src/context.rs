@@ -17,6 +17,7 @@ use crate::engine::absolute;
 use crate::engine::cookie::new_session_cookie;
 use crate::engine::end::EndOptions;
 use crate::session::live::{LiveState, Registry};
+use crate::store::hashed_ids::HashedIds;
 use crate::store::{Store, StoreError, StoreFuture};
 use crate::SessionError;
 
@@ -39,6 +40,18 @@ impl Context {
         store: Arc<dyn Store>,
     ) -> Result<Self, crate::ConfigError> {
         let secrets = config.validate()?;
+        let store = match &config.id_hash_key {
+            None => store,
+            Some(key) => match HashedIds::new(store, key) {
+                Some(hashed) => Arc::new(hashed),
+                None => {
+                    return Err(crate::ConfigError::invalid(
+                        "hashed_ids_at_rest",
+                        "the key must not be empty",
+                    ))
+                }
+            },
+        };
         let end_options = EndOptions {
             save_uninitialized: config.save_uninitialized,
             rolling: config.rolling,

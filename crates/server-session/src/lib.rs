@@ -59,6 +59,7 @@ mod context;
 mod engine;
 #[cfg(feature = "axum")]
 mod extract;
+mod id_tag;
 pub mod layer;
 pub mod memory_store;
 mod secure_hint;

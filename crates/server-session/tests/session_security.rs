@@ -319,3 +319,53 @@ fn an_absolute_timeout_of_zero_is_refused_when_the_layer_is_built() {
     let error = SessionLayer::new(MemoryStore::new(), config).expect_err("refused");
     assert_eq!(error.option(), "absolute_timeout");
 }
+
+const HASH_KEY: &[u8] = b"a separate key for IDs at rest, 32+ bytes";
+
+fn hashed_key_of(id: &str) -> String {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(HASH_KEY).expect("any key length");
+    mac.update(id.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+#[tokio::test]
+async fn ids_hashed_at_rest_never_reach_the_store() {
+    for (name, store) in stores().await {
+        let config = SessionConfig::new(NEW).with_hashed_ids_at_rest(HASH_KEY);
+        let app = shared_app(Arc::clone(&store), config);
+        let first = get_path(&app, "/set").await;
+        let id = first.body.clone();
+        let cookie = cookie_pair(&first.cookie());
+        get_with_cookie(&app, "/read", &cookie)
+            .await
+            .expect(200, "ada");
+
+        assert!(
+            store.load(&id).await.expect("load").is_none(),
+            "{name}: the raw ID is a store key"
+        );
+        let stored = store
+            .load(&hashed_key_of(&id))
+            .await
+            .expect("load")
+            .unwrap_or_else(|| panic!("{name}: nothing under the hashed key"));
+        assert_eq!(
+            stored.record.data().get("user"),
+            Some(&serde_json::json!("ada"))
+        );
+        // A dump of the store holds no usable ID.
+        if let Ok(all) = store.all().await {
+            assert!(all.iter().all(|(key, _)| key != &id), "{name}");
+        }
+        store.destroy(&hashed_key_of(&id)).await.expect("destroy");
+    }
+}
+
+#[test]
+fn a_short_key_for_ids_at_rest_is_refused_when_the_layer_is_built() {
+    let config = SessionConfig::new(NEW).with_hashed_ids_at_rest("short");
+    let error = SessionLayer::new(MemoryStore::new(), config).expect_err("refused");
+    assert_eq!(error.option(), "hashed_ids_at_rest");
+}

@@ -82,6 +82,8 @@ pub struct SessionConfig {
     pub(crate) absolute_timeout: Option<Duration>,
     /// Started from [`SessionConfig::hardened`]: stricter checks.
     pub(crate) hardened: bool,
+    /// The key that hashes IDs at rest, when they are.
+    pub(crate) id_hash_key: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -115,6 +117,7 @@ impl fmt::Debug for SessionConfig {
             .field("clear_cookie_on_destroy", &self.clear_cookie_on_destroy)
             .field("absolute_timeout", &self.absolute_timeout)
             .field("hardened", &self.hardened)
+            .field("ids_hashed_at_rest", &self.id_hash_key.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -144,6 +147,7 @@ impl SessionConfig {
             clear_cookie_on_destroy: false,
             absolute_timeout: None,
             hardened: false,
+            id_hash_key: None,
         }
     }
 
@@ -362,6 +366,23 @@ impl SessionConfig {
         self
     }
 
+    /// Store each session under a keyed hash of its ID
+    /// (`base64url(HMAC-SHA256(key, id))`) instead of the ID itself, on every
+    /// store (default off, as in express). A leaked dump, a backup or a
+    /// read-only store credential then yields no usable cookie.
+    ///
+    /// **This mode cannot share sessions with Node**: express-session looks
+    /// sessions up by the raw ID. Keep the key as secret as the signing
+    /// secrets, at least 32 random bytes, and separate from them, so that
+    /// rotating a signing secret leaves every stored session where it is;
+    /// changing this key orphans every stored session. `Store::all` lists
+    /// the hashed keys.
+    #[must_use]
+    pub fn with_hashed_ids_at_rest(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.id_hash_key = Some(key.as_ref().to_vec());
+        self
+    }
+
     /// The cookie name.
     pub fn name(&self) -> &str {
         &self.name
@@ -378,6 +399,14 @@ impl SessionConfig {
             .ok_or_else(|| ConfigError::invalid("secret", "at least one secret is required"))?;
         if self.hardened {
             hardened::check_secret_lengths(&self.secrets)?;
+        }
+        if let Some(key) = &self.id_hash_key {
+            if key.len() < hardened::HARDENED_MIN_SECRET_BYTES {
+                return Err(ConfigError::invalid(
+                    "hashed_ids_at_rest",
+                    "the key must be at least 32 bytes",
+                ));
+            }
         }
         if let CookieSource::Fixed(options) = &self.cookie {
             validate_cookie_options(options)?;

@@ -65,6 +65,17 @@ pub(crate) struct CookieId {
     pub(crate) signed_value: Option<Arc<str>>,
 }
 
+/// What the request's session cookie says.
+pub(crate) enum CookieLookup {
+    /// No cookie of that name.
+    Absent,
+    /// A cookie of that name that no secret verifies (forged, tampered,
+    /// signed with a retired secret, or not signed): no session.
+    Rejected,
+    /// A validly signed session ID.
+    Found(CookieId),
+}
+
 /// The session ID a request's cookie carries, if it is signed with one of
 /// the secrets. Repeated `Cookie` headers count as one joined header, where
 /// the first occurrence of the name wins, as in Node.
@@ -72,17 +83,22 @@ pub(crate) fn session_id_from_cookie(
     headers: &HeaderMap,
     name: &str,
     secrets: &Secrets,
-) -> Option<CookieId> {
-    let value = headers
+) -> CookieLookup {
+    let Some(value) = headers
         .get_all(COOKIE)
         .iter()
-        .find_map(|header| codec::find_cookie(header.as_bytes(), name))?;
-    let (id, by_primary) = codec::unsign_session_id_noting_primary(&value, secrets)?;
+        .find_map(|header| codec::find_cookie(header.as_bytes(), name))
+    else {
+        return CookieLookup::Absent;
+    };
+    let Some((id, by_primary)) = codec::unsign_session_id_noting_primary(&value, secrets) else {
+        return CookieLookup::Rejected;
+    };
     // An empty ID is no session, as in express, where it is falsy.
     if id.is_empty() {
-        return None;
+        return CookieLookup::Rejected;
     }
-    Some(CookieId {
+    CookieLookup::Found(CookieId {
         id: Arc::from(id),
         signed_value: by_primary.then(|| Arc::from(&*value)),
     })

@@ -1,7 +1,7 @@
 use http::Request;
 
 use super::end::{plan_end, EndOptions, EndPlan, EndState, Standing, StoreOp};
-use super::gate::{is_secure, path_matches, session_id_from_cookie};
+use super::gate::{is_secure, path_matches, session_id_from_cookie, CookieId, CookieLookup};
 use crate::codec::{sign_session_id, Secrets};
 use crate::config::{PathMatch, Unset};
 use crate::IsSecure;
@@ -241,9 +241,8 @@ fn session_id_comes_only_from_a_signed_cookie() {
     let secrets = Secrets::new(["keyboard cat"]).expect("secret");
     let signed = sign_session_id("abc", &secrets);
     let header = |value: String| parts("/", &[("cookie", &value)], None).headers;
-    let id_of = |cookie: String| {
-        session_id_from_cookie(&header(cookie), "connect.sid", &secrets).map(|found| found.id)
-    };
+    let lookup = |cookie: String| session_id_from_cookie(&header(cookie), "connect.sid", &secrets);
+    let id_of = |cookie: String| found(lookup(cookie)).map(|found| found.id);
     assert_eq!(
         id_of(format!("connect.sid={signed}")).as_deref(),
         Some("abc")
@@ -255,6 +254,19 @@ fn session_id_comes_only_from_a_signed_cookie() {
         id_of(format!("connect.sid=junk; connect.sid={signed}")),
         None
     );
+    // A bad signature is told apart from no cookie, for the log.
+    assert!(matches!(
+        lookup("connect.sid=s%3Aabc.bad".into()),
+        CookieLookup::Rejected
+    ));
+    assert!(matches!(lookup("other=1".into()), CookieLookup::Absent));
+}
+
+fn found(lookup: CookieLookup) -> Option<CookieId> {
+    match lookup {
+        CookieLookup::Found(found) => Some(found),
+        CookieLookup::Absent | CookieLookup::Rejected => None,
+    }
 }
 
 #[test]
@@ -264,15 +276,25 @@ fn a_cookie_signed_by_the_first_secret_can_be_sent_back_unchanged() {
     let by_old = sign_session_id("abc", &Secrets::new(["old"]).expect("secret"));
     let header =
         |value: &str| parts("/", &[("cookie", &format!("connect.sid={value}"))], None).headers;
-    let found = session_id_from_cookie(&header(&by_new), "connect.sid", &rotated).expect("valid");
+    let by_first = found(session_id_from_cookie(
+        &header(&by_new),
+        "connect.sid",
+        &rotated,
+    ))
+    .expect("valid");
     let resent =
-        crate::codec::encode_uri_component(found.signed_value.as_deref().expect("primary"))
+        crate::codec::encode_uri_component(by_first.signed_value.as_deref().expect("primary"))
             .into_owned();
     assert_eq!(resent, by_new);
     // Signed by an older secret: valid, but re-signed with the new one.
-    let found = session_id_from_cookie(&header(&by_old), "connect.sid", &rotated).expect("valid");
-    assert_eq!(&*found.id, "abc");
-    assert!(found.signed_value.is_none());
+    let by_older = found(session_id_from_cookie(
+        &header(&by_old),
+        "connect.sid",
+        &rotated,
+    ))
+    .expect("valid");
+    assert_eq!(&*by_older.id, "abc");
+    assert!(by_older.signed_value.is_none());
 }
 
 #[test]

@@ -8,7 +8,8 @@ use crate::config::{CorruptRecordPolicy, LoadErrorPolicy};
 use crate::context::{copy_head, Context};
 use crate::engine::absolute::{self, Verdict};
 use crate::engine::end::{snapshot_on_load, Standing};
-use crate::engine::gate::{is_secure, path_matches, session_id_from_cookie};
+use crate::engine::gate::{is_secure, path_matches, session_id_from_cookie, CookieLookup};
+use crate::id_tag;
 use crate::session::live::{self, take_created, Live, LiveState};
 use crate::session::state::{SavedSnapshot, SessionState};
 use crate::store::StoreError;
@@ -42,8 +43,13 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
     let secure_request = is_secure(head, context.config.proxy);
     let (cookie_id, cookie_value) =
         match session_id_from_cookie(&head.headers, &context.config.name, &context.secrets) {
-            Some(found) => (Some(found.id), found.signed_value),
-            None => (None, None),
+            CookieLookup::Found(found) => (Some(found.id), found.signed_value),
+            CookieLookup::Absent => (None, None),
+            CookieLookup::Rejected => {
+                // Never the value: it may be a valid ID with a bad signature.
+                tracing::debug!("session cookie signature rejected; a new session starts");
+                (None, None)
+            }
         };
 
     let head_copy = context.needs_head().then(|| Arc::new(copy_head(head)));
@@ -125,6 +131,10 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
                 }
             }
             Ok(None) => {
+                tracing::debug!(
+                    session = %id_tag::tag(id),
+                    "session expired, destroyed or unknown; a new session starts"
+                );
                 // Gone from the store: requests still holding it must not
                 // write it back.
                 if let Some(live) = context.registry.get(id) {
@@ -182,6 +192,7 @@ async fn end_absolute(context: &Context, id: &str) {
     }
     tracing::info!(
         store = context.store.kind(),
+        session = %id_tag::tag(id),
         "session reached its absolute timeout and was destroyed"
     );
     if let Err(error) = context.timed(context.store.destroy(id)).await {

@@ -70,12 +70,9 @@ pub(crate) struct SessionInner {
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.state();
-        // Never print the full ID: it is a bearer credential.
+        // Never print the ID, not even part of it: it is a bearer credential.
         f.debug_struct("Session")
-            .field(
-                "id",
-                &format_args!("{}…", state.id().get(..6).unwrap_or("")),
-            )
+            .field("id_tag", &crate::id_tag::tag(state.id()))
             .field("standing", &state.standing)
             .finish_non_exhaustive()
     }
@@ -405,6 +402,11 @@ impl Session {
         }
         let mut state = self.state();
         let fresh = context.new_live_state(&state.cookie_options, state.secure_request);
+        tracing::debug!(
+            session = %crate::id_tag::tag(&old.id),
+            new_session = %crate::id_tag::tag(&new_id),
+            "session regenerated"
+        );
         state.live = live::unregistered(Arc::from(new_id), fresh);
         state.saved = None;
         state.standing = Standing::Live;

@@ -15,6 +15,7 @@ use tracing::Instrument;
 use super::live::{Data, Live, LiveState};
 use crate::config::ConflictPolicy;
 use crate::context::Context;
+use crate::id_tag;
 use crate::store::{SaveCondition, SaveOutcome};
 use crate::SessionError;
 
@@ -79,6 +80,9 @@ pub(crate) async fn save(
             .await?;
         match outcome {
             SaveOutcome::Saved(new_version) => {
+                if version.is_none() {
+                    tracing::debug!(session = %id_tag::tag(&live.id), "session created");
+                }
                 let mut state = live.lock();
                 state.version = Some(new_version);
                 // Changes made while the write was in flight stay pending.
@@ -136,6 +140,7 @@ pub(crate) async fn destroy(context: &Context, live: &Live) -> Result<(), Sessio
     let _writing = live.commit.lock().await;
     context.timed(context.store.destroy(&live.id)).await?;
     live.lock().destroyed = true;
+    tracing::debug!(session = %id_tag::tag(&live.id), "session destroyed");
     Ok(())
 }
 
@@ -202,6 +207,11 @@ pub(crate) async fn move_to(
     let new = context.registry.join_or_insert(&new_id, moved);
     // Set once: a destroyed live state is never moved again.
     let _ = old.moved_to.set(Arc::clone(&new));
+    tracing::debug!(
+        session = %id_tag::tag(&old.id),
+        new_session = %id_tag::tag(&new.id),
+        "session moved to a new id"
+    );
     drop(state);
     Ok(Moved::To(new, stored))
 }

@@ -79,6 +79,7 @@
 pub mod conformance;
 pub(crate) mod cookie_data;
 mod error;
+pub(crate) mod hashed_ids;
 mod record;
 mod version;
 
