@@ -4,6 +4,9 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tokio::time::{sleep_until, Instant};
 
 use server_session::codec::{self, Secrets};
 
@@ -63,26 +66,79 @@ async fn get(
     url: String,
     cookie: Option<&str>,
 ) -> (Option<String>, String) {
+    let answer = send(client, url, cookie, &[]).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    (answer.set_cookies.into_iter().next(), answer.body)
+}
+
+/// One response: status, every `Set-Cookie`, `Date` and body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    set_cookies: Vec<String>,
+    date: std::time::SystemTime,
+    body: String,
+}
+
+async fn send(
+    client: &reqwest::Client,
+    url: String,
+    cookie: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Answer {
     let mut request = client.get(url);
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
     }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
     let response = request.send().await.expect("request");
-    assert_eq!(response.status(), 200);
-    let set_cookie = response
+    let status = response.status().as_u16();
+    let set_cookies = response
         .headers()
-        .get("set-cookie")
-        .map(|value| value.to_str().expect("ascii").to_owned());
-    (set_cookie, response.text().await.expect("body"))
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().expect("ascii").to_owned())
+        .collect();
+    let date = response
+        .headers()
+        .get("date")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| httpdate::parse_http_date(value).ok())
+        .expect("a Date header");
+    let body = response.text().await.expect("body");
+    Answer {
+        status,
+        set_cookies,
+        date,
+        body,
+    }
 }
 
-fn hand_sign(id: &str) -> String {
+/// cookie-signature's tag for `id` under `secret` (HMAC-SHA256, unpadded
+/// standard base64), written out so the tests do not trust the crate's codec.
+fn hand_sign_with(id: &str, secret: &str) -> String {
     use base64::Engine;
     use hmac::Mac;
     let mut mac =
-        hmac::Hmac::<sha2::Sha256>::new_from_slice(b"keyboard cat").expect("any key length");
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(id.as_bytes());
     base64::engine::general_purpose::STANDARD_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+fn hand_sign(id: &str) -> String {
+    hand_sign_with(id, "keyboard cat")
+}
+
+/// The `name=value` pair of express's cookie for `id` signed with `secret`.
+fn signed_pair(name: &str, id: &str, secret: &str) -> String {
+    format!(
+        "{name}=s%3A{id}.{}",
+        hand_sign_with(id, secret)
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+    )
 }
 
 #[tokio::test]
@@ -232,4 +288,351 @@ async fn a_session_made_on_postgres_is_a_connect_pg_simple_row() {
         (expire as i64 - expires).abs() <= 1,
         "expire {expire}, cookie {expires}"
     );
+}
+
+/// Runs the server with `options` expecting it to refuse them: exit status
+/// 2 before listening. Returns what it printed on stderr.
+fn refused(options: &str) -> String {
+    let mut child = Command::new(example_binary())
+        .env("PORT", "0")
+        .env("SESSION_OPTIONS", options)
+        .env("SESSION_STORE", "memory")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the conformance server (is the example built?)");
+    // A refusal exits, which closes stdout: an empty first line.
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    if !line.is_empty() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the server accepted {options}: {line:?}");
+    }
+    let output = child.wait_with_output().expect("exit");
+    assert_eq!(output.status.code(), Some(2), "{options}: {output:?}");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The `name=value` pair of a `Set-Cookie` header.
+fn pair_of(set_cookie: &str) -> &str {
+    set_cookie.split("; ").next().unwrap_or_default()
+}
+
+/// The attributes of a `Set-Cookie` header, in order.
+fn attributes_of(set_cookie: &str) -> Vec<&str> {
+    set_cookie.split("; ").skip(1).collect()
+}
+
+/// `Expires` minus `date`, in whole seconds.
+fn expires_lead(set_cookie: &str, date: std::time::SystemTime) -> i64 {
+    let expires = attributes_of(set_cookie)
+        .into_iter()
+        .find_map(|attribute| attribute.strip_prefix("Expires="))
+        .unwrap_or_else(|| panic!("no Expires in {set_cookie}"));
+    let expires = httpdate::parse_http_date(expires).expect("IMF-fixdate");
+    let secs = |time: std::time::SystemTime| {
+        time.duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs() as i64
+    };
+    secs(expires) - secs(date)
+}
+
+/// 32 bytes: the shortest secret `hardened` takes.
+const SECRET_32: &str = "conformance secret of 32 bytes!!";
+
+#[tokio::test]
+async fn the_new_keys_refuse_bad_values_with_the_key_named() {
+    assert_eq!(SECRET_32.len(), 32);
+    let cases = [
+        (r#"{"hardened":"yes"}"#, "`hardened`"),
+        (r#"{"absoluteTimeout":0}"#, "`absoluteTimeout`"),
+        (r#"{"absoluteTimeout":-1}"#, "`absoluteTimeout`"),
+        (r#"{"absoluteTimeout":1.5}"#, "`absoluteTimeout`"),
+        (r#"{"absoluteTimeout":"1500"}"#, "`absoluteTimeout`"),
+        (r#"{"resignOldSecret":1}"#, "`resignOldSecret`"),
+        (
+            r#"{"clearCookieOnDestroy":"true"}"#,
+            "`clearCookieOnDestroy`",
+        ),
+        // The hardened checks stay on: the default secret is too short…
+        (r#"{"hardened":true}"#, "32 bytes"),
+        // …and a keyed-in cookie browsers would drop is refused.
+        (
+            r#"{"hardened":true,"secret":"conformance secret of 32 bytes!!","cookie":{"secure":false}}"#,
+            "`cookie.secure`",
+        ),
+    ];
+    for (options, named) in cases {
+        let stderr = refused(options);
+        assert!(stderr.contains(named), "{options}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn hardened_sends_a_host_prefixed_secure_lax_cookie_on_secure_requests() {
+    let server = start(&format!(r#"{{"hardened":true,"secret":"{SECRET_32}"}}"#));
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+    let secure = [("X-Secure", "true")];
+
+    // saveUninitialized stays false: express's default of true is not
+    // applied on top of hardened, so an untouched session sets nothing.
+    let untouched = send(&client, url("/id"), None, &secure).await;
+    assert!(untouched.set_cookies.is_empty(), "{untouched:?}");
+
+    let created = send(&client, url("/set/a/1"), None, &secure).await;
+    assert_eq!(created.set_cookies.len(), 1, "{created:?}");
+    let set_cookie = &created.set_cookies[0];
+    let id = codec::find_cookie(set_cookie.as_bytes(), "__Host-sid")
+        .and_then(|value| {
+            let secrets = Secrets::new([SECRET_32]).expect("secret");
+            codec::unsign_session_id(&value, &secrets).map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("a __Host-sid cookie signed with the secret: {set_cookie}"));
+    assert_eq!(
+        pair_of(set_cookie),
+        signed_pair("__Host-sid", &id, SECRET_32)
+    );
+    let attributes = attributes_of(set_cookie);
+    assert_eq!(attributes.len(), 5, "{set_cookie}");
+    assert_eq!(attributes[0], "Path=/");
+    assert!(attributes[1].starts_with("Expires="), "{set_cookie}");
+    assert_eq!(attributes[2..], ["HttpOnly", "Secure", "SameSite=Lax"]);
+    // The idle timeout: 30 minutes.
+    let lead = expires_lead(set_cookie, created.date);
+    assert!((1799..=1801).contains(&lead), "Expires {lead} s after Date");
+
+    // rolling stays true: an unchanged read re-sends the cookie.
+    let cookie = pair_of(set_cookie).to_owned();
+    let read = send(&client, url("/get/a"), Some(&cookie), &secure).await;
+    assert_eq!(read.body, r#""1""#);
+    assert_eq!(read.set_cookies.len(), 1, "rolling: {read:?}");
+    assert_eq!(pair_of(&read.set_cookies[0]), cookie);
+    // Over plain http the session works, but the Secure cookie is not sent.
+    let plain = send(&client, url("/get/a"), Some(&cookie), &[]).await;
+    assert_eq!(plain.body, r#""1""#);
+    assert!(plain.set_cookies.is_empty(), "{plain:?}");
+
+    // Keys given apply on top, and only those: the other attributes stay.
+    let custom = start(&format!(
+        r#"{{"hardened":true,"secret":"{SECRET_32}","name":"__Host-app","cookie":{{"maxAge":60000}}}}"#
+    ));
+    let created = send(&client, format!("{}/set/a/1", custom.base), None, &secure).await;
+    let set_cookie = created.set_cookies.first().expect("a cookie");
+    assert!(set_cookie.starts_with("__Host-app=s%3A"), "{set_cookie}");
+    assert_eq!(
+        attributes_of(set_cookie)[2..],
+        ["HttpOnly", "Secure", "SameSite=Lax"]
+    );
+    let lead = expires_lead(set_cookie, created.date);
+    assert!((59..=61).contains(&lead), "Expires {lead} s after Date");
+}
+
+#[tokio::test]
+async fn absolute_timeout_ends_an_active_session_at_its_deadline() {
+    let server = start(
+        r#"{"absoluteTimeout":1500,"rolling":true,"resave":false,"saveUninitialized":false,"cookie":{"maxAge":60000}}"#,
+    );
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+
+    let before = Instant::now();
+    let created = send(&client, url("/set/a/1"), None, &[]).await;
+    let after = Instant::now();
+    let set_cookie = created.set_cookies.first().expect("a new session's cookie");
+    // The cookie (and the store's expiry) never outlives the deadline: a
+    // few seconds (whole-second Expires), not maxAge's minute.
+    let lead = expires_lead(set_cookie, created.date);
+    assert!((0..=2).contains(&lead), "Expires {lead} s after Date");
+    let cookie = pair_of(set_cookie).to_owned();
+    let id = get(&client, url("/id"), Some(&cookie)).await.1;
+
+    // Activity before the deadline: served, and (rolling) re-sent without
+    // moving the expiry past the deadline.
+    for at in [500, 1_000] {
+        sleep_until(before + Duration::from_millis(at)).await;
+        let read = send(&client, url("/get/a"), Some(&cookie), &[]).await;
+        assert_eq!(read.body, r#""1""#, "at {at} ms");
+        let resent = read.set_cookies.first().expect("rolling re-sends");
+        let lead = expires_lead(resent, read.date);
+        assert!(
+            (0..=2).contains(&lead),
+            "at {at} ms: Expires {lead} s after Date"
+        );
+    }
+
+    // Past the deadline, however active: a fresh session, the data gone.
+    sleep_until(after + Duration::from_millis(2_000)).await;
+    let (_, body) = get(&client, url("/get/a"), Some(&cookie)).await;
+    assert_eq!(body, "undefined");
+    let (_, fresh) = get(&client, url("/id"), Some(&cookie)).await;
+    assert_ne!(fresh, id);
+    // The old record is gone, not just hidden: the old cookie still finds
+    // nothing, and a fresh session under it starts empty.
+    let (_, again) = get(&client, url("/id"), Some(&cookie)).await;
+    assert!(again != id && again != fresh, "{again}");
+
+    // Without the key, the same activity keeps the session.
+    let control = start(
+        r#"{"rolling":true,"resave":false,"saveUninitialized":false,"cookie":{"maxAge":60000}}"#,
+    );
+    let (set_cookie, _) = get(&client, format!("{}/set/a/1", control.base), None).await;
+    let set_cookie = set_cookie.expect("a cookie");
+    let lead = expires_lead(&set_cookie, created.date);
+    assert!(lead >= 59, "no deadline: Expires {lead} s away");
+}
+
+#[tokio::test]
+async fn cycle_moves_the_data_to_a_new_id_and_kills_the_old_one() {
+    let server = start(r#"{"resave":false,"saveUninitialized":false,"cookie":{"maxAge":60000}}"#);
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+    let (set_cookie, _) = get(&client, url("/set/a/1"), None).await;
+    let old_cookie = pair_of(&set_cookie.expect("a cookie")).to_owned();
+    let old_id = get(&client, url("/id"), Some(&old_cookie)).await.1;
+
+    let cycled = send(&client, url("/cycle"), Some(&old_cookie), &[]).await;
+    assert_eq!(cycled.status, 200, "{cycled:?}");
+    let new_id = cycled.body.clone();
+    assert!(!new_id.is_empty() && new_id != old_id, "{new_id}");
+    let set_cookie = cycled.set_cookies.first().expect("the new ID's cookie");
+    assert_eq!(
+        pair_of(set_cookie),
+        signed_pair("connect.sid", &new_id, "keyboard cat")
+    );
+    let new_cookie = pair_of(set_cookie).to_owned();
+
+    // The data moved with it…
+    assert_eq!(get(&client, url("/id"), Some(&new_cookie)).await.1, new_id);
+    assert_eq!(
+        get(&client, url("/get/a"), Some(&new_cookie)).await.1,
+        r#""1""#
+    );
+    // …and the old ID holds nothing any more.
+    assert_eq!(
+        get(&client, url("/get/a"), Some(&old_cookie)).await.1,
+        "undefined"
+    );
+    let stale = get(&client, url("/id"), Some(&old_cookie)).await.1;
+    assert!(stale != old_id && stale != new_id, "{stale}");
+}
+
+#[tokio::test]
+async fn cycle_keeps_the_absolute_deadline() {
+    let server = start(
+        r#"{"absoluteTimeout":1500,"resave":false,"saveUninitialized":false,"cookie":{"maxAge":60000}}"#,
+    );
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+    let before = Instant::now();
+    let (set_cookie, _) = get(&client, url("/set/a/1"), None).await;
+    let after = Instant::now();
+    let old_cookie = pair_of(&set_cookie.expect("a cookie")).to_owned();
+
+    sleep_until(before + Duration::from_millis(600)).await;
+    let cycled = send(&client, url("/cycle"), Some(&old_cookie), &[]).await;
+    assert_eq!(cycled.status, 200, "{cycled:?}");
+    let new_id = cycled.body.clone();
+    let new_cookie = pair_of(cycled.set_cookies.first().expect("a cookie")).to_owned();
+    assert_eq!(
+        get(&client, url("/get/a"), Some(&new_cookie)).await.1,
+        r#""1""#
+    );
+
+    // 2 s after creation, 1.4 s after the cycle: the deadline still counts
+    // from creation.
+    sleep_until(after + Duration::from_millis(2_000)).await;
+    assert_eq!(
+        get(&client, url("/get/a"), Some(&new_cookie)).await.1,
+        "undefined"
+    );
+    assert_ne!(get(&client, url("/id"), Some(&new_cookie)).await.1, new_id);
+}
+
+#[tokio::test]
+async fn clear_cookie_on_destroy_expires_the_cookie_on_destroy_and_unset() {
+    let server = start(r#"{"clearCookieOnDestroy":true,"cookie":{"maxAge":60000}}"#);
+    let control = start(r#"{"cookie":{"maxAge":60000}}"#);
+    let client = reqwest::Client::new();
+
+    for route in ["/destroy", "/unset"] {
+        let (set_cookie, _) = get(&client, format!("{}/set/a/1", server.base), None).await;
+        let cookie = pair_of(&set_cookie.expect("a cookie")).to_owned();
+        let ended = send(
+            &client,
+            format!("{}{route}", server.base),
+            Some(&cookie),
+            &[],
+        )
+        .await;
+        assert_eq!(ended.status, 200, "{ended:?}");
+        assert_eq!(ended.set_cookies.len(), 1, "{route}: {ended:?}");
+        let cleared = &ended.set_cookies[0];
+        assert_eq!(pair_of(cleared), "connect.sid=", "{cleared}");
+        assert!(attributes_of(cleared).contains(&"Path=/"), "{cleared}");
+        let expires = attributes_of(cleared)
+            .into_iter()
+            .find_map(|attribute| attribute.strip_prefix("Expires="))
+            .unwrap_or_else(|| panic!("{route}: no Expires in {cleared}"));
+        assert_eq!(
+            httpdate::parse_http_date(expires).expect("IMF-fixdate"),
+            std::time::UNIX_EPOCH,
+            "{route}: {cleared}"
+        );
+
+        // express (the key absent) leaves the stale cookie alone.
+        let (set_cookie, _) = get(&client, format!("{}/set/a/1", control.base), None).await;
+        let cookie = pair_of(&set_cookie.expect("a cookie")).to_owned();
+        let ended = send(
+            &client,
+            format!("{}{route}", control.base),
+            Some(&cookie),
+            &[],
+        )
+        .await;
+        assert!(ended.set_cookies.is_empty(), "{route}: {ended:?}");
+    }
+}
+
+#[tokio::test]
+async fn resign_old_secret_reissues_a_cookie_signed_by_an_older_secret() {
+    let options = r#"{"secret":["new","old"],"resave":false,"saveUninitialized":false}"#;
+    let server = start(&options.replace('{', r#"{"resignOldSecret":true,"#));
+    let control = start(options);
+    let client = reqwest::Client::new();
+
+    for (target, resigns) in [(&server, true), (&control, false)] {
+        let url = |path: &str| format!("{}{path}", target.base);
+        let (set_cookie, _) = get(&client, url("/set/a/1"), None).await;
+        let set_cookie = set_cookie.expect("a cookie");
+        let id = codec::find_cookie(set_cookie.as_bytes(), "connect.sid")
+            .and_then(|value| {
+                let secrets = Secrets::new(["new"]).expect("secret");
+                codec::unsign_session_id(&value, &secrets).map(str::to_owned)
+            })
+            .expect("signed with the first secret");
+        // The same session, as a browser from before the rotation holds it.
+        let old_cookie = signed_pair("connect.sid", &id, "old");
+        let read = send(&client, url("/get/a"), Some(&old_cookie), &[]).await;
+        assert_eq!(read.body, r#""1""#, "every secret verifies");
+        if resigns {
+            assert_eq!(read.set_cookies.len(), 1, "{read:?}");
+            assert_eq!(
+                pair_of(&read.set_cookies[0]),
+                signed_pair("connect.sid", &id, "new"),
+                "re-issued under the first secret"
+            );
+        } else {
+            assert!(read.set_cookies.is_empty(), "express: {read:?}");
+        }
+        // A cookie already under the first secret is left alone.
+        let current = signed_pair("connect.sid", &id, "new");
+        let read = send(&client, url("/get/a"), Some(&current), &[]).await;
+        assert_eq!(read.body, r#""1""#);
+        assert!(read.set_cookies.is_empty(), "{read:?}");
+    }
 }
