@@ -94,6 +94,22 @@ pub(crate) fn check_name_prefix(name: &str, options: &CookieOptions) -> Result<(
     Ok(())
 }
 
+/// The longest cookie name accepted. Browsers refuse a cookie whose name and
+/// value pass 4096 bytes (RFC 6265 §6.1); the value is at most about 900
+/// bytes (a 255-byte ID, percent-encoded, plus its signature).
+pub(crate) const MAX_NAME_BYTES: usize = 1024;
+
+/// Keeps the whole `Set-Cookie` name and value under browsers' 4096 bytes.
+pub(crate) fn check_name_length(name: &str) -> Result<(), ConfigError> {
+    if name.len() > MAX_NAME_BYTES {
+        return Err(ConfigError::invalid(
+            "name",
+            format!("longer than {MAX_NAME_BYTES} bytes: with the signed ID the cookie would pass the 4096 bytes browsers keep"),
+        ));
+    }
+    Ok(())
+}
+
 /// `SameSite=None` and `Partitioned` without `Secure`: express accepts
 /// them, browsers drop the cookie. A warning, or an error when `strict`
 /// (the hardened configuration).
@@ -173,6 +189,17 @@ mod tests {
         assert_eq!(
             option("__HOST-sid", secure().with_path("/app")),
             "cookie.path"
+        );
+    }
+
+    #[test]
+    fn a_name_that_would_push_the_cookie_past_4096_bytes_is_refused() {
+        assert!(check_name_length(&"n".repeat(MAX_NAME_BYTES)).is_ok());
+        assert_eq!(
+            check_name_length(&"n".repeat(MAX_NAME_BYTES + 1))
+                .expect_err("too long")
+                .option(),
+            "name"
         );
     }
 

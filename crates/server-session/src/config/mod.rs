@@ -392,6 +392,7 @@ impl SessionConfig {
     pub(crate) fn validate(&self) -> Result<Secrets, ConfigError> {
         codec::validate_name(&self.name)
             .map_err(|error| ConfigError::invalid("name", error.to_string()))?;
+        hardened::check_name_length(&self.name)?;
         if self.secrets.iter().any(|secret| secret.is_empty()) {
             return Err(ConfigError::invalid("secret", "a secret must not be empty"));
         }
