@@ -1,31 +1,69 @@
-//! A small web app with sign-in, a visit counter and sign-out, on the
-//! MemoryStore by default.
+//! A small web app on the library's hardened configuration
+//! ([`SessionConfig::hardened`]): sign-in, a visit counter, "keep me signed
+//! in", and sign-out, on the MemoryStore by default.
 //!
 //! ```text
 //! cargo run -p server-session --example demo
 //! ```
 //!
-//! Then open the printed URL. `PORT` picks the port (default 3000), and
+//! Then open the printed URL (<http://127.0.0.1:3000/>). `PORT` picks the
+//! port (default 3000), `SESSION_SECRET` the signing secret (at least 32
+//! bytes; the built-in one is public, so set it in real deployments), and
 //! `--store URL` another store: `redis://127.0.0.1:6379`,
 //! `postgres://postgres@127.0.0.1/test`, `mysql://root@127.0.0.1/test`,
 //! `sqlite://demo.db` or `redis+cluster://127.0.0.1:7001,127.0.0.1:7002`.
+//!
+//! What the hardened configuration does here:
+//! - the cookie is `__Host-sid`: `Secure`, `HttpOnly`, `SameSite=Lax`,
+//!   `Path=/`, no `Domain`;
+//! - it is persistent, and lasts 30 minutes from the latest request (an
+//!   idle timeout: `rolling`), so closing the browser does not sign anyone
+//!   out, while walking away for half an hour does;
+//! - every session ends 12 hours after sign-in whatever happens (the
+//!   absolute timeout; the layer never lets the cookie's expiry pass it);
+//! - sign-in draws a new session ID (`regenerate`, against session
+//!   fixation) and sign-out deletes the session and expires the cookie in
+//!   the browser (`destroy` with `with_clear_cookie_on_destroy`).
+//!
+//! "Keep me signed in" lifts the idle timeout for that one session to the
+//! 12-hour limit: the session then simply lasts until 12 hours after
+//! sign-in. That trades the 30-minute idle timeout away (which
+//! NIST SP 800-63B asks for at AAL2), so offer it only where the risk
+//! analysis allows it.
+//!
+//! The demo serves plain HTTP on the loopback interface only, and tells the
+//! layer its requests are secure (see [`loopback_is_secure`]): browsers
+//! treat `http://127.0.0.1` as a secure context and keep `Secure` cookies
+//! set over it.
 
-use std::net::SocketAddr;
-use std::time::Duration;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::Form;
+use axum::extract::{Form, Request};
 use axum::http::StatusCode;
+use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use server_session::{SameSitePolicy, Session, SessionConfig, SessionLayer};
+use server_session::config::{HARDENED_ABSOLUTE_TIMEOUT, HARDENED_IDLE_TIMEOUT};
+use server_session::{IsSecure, Session, SessionConfig, SessionLayer};
 
 mod support;
 
-/// "Remember me" keeps the session for this long; otherwise the cookie
-/// lasts until the browser closes.
-const REMEMBER_FOR: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+/// The only address the demo listens on; [`loopback_is_secure`] relies on it.
+const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
+
+/// The secret when `SESSION_SECRET` is not set. It is in the source for
+/// anyone to read, so it protects nothing; it is just long enough for the
+/// hardened configuration's 32-byte minimum.
+const DEMO_SECRET: &str =
+    "demo secret, public in the source: set SESSION_SECRET in real deployments";
+
+/// Where the demo keeps the sign-in time, for the page to show when the
+/// absolute timeout ends the session (the layer keeps its own creation time
+/// hidden from handlers).
+const SIGNED_IN_AT: &str = "signed_in_at_ms";
 
 fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
@@ -47,6 +85,27 @@ fn internal(error: impl std::fmt::Display) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response()
 }
 
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// When a session signed in at `signed_in_at_ms` reaches the absolute
+/// timeout, as an HTTP date (the same form as the cookie's `Expires`).
+/// `None` past year 9999, which `httpdate` cannot write (it panics): the
+/// time comes back from the store, so it is not trusted to be sane.
+fn deadline_text(signed_in_at_ms: u64) -> Option<String> {
+    const YEAR_10000_S: u64 = 253_402_300_800;
+    let deadline = Duration::from_millis(signed_in_at_ms).checked_add(HARDENED_ABSOLUTE_TIMEOUT)?;
+    if deadline.as_secs() >= YEAR_10000_S {
+        return None;
+    }
+    Some(httpdate::fmt_http_date(UNIX_EPOCH.checked_add(deadline)?))
+}
+
 async fn home(session: Session) -> Response {
     let user = match session.get::<String>("user") {
         Ok(user) => user,
@@ -57,8 +116,11 @@ async fn home(session: Session) -> Response {
             "Sign in",
             "<form method=\"post\" action=\"/login\">\
              <p><label>Name <input id=\"name\" name=\"name\" required autofocus></label></p>\
-             <p><label><input id=\"remember\" type=\"checkbox\" name=\"remember\" value=\"on\"> Remember me for 30 days</label></p>\
-             <p><button id=\"signin\" type=\"submit\">Sign in</button></p></form>",
+             <p><label><input id=\"remember\" type=\"checkbox\" name=\"remember\" value=\"on\"> \
+             Keep me signed in for up to 12 hours, even when idle</label></p>\
+             <p><button id=\"signin\" type=\"submit\">Sign in</button></p></form>\
+             <p id=\"policy\">Otherwise you are signed out after 30 minutes without a visit. \
+             Every session ends 12 hours after sign-in.</p>",
         )
         .into_response();
     };
@@ -66,20 +128,41 @@ async fn home(session: Session) -> Response {
         Ok(visits) => visits,
         Err(error) => return internal(error),
     };
-    let remembered = session.cookie().expires().is_some();
+    let deadline = match session
+        .get::<u64>(SIGNED_IN_AT)
+        .ok()
+        .flatten()
+        .and_then(deadline_text)
+    {
+        Some(deadline) => {
+            format!("<span id=\"deadline\">{deadline}</span> (12 hours after sign-in)")
+        }
+        // Not written by this demo's sign-in: say what holds all the same.
+        None => String::from("12 hours after sign-in"),
+    };
+    // The session's own idle lifetime tells what sign-in chose; the hardened
+    // default is 30 minutes.
+    let idle_ms = i64::try_from(HARDENED_IDLE_TIMEOUT.as_millis()).unwrap_or(i64::MAX);
+    let kept = session
+        .cookie()
+        .original_max_age_ms()
+        .is_some_and(|ms| ms > idle_ms);
+    let lifetime = if kept {
+        format!("You stay signed in on this browser, even when idle, until {deadline}.")
+    } else {
+        format!(
+            "You will be signed out after 30 minutes without a visit, \
+             and at {deadline} at the latest."
+        )
+    };
     page(
         "Welcome",
         &format!(
             "<p>Signed in as <strong id=\"user\">{}</strong>.</p>\
              <p>Visits this session: <span id=\"visits\">{visits}</span></p>\
-             <p id=\"remembered\">{}</p>\
+             <p id=\"lifetime\">{lifetime} Closing the browser does not sign you out.</p>\
              <form method=\"post\" action=\"/logout\"><button id=\"signout\" type=\"submit\">Sign out</button></form>",
             escape(&user),
-            if remembered {
-                "You will stay signed in for 30 days."
-            } else {
-                "You will be signed out when the browser closes."
-            }
         ),
     )
     .into_response()
@@ -96,32 +179,73 @@ async fn login(session: Session, Form(form): Form<SignIn>) -> Response {
     if name.is_empty() {
         return Redirect::to("/").into_response();
     }
-    // A new ID on every privilege change defeats session fixation.
+    // A new ID on every privilege change defeats session fixation. The
+    // anonymous session holds nothing worth keeping, so `regenerate` (a new,
+    // empty session with a fresh 12-hour lifetime) rather than `cycle_id`.
     if let Err(error) = session.regenerate().await {
         return internal(error);
     }
     if let Err(error) = session.insert("user", name) {
         return internal(error);
     }
+    if let Err(error) = session.insert(SIGNED_IN_AT, now_ms()) {
+        return internal(error);
+    }
     if form.remember.is_some() {
-        session.cookie().set_max_age(Some(REMEMBER_FOR));
+        // An idle lifetime as long as the absolute timeout: every request
+        // would push the expiry 12 hours ahead, and the layer caps it at 12
+        // hours after sign-in, so the session lasts exactly that long.
+        session
+            .cookie()
+            .set_max_age(Some(HARDENED_ABSOLUTE_TIMEOUT));
     }
     Redirect::to("/").into_response()
 }
 
 async fn logout(session: Session) -> Response {
+    // Deletes the session, and (with the hardened configuration) expires the
+    // cookie so the browser forgets the ID at once.
     if let Err(error) = session.destroy().await {
         return internal(error);
     }
     Redirect::to("/").into_response()
 }
 
+/// Tells the session layer that every request arrived over a secure
+/// connection, so that it sends the `Secure` `__Host-sid` cookie.
+///
+/// Sound here only because the demo listens on [`LOOPBACK`] alone: its
+/// plain-HTTP traffic never leaves the machine, and browsers treat
+/// `http://127.0.0.1` and `http://localhost` as secure contexts, keeping
+/// `Secure` cookies set over them and sending them back. Never copy this
+/// into a server reachable over a network: there, a server that terminates
+/// TLS itself inserts `IsSecure(true)` for its TLS connections only, and
+/// one behind a TLS-terminating proxy uses `with_proxy(Some(true))` so that
+/// the proxy's `X-Forwarded-Proto` decides.
+async fn loopback_is_secure(mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(IsSecure(true));
+    next.run(request).await
+}
+
+/// The signing secret: `SESSION_SECRET`, or the demo's public one.
+fn secret() -> Result<String, String> {
+    match std::env::var("SESSION_SECRET") {
+        Ok(secret) => Ok(secret),
+        Err(std::env::VarError::NotPresent) => {
+            eprintln!(
+                "demo: using the demo's public secret; set SESSION_SECRET \
+                 (at least 32 random bytes) in real deployments"
+            );
+            Ok(String::from(DEMO_SECRET))
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(String::from("SESSION_SECRET is not valid UTF-8"))
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() {
-    let secret = std::env::var("SESSION_SECRET")
-        .unwrap_or_else(|_| String::from("demo secret: set SESSION_SECRET in real deployments"));
-    let config = SessionConfig::new(secret)
-        .with_cookie(server_session::CookieOptions::new().with_same_site(SameSitePolicy::Lax));
     let mut args = std::env::args().skip(1);
     let mut store_url = String::from("memory");
     while let Some(arg) = args.next() {
@@ -133,6 +257,14 @@ async fn main() {
             }
         }
     }
+    let secret = match secret() {
+        Ok(secret) => secret,
+        Err(error) => {
+            eprintln!("demo: {error}");
+            std::process::exit(2);
+        }
+    };
+    let config = SessionConfig::hardened(secret);
     let (store, _background) = match support::store_from_url(&store_url).await {
         Ok(store) => store,
         Err(error) => {
@@ -140,8 +272,14 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    // Building the layer checks the configuration: a SESSION_SECRET under
+    // 32 bytes is refused here, with the reason.
     let layer = match SessionLayer::from_arc(store, config) {
         Ok(layer) => layer,
+        Err(error) if error.option() == "secret" => {
+            eprintln!("demo: {error} (SESSION_SECRET)");
+            std::process::exit(2);
+        }
         Err(error) => {
             eprintln!("demo: {error}");
             std::process::exit(2);
@@ -151,22 +289,23 @@ async fn main() {
         .route("/", get(home))
         .route("/login", post(login))
         .route("/logout", post(logout))
-        .layer(layer);
+        .layer(layer)
+        // Added last, so it runs first: the session layer sees the hint.
+        .layer(middleware::from_fn(loopback_is_secure));
 
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
-    let listener =
-        match tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                eprintln!("demo: cannot listen on 127.0.0.1:{port}: {error}");
-                std::process::exit(2);
-            }
-        };
+    let listener = match tokio::net::TcpListener::bind(SocketAddr::from((LOOPBACK, port))).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("demo: cannot listen on {LOOPBACK}:{port}: {error}");
+            std::process::exit(2);
+        }
+    };
     let port = listener.local_addr().map_or(port, |address| address.port());
-    println!("demo listening on http://127.0.0.1:{port}/");
+    println!("demo listening on http://{LOOPBACK}:{port}/");
     if let Err(error) = axum::serve(listener, app).await {
         eprintln!("demo: {error}");
         std::process::exit(1);
