@@ -1,4 +1,5 @@
-// Browser end-to-end test of crates/server-session/examples/demo.rs.
+// Browser end-to-end test of crates/server-session/examples/demo.rs, which
+// runs the library's hardened configuration (SessionConfig::hardened).
 //
 //   node tests/browser/demo.e2e.mjs http://127.0.0.1:PORT/ [screenshot.png]
 //
@@ -8,19 +9,37 @@
 // relative to the working directory (the repo root when run by
 // crates/server-session/tests/browser_demo.rs). Exits 0 when every check
 // passes, 1 with a `FAIL: ...` line otherwise.
+//
+// The demo serves plain HTTP on 127.0.0.1 and marks its requests secure, so
+// this also checks what the demo relies on: Chromium treats
+// http://127.0.0.1 as a secure context, and keeps and sends back the
+// `Secure` `__Host-sid` cookie there.
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { chromium } from 'playwright-core';
 
-const COOKIE = 'connect.sid';
-const THIRTY_DAYS_S = 30 * 24 * 60 * 60;
-const HOUR_S = 60 * 60;
+const COOKIE = '__Host-sid';
+// The hardened configuration's idle and absolute timeouts.
+const IDLE_S = 30 * 60;
+const ABSOLUTE_S = 12 * 60 * 60;
+// Expiries are compared with the test's clock: a minute or two either way
+// covers a slow run and clock rounding, and still tells 30 minutes from
+// anything else the demo could send.
+const EXPIRY_SLACK_S = 120;
+// Chromium shifts a cookie's expiry by the gap between the response's Date
+// header (whole seconds) and its own clock, so two responses naming the
+// same Expires can differ by up to a second in the cookie store.
+const SAME_EXPIRY_S = 1.5;
+// How long two requests are kept apart (at least) where the test tells a
+// moving expiry from a fixed one: well beyond SAME_EXPIRY_S.
+const APART_MS = 3_500;
 // Every wait is bounded so a hung page fails fast instead of stalling CI.
 const STEP_TIMEOUT_MS = 10_000;
-const WHOLE_RUN_TIMEOUT_MS = 40_000;
+const WHOLE_RUN_TIMEOUT_MS = 60_000;
 
 const base = process.argv[2];
 const screenshotPath = resolve(
@@ -33,6 +52,7 @@ if (!base || !/^https?:\/\//.test(base)) {
   process.exit(2);
 }
 const home = new URL('/', base).href;
+const host = new URL(home).hostname;
 
 const watchdog = setTimeout(() => {
   console.error(`FAIL: the browser test did not finish within ${WHOLE_RUN_TIMEOUT_MS} ms`);
@@ -44,10 +64,25 @@ function step(message) {
   console.log(`ok - ${message}`);
 }
 
+const nowS = () => Date.now() / 1000;
+
+/** Waits until at least `ms` have passed since `since` (a Date.now() value). */
+async function atLeastSince(since, ms) {
+  const left = since + ms - Date.now();
+  if (left > 0) {
+    await sleep(left);
+  }
+}
+
 /** The session cookie in a browser context, or undefined. */
 async function sessionCookie(context) {
   const cookies = await context.cookies(home);
   return cookies.find((c) => c.name === COOKIE);
+}
+
+/** Every cookie named COOKIE in a context, for any URL. */
+async function allSessionCookies(context) {
+  return (await context.cookies()).filter((c) => c.name === COOKIE);
 }
 
 /** The session ID inside a signed cookie value (`s:<id>.<signature>`, URL-encoded). */
@@ -59,9 +94,17 @@ function sessionId(value) {
   return id;
 }
 
-/** Plants a cookie value in a context, as an attacker (or a replay) would. */
+/**
+ * Plants a cookie value in a context, as an attacker (or a replay) would: a
+ * host-only, Secure cookie on the demo's host, which is all a `__Host-`
+ * cookie may be.
+ */
 async function plantCookie(context, value) {
-  await context.addCookies([{ name: COOKIE, value, url: home, httpOnly: true, sameSite: 'Lax' }]);
+  await context.addCookies([
+    { name: COOKIE, value, domain: host, path: '/', secure: true, httpOnly: true, sameSite: 'Lax' },
+  ]);
+  const planted = await sessionCookie(context);
+  assert.equal(planted?.value, value, 'Chromium should accept the planted cookie');
 }
 
 async function newPage(browser) {
@@ -79,22 +122,55 @@ async function visitsOn(page) {
 /**
  * Runs `action` (a form submission) and waits until the page it leads to has
  * loaded: the next `load` event belongs to the new document, as the current
- * one fired its own already.
+ * one fired its own already. Returns the `Set-Cookie` header values of the
+ * response to `path` on the way (the POST's redirect), as the server sent
+ * them.
  */
-async function submitAndLoad(page, action) {
+async function submitAndLoad(page, action, path) {
   const loaded = page.waitForEvent('load');
+  const answered = path
+    ? page.waitForResponse((r) => new URL(r.url()).pathname === path && r.request().method() === 'POST')
+    : null;
   await action();
+  const response = await answered;
   await loaded;
+  if (!response) {
+    return [];
+  }
+  return (await response.headersArray())
+    .filter((h) => h.name.toLowerCase() === 'set-cookie')
+    .flatMap((h) => h.value.split('\n'));
 }
 
-/** Fills in and submits the real sign-in form, then waits for the next page. */
+/** A `Set-Cookie` value as { name, value, attributes: Map(lower-case name → value) }. */
+function parseSetCookie(header) {
+  const [pair, ...parts] = header.split(';').map((p) => p.trim());
+  const eq = pair.indexOf('=');
+  const attributes = new Map();
+  for (const part of parts) {
+    const at = part.indexOf('=');
+    const name = (at < 0 ? part : part.slice(0, at)).toLowerCase();
+    attributes.set(name, at < 0 ? '' : part.slice(at + 1));
+  }
+  return { name: pair.slice(0, eq), value: pair.slice(eq + 1), attributes };
+}
+
+/** The one `Set-Cookie` for the session cookie among `headers`. */
+function sessionSetCookie(headers, what) {
+  const ours = headers.map(parseSetCookie).filter((c) => c.name === COOKIE);
+  assert.equal(ours.length, 1, `${what} should send one ${COOKIE} Set-Cookie, got ${JSON.stringify(headers)}`);
+  return ours[0];
+}
+
+/** Fills in and submits the real sign-in form; returns the sign-in response's Set-Cookie values. */
 async function signInWithForm(page, name, remember) {
   await page.locator('#name').fill(name);
   if (remember) {
     await page.locator('#remember').check();
   }
-  await submitAndLoad(page, () => page.locator('#signin').click());
+  const setCookies = await submitAndLoad(page, () => page.locator('#signin').click(), '/login');
   assert.equal(await shownUser(page), name, `signing in as ${name} should show the user`);
+  return setCookies;
 }
 
 /** The signed-in user the loaded page shows, or null when it shows the sign-in form. */
@@ -108,36 +184,64 @@ async function shownUser(page) {
   throw new Error(`${page.url()} shows neither a user nor the sign-in form: ${(await page.content()).slice(0, 300)}`);
 }
 
+/** Asserts that `expires` (Unix seconds) is `lifetime` seconds after [before, after], give or take EXPIRY_SLACK_S. */
+function assertExpiresIn(expires, lifetime, before, after, what) {
+  assert.ok(
+    expires >= before + lifetime - EXPIRY_SLACK_S && expires <= after + lifetime + EXPIRY_SLACK_S,
+    `${what} should expire ${lifetime} s from now (±${EXPIRY_SLACK_S} s): expires=${expires}, now≈${Math.round(after)}, ` +
+      `off by ${Math.round(expires - after - lifetime)} s`,
+  );
+}
+
 async function run(browser) {
   // 1. Anonymous visit: saveUninitialized is false, so no cookie yet.
   const alice = await newPage(browser);
   await alice.page.goto(home);
   assert.equal(await shownUser(alice.page), null, 'a first visit should show the sign-in form');
-  const anonymous = await sessionCookie(alice.context);
-  assert.equal(anonymous, undefined, 'an anonymous visit should not set a session cookie (saveUninitialized is false)');
-  step('first visit shows the sign-in form and sets no cookie');
+  assert.equal(await sessionCookie(alice.context), undefined, 'an anonymous visit should not set a session cookie (saveUninitialized is false)');
+  assert.equal(await alice.page.evaluate(() => window.isSecureContext), true, `Chromium should treat ${home} as a secure context`);
+  step('first visit shows the sign-in form, sets no cookie, and the page is a secure context');
 
-  // 2. Sign in without "remember me".
-  await signInWithForm(alice.page, 'Alice', false);
+  // 2. Sign in without "keep me signed in": the hardened cookie, 30 minutes idle.
+  const beforeSignIn = nowS();
+  const signInHeaders = await signInWithForm(alice.page, 'Alice', false);
+  const afterSignIn = nowS();
+  const signedInAt = Date.now();
   assert.equal(await visitsOn(alice.page), 1, 'the first page after sign-in should count visit 1');
+
+  // What the server sent ...
+  const sent = sessionSetCookie(signInHeaders, 'sign-in');
+  assert.ok(sent.attributes.has('secure'), `the Set-Cookie should be Secure: ${JSON.stringify(signInHeaders)}`);
+  assert.ok(sent.attributes.has('httponly'), 'the Set-Cookie should be HttpOnly');
+  assert.equal(sent.attributes.get('path'), '/', 'the Set-Cookie should have Path=/');
+  assert.equal(sent.attributes.get('samesite')?.toLowerCase(), 'lax', 'the Set-Cookie should have SameSite=Lax');
+  assert.ok(!sent.attributes.has('domain'), `the Set-Cookie should have no Domain: ${JSON.stringify(signInHeaders)}`);
+  assert.ok(sent.attributes.has('expires'), 'the Set-Cookie should carry an Expires (a persistent cookie)');
+  // ... and what Chromium kept: it drops a __Host- cookie that breaks the
+  // prefix's rules, and a Secure one from an origin it deems insecure.
   const aliceCookie = await sessionCookie(alice.context);
-  assert.ok(aliceCookie, `signing in should set the ${COOKIE} cookie`);
+  assert.ok(aliceCookie, `Chromium should keep the ${COOKIE} cookie set over ${home}`);
+  assert.equal(aliceCookie.value, sent.value, 'Chromium should keep the value the server sent');
+  assert.equal(aliceCookie.secure, true, 'the session cookie should be Secure');
   assert.equal(aliceCookie.httpOnly, true, 'the session cookie should be HttpOnly');
   assert.equal(aliceCookie.path, '/', 'the session cookie path should be /');
-  assert.equal(aliceCookie.sameSite, 'Lax', 'the demo sets SameSite=Lax');
-  assert.equal(aliceCookie.expires, -1, `without "remember me" the cookie should be a session cookie, got expires=${aliceCookie.expires}`);
+  assert.equal(aliceCookie.sameSite, 'Lax', 'the session cookie should be SameSite=Lax');
+  assert.equal(aliceCookie.domain, host, `the session cookie should be host-only (${host}), got domain ${aliceCookie.domain}`);
+  assert.ok(aliceCookie.expires > 0, `the session cookie should be persistent, got expires=${aliceCookie.expires}`);
+  assertExpiresIn(aliceCookie.expires, IDLE_S, beforeSignIn, afterSignIn, 'the session cookie');
   assert.match(
-    await alice.page.locator('#remembered').textContent(),
-    /signed out when the browser closes/,
-    'the page should say the session ends with the browser',
+    await alice.page.locator('#lifetime').textContent(),
+    /signed out after 30 minutes without a visit, and at .+ at the latest/,
+    'the page should state the 30-minute idle timeout and the 12-hour limit',
   );
-  step('sign-in sets an HttpOnly, SameSite=Lax session cookie (expires -1)');
+  step(`sign-in sets ${COOKIE}: Secure, HttpOnly, SameSite=Lax, Path=/, no Domain, persistent, expiring in 30 min (±2 min)`);
 
   const visibleToScript = await alice.page.evaluate(() => document.cookie);
   assert.ok(!visibleToScript.includes(COOKIE), `document.cookie should not expose the HttpOnly cookie, got "${visibleToScript}"`);
   step('document.cookie does not contain the session cookie');
 
-  // 3. The browser keeps the cookie across reloads and navigations.
+  // 3. Chromium sends the Secure cookie back to http://127.0.0.1: the session
+  // lasts across reloads and navigations.
   await alice.page.reload();
   assert.equal(await visitsOn(alice.page), 2, 'the first reload should count visit 2');
   await alice.page.reload();
@@ -154,7 +258,31 @@ async function run(browser) {
   await alice.page.screenshot({ path: screenshotPath, fullPage: true });
   step(`screenshot of the signed-in page saved to ${screenshotPath}`);
 
-  // 4. Session fixation: a cookie planted before sign-in is not the one after.
+  // 4. "Keep me signed in": the idle lifetime is lifted to the 12-hour
+  // absolute timeout, so the cookie expires 12 hours after sign-in and
+  // activity no longer moves it. Signed in now, checked again later.
+  const rita = await newPage(browser);
+  await rita.page.goto(home);
+  const beforeRita = nowS();
+  const ritaHeaders = await signInWithForm(rita.page, 'Rita', true);
+  const afterRita = nowS();
+  const ritaSignedInAt = Date.now();
+  const ritaSent = sessionSetCookie(ritaHeaders, 'sign-in with "keep me signed in"');
+  assert.ok(ritaSent.attributes.has('secure') && !ritaSent.attributes.has('domain'), 'the kept session has the same hardened cookie');
+  const kept = await sessionCookie(rita.context);
+  assert.ok(kept, 'signing in with "keep me signed in" should set the session cookie');
+  assert.equal(kept.secure, true, 'the kept cookie should be Secure');
+  assertExpiresIn(kept.expires, ABSOLUTE_S, beforeRita, afterRita, 'with "keep me signed in" the cookie');
+  const ritaText = await rita.page.locator('#lifetime').textContent();
+  assert.match(ritaText, /stay signed in on this browser, even when idle, until .+ \(12 hours after sign-in\)/, 'the page should say the session lasts until 12 hours after sign-in');
+  const shownDeadline = Date.parse(await rita.page.locator('#deadline').textContent()) / 1000;
+  assert.ok(
+    Math.abs(kept.expires - shownDeadline) <= 2,
+    `the cookie should expire when the page says the session ends: expires=${kept.expires}, page says ${shownDeadline}`,
+  );
+  step('"keep me signed in" sets a cookie expiring in 12 h (±2 min), at the deadline the page shows');
+
+  // 5. Session fixation: a cookie planted before sign-in is not the one after.
   // An attacker gets a valid session of their own ...
   const mallory = await newPage(browser);
   await mallory.page.goto(home);
@@ -191,17 +319,56 @@ async function run(browser) {
   assert.equal(await shownUser(mallory.page), null, 'the planted (pre-login) session should be destroyed by the sign-in');
   step('sign-in changes the session ID and kills a planted pre-login cookie');
 
+  // 6. Rolling idle timeout vs. the absolute one, some seconds after both
+  // sign-ins: Alice's expiry moves with her activity, Rita's stays at her
+  // deadline.
+  await atLeastSince(signedInAt, APART_MS);
+  const beforeRoll = nowS();
+  await alice.page.reload();
+  const afterRoll = nowS();
+  assert.equal(await visitsOn(alice.page), 5, 'a later reload should count visit 5');
+  const aliceRolled = await sessionCookie(alice.context);
+  assert.ok(
+    aliceRolled && aliceRolled.expires - aliceCookie.expires > SAME_EXPIRY_S,
+    `every request should push the 30-minute expiry forward (rolling): was ${aliceCookie.expires}, now ${aliceRolled?.expires}`,
+  );
+  assertExpiresIn(aliceRolled.expires, IDLE_S, beforeRoll, afterRoll, 'the rolled session cookie');
+  await atLeastSince(ritaSignedInAt, APART_MS);
+  await rita.page.reload();
+  assert.equal(await visitsOn(rita.page), 2, 'the kept session should count visits too');
+  const keptLater = await sessionCookie(rita.context);
+  assert.ok(keptLater, 'the kept session cookie should still be there');
+  assert.equal(keptLater.value, kept.value, 'the kept session should keep its cookie');
+  assert.ok(
+    Math.abs(keptLater.expires - kept.expires) <= SAME_EXPIRY_S,
+    `the 12-hour absolute timeout should hold the kept cookie's expiry at its deadline: was ${kept.expires}, now ${keptLater.expires}`,
+  );
+  step(`${APART_MS / 1000} s later: the 30-minute expiry rolls forward, the kept one stays at 12 h after sign-in`);
+
   // A second browser holding a copy of Alice's cookie from before sign-out.
   const aliceAgain = await newPage(browser);
   await plantCookie(aliceAgain.context, aliceCookie.value);
   await aliceAgain.page.goto(home);
   assert.equal(await shownUser(aliceAgain.page), 'Alice', 'a copy of a live cookie should show its user');
 
-  // 5. Sign-out ends the session, and the old cookie cannot be replayed.
-  await submitAndLoad(alice.page, () => alice.page.locator('#signout').click());
+  // 7. Sign-out ends the session and removes the cookie from the browser.
+  const signOutHeaders = await submitAndLoad(alice.page, () => alice.page.locator('#signout').click(), '/logout');
   assert.equal(await shownUser(alice.page), null, 'signing out should show the sign-in form');
+  const cleared = sessionSetCookie(signOutHeaders, 'sign-out');
+  assert.equal(cleared.value, '', 'the sign-out Set-Cookie should carry no value');
+  assert.ok(
+    Date.parse(cleared.attributes.get('expires') ?? '') <= Date.now(),
+    `the sign-out Set-Cookie should expire the cookie: ${JSON.stringify(signOutHeaders)}`,
+  );
+  assert.ok(cleared.attributes.has('secure') && cleared.attributes.get('path') === '/' && !cleared.attributes.has('domain'),
+    `the sign-out Set-Cookie must keep the __Host- rules, or Chromium ignores it: ${JSON.stringify(signOutHeaders)}`);
+  assert.deepEqual(await allSessionCookies(alice.context), [], 'after sign-out the browser should hold no session cookie at all');
   await alice.page.reload();
   assert.equal(await shownUser(alice.page), null, 'a reload after sign-out should still show the sign-in form');
+  assert.deepEqual(await allSessionCookies(alice.context), [], 'a reload after sign-out should not bring a cookie back');
+  step('sign-out expires the cookie: Chromium holds no session cookie afterwards');
+
+  // 8. The old cookie cannot be replayed.
   // Replay in a browser: another context gets the old value back.
   const replay = await newPage(browser);
   await plantCookie(replay.context, aliceCookie.value);
@@ -220,31 +387,7 @@ async function run(browser) {
   const html = await response.text();
   assert.ok(!html.includes('id="user"') && !html.includes('Alice'), 'replaying the signed-out cookie with fetch should not show the user');
   assert.ok(html.includes('id="signin"'), 'replaying the signed-out cookie with fetch should get the sign-in form');
-  step('sign-out ends the session; replaying the old cookie (browser and fetch) shows no user');
-
-  // 6. "Remember me" makes the cookie persistent for 30 days.
-  const remembered = await newPage(browser);
-  await remembered.page.goto(home);
-  const before = Date.now() / 1000;
-  await signInWithForm(remembered.page, 'Rita', true);
-  const after = Date.now() / 1000;
-  const persistent = await sessionCookie(remembered.context);
-  assert.ok(persistent, 'signing in with "remember me" should set the session cookie');
-  assert.equal(persistent.httpOnly, true, 'the remembered cookie should be HttpOnly');
-  assert.ok(persistent.expires > 0, `with "remember me" the cookie should be persistent, got expires=${persistent.expires}`);
-  assert.ok(
-    persistent.expires >= before + THIRTY_DAYS_S - HOUR_S && persistent.expires <= after + THIRTY_DAYS_S + HOUR_S,
-    `with "remember me" the cookie should expire in 30 days (±1 h): expires=${persistent.expires}, now≈${Math.round(after)}, ` +
-      `off by ${Math.round(persistent.expires - after - THIRTY_DAYS_S)} s`,
-  );
-  assert.match(
-    await remembered.page.locator('#remembered').textContent(),
-    /stay signed in for 30 days/,
-    'the page should say the session lasts 30 days',
-  );
-  await remembered.page.reload();
-  assert.equal(await visitsOn(remembered.page), 2, 'the remembered session should count visits too');
-  step('"remember me" sets a persistent cookie expiring in 30 days (±1 h)');
+  step('replaying the signed-out cookie (browser and fetch) shows no user');
 }
 
 let browser;

@@ -1,13 +1,19 @@
-//! Browser end-to-end test of the demo example: starts the demo as a real
-//! process and drives it in Debian's headless Chromium with playwright-core
-//! (`tests/browser/demo.e2e.mjs` at the repo root), which checks sign-in,
-//! the visit counter, HttpOnly, session vs. persistent cookies, session-ID
-//! rotation on sign-in, sign-out and cookie replay, and saves a screenshot to
-//! `target/browser/demo-signed-in.png`.
+//! Browser end-to-end test of the demo example, which runs the library's
+//! hardened configuration: starts the demo as a real process and drives it
+//! in Debian's headless Chromium with playwright-core
+//! (`tests/browser/demo.e2e.mjs` at the repo root). The script checks that
+//! Chromium keeps the `__Host-sid` cookie (`Secure`, `HttpOnly`,
+//! `SameSite=Lax`, `Path=/`, no `Domain`, expiring 30 minutes ahead) over
+//! `http://127.0.0.1`, the visit counter, the rolling idle timeout, "keep me
+//! signed in" held at the 12-hour absolute timeout, session-ID rotation on
+//! sign-in, sign-out removing the cookie from the browser and cookie replay,
+//! and saves a screenshot to `target/browser/demo-signed-in.png`.
 //!
 //! Needs `/usr/bin/chromium` and `tests/browser/node_modules` (both set up by
-//! `scripts/browser-deps.sh`); without them the test prints `SKIPPED: …` and
-//! passes, unless `SESSION_REQUIRE_SERVICES=1`.
+//! `scripts/browser-deps.sh`); without them the browser test prints
+//! `SKIPPED: …` and passes, unless `SESSION_REQUIRE_SERVICES=1`. A second
+//! test, without a browser, checks that the demo refuses a `SESSION_SECRET`
+//! the hardened configuration does not accept.
 
 // Linux only: Debian's Chromium, and process groups for the timeout.
 #![cfg(unix)]
@@ -27,9 +33,9 @@ const SCREENSHOT: &str = "target/browser/demo-signed-in.png";
 /// The demo prints its URL right after binding; a debug build starts in
 /// well under a second.
 const DEMO_START_TIMEOUT: Duration = Duration::from_secs(10);
-/// The browser run takes about 7 s; the script has its own 40 s watchdog,
-/// this is the backstop that keeps the whole test under a minute.
-const NODE_TIMEOUT: Duration = Duration::from_secs(45);
+/// The browser run takes about 9 s (3.5 s of it waiting for expiries to
+/// move); the script has its own 60 s watchdog, this is the backstop.
+const NODE_TIMEOUT: Duration = Duration::from_secs(70);
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -241,4 +247,48 @@ fn demo_in_headless_chromium() {
         "{SCREENSHOT} was not written"
     );
     println!("browser test passed in {:?}", started.elapsed());
+}
+
+#[test]
+fn demo_refuses_a_short_session_secret() {
+    let binary = demo_binary();
+    check_demo_binary(&binary);
+    let mut child = Command::new(&binary)
+        // 31 bytes: one short of the hardened configuration's minimum.
+        .env("SESSION_SECRET", "x".repeat(31))
+        .env("PORT", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+    let stdout = collect(child.stdout.take().expect("piped stdout"));
+    let stderr = collect(child.stderr.take().expect("piped stderr"));
+    let deadline = Instant::now() + DEMO_START_TIMEOUT;
+    let status = loop {
+        match child.try_wait().expect("wait for the demo") {
+            Some(status) => break status,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the demo kept running with a 31-byte SESSION_SECRET");
+            }
+            None => thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "the demo should exit 2 on a short SESSION_SECRET\nstdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(
+        !stdout.contains("listening"),
+        "the demo should not listen with a short secret: {stdout}"
+    );
+    assert!(
+        stderr.contains("option `secret`") && stderr.contains("32 bytes"),
+        "the demo should print the ConfigError: {stderr}"
+    );
 }
