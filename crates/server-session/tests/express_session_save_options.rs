@@ -12,7 +12,7 @@ use axum::http::{Method, Uri};
 use axum::Router;
 use http::header::COOKIE;
 use serde_json::{json, Value};
-use server_session::{MemoryStore, Session, SessionConfig, SessionLayer, Unset};
+use server_session::{CommitErrorPolicy, MemoryStore, Session, SessionConfig, SessionLayer, Unset};
 
 use support::store::{Op, BOOM};
 use support::*;
@@ -468,14 +468,30 @@ async fn t095_unset_option_should_not_set_cookie_if_initial_session_destroyed() 
 async fn t096_unset_option_should_pass_session_destroy_error() {
     let store = TestStore::failing(Op::Destroy);
     let errors = ErrorLog::default();
-    let config = errors.install(express_config().with_unset(Unset::Destroy));
-    let app = server(config, store.clone(), |session: Session| async move {
+    // express's behaviour is `KeepResponse`; the default answers 503 (below).
+    let config = errors.install(
+        express_config()
+            .with_unset(Unset::Destroy)
+            .with_commit_error_policy(CommitErrorPolicy::KeepResponse),
+    );
+    let handler = |session: Session| async move {
         session.unset();
         "session destroyed"
-    });
+    };
+    let app = server(config, store.clone(), handler);
 
     let res = get(&app, "/").await;
     res.expect(200, "session destroyed");
     assert_eq!(store.destroys(), 1);
     assert_eq!(errors.roots(), [BOOM]);
+
+    // By default the client is not told the session ended when it did not.
+    let app = server(
+        express_config().with_unset(Unset::Destroy),
+        store.clone(),
+        handler,
+    );
+    let res = get(&app, "/").await;
+    res.expect(503, "");
+    assert_eq!(res.header("retry-after"), Some("1"));
 }

@@ -139,7 +139,7 @@ impl SessionConfig {
             path_match: PathMatch::Prefix,
             load_error: LoadErrorPolicy::InternalServerError,
             corrupt_record: CorruptRecordPolicy::NewSession,
-            commit_error: CommitErrorPolicy::KeepResponse,
+            commit_error: CommitErrorPolicy::ServiceUnavailable,
             error_hook: None,
             store_timeout: Duration::from_secs(5),
             conflict: ConflictPolicy::Merge,
@@ -274,8 +274,10 @@ impl SessionConfig {
         self
     }
 
-    /// What to do with the response when the end-of-request store call fails
-    /// (default: keep it, as express).
+    /// What to do with the response when the end-of-request store write
+    /// fails (default [`CommitErrorPolicy::ServiceUnavailable`]: a 503, so
+    /// that no client sees a success for a change that was not stored;
+    /// express keeps the response).
     #[must_use]
     pub fn with_commit_error_policy(mut self, policy: CommitErrorPolicy) -> Self {
         self.commit_error = policy;

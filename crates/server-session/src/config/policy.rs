@@ -51,16 +51,25 @@ pub enum CorruptRecordPolicy {
     LoadError,
 }
 
-/// What the layer does with the response when saving, touching or
-/// destroying the session fails after the handler ran.
+/// What the layer does with the response when the end-of-request store
+/// write fails after the handler ran: saving a session this request
+/// changed, or destroying one it unset. Every failure is reported to the
+/// error hook and `tracing`. A failed touch of an unchanged session, or a
+/// failed save of one this request did not change, never changes the
+/// response: nothing the client was told is lost.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CommitErrorPolicy {
-    /// Send the handler's response unchanged and report the error to the
-    /// error hook and `tracing` (express's behaviour).
+    /// Replace the response with `503 Service Unavailable` and
+    /// `Retry-After: 1`: the client was about to be told its change was
+    /// made, and it was not, so it must not see a success.
     #[default]
-    KeepResponse,
+    ServiceUnavailable,
     /// Replace the response with `500 Internal Server Error`.
     InternalServerError,
+    /// Send the handler's response unchanged (express's behaviour). A client
+    /// can then see a success for a change that was never stored.
+    KeepResponse,
 }
 
 /// What a save does when another writer changed the stored session since

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use http::header::SET_COOKIE;
+use http::header::{RETRY_AFTER, SET_COOKIE};
 use http::{HeaderValue, Response, StatusCode};
 
 use crate::clock;
@@ -78,9 +78,27 @@ pub(crate) async fn commit<B: Default>(
     };
     if let Err(error) = stored {
         context.report("commit", &error);
-        if context.config.commit_error == CommitErrorPolicy::InternalServerError {
+        // Only a write the client is about to be told about matters: its own
+        // changes, or the end of a session it unset.
+        let acknowledged = match plan.store_op {
+            StoreOp::Save => own_changes,
+            StoreOp::Destroy => true,
+            StoreOp::Touch | StoreOp::Nothing => false,
+        };
+        let status = match context.config.commit_error {
+            _ if !acknowledged => None,
+            CommitErrorPolicy::ServiceUnavailable => Some(StatusCode::SERVICE_UNAVAILABLE),
+            CommitErrorPolicy::InternalServerError => Some(StatusCode::INTERNAL_SERVER_ERROR),
+            CommitErrorPolicy::KeepResponse => None,
+        };
+        if let Some(status) = status {
             *response = Response::new(B::default());
-            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            *response.status_mut() = status;
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
             return;
         }
     }
