@@ -356,12 +356,16 @@ impl Session {
     }
 
     /// Deletes the session from the store now. The rest of the request has
-    /// no session, and no cookie is sent (as express; the browser's stale
-    /// cookie leads to a fresh session next time). Concurrent requests on
-    /// the session see it gone too, and none of their saves resurrects it.
+    /// no session. No cookie is sent, as in express (the browser's stale
+    /// cookie leads to a fresh session next time), unless
+    /// [`with_clear_cookie_on_destroy`](crate::SessionConfig::with_clear_cookie_on_destroy)
+    /// (on in the hardened configuration) expires it in the browser.
+    /// Concurrent requests on the session see it gone too, and none of their
+    /// saves resurrects it.
     ///
     /// # Errors
-    /// The store's error; the session is gone from this request either way.
+    /// The store's error; the session is gone from this request either way,
+    /// but stays stored, and live for concurrent requests.
     pub async fn destroy(&self) -> Result<(), SessionError> {
         let live = {
             let mut state = self.state();
