@@ -3,7 +3,9 @@
 //! (the `conformance_server` example) and `interop/node/conformance-server.js`
 //! run side by side on 127.0.0.1 with the same secret(s) and the same store
 //! (Redis prefix `sess:`, PostgreSQL table `session`), and hand sessions to
-//! each other.
+//! each other. The absolute timeout's cases check that express's saves
+//! keep the creation time the Rust server stores in the data, so the Rust
+//! server still ends the session at its deadline.
 //!
 //! Each case runs on Redis (`REDIS_URL`) and on PostgreSQL
 //! (`POSTGRES_URL`); an unset URL prints `SKIPPED: …` (a failure under
@@ -553,6 +555,192 @@ async fn same_set_cookie(store: &str, issuer: Kind) {
     assert!(plain.set_cookies.is_empty(), "{plain:?}");
 }
 
+/// The absolute timeout the deadline cases give the Rust server: short, so
+/// the suite stays fast, yet long enough for a few requests before it.
+const ABSOLUTE_TIMEOUT_MS: i64 = 2_500;
+
+/// Where the absolute timeout keeps a session's creation time in the
+/// stored data (`CREATED_KEY` in the library).
+const CREATED_KEY: &str = "__sessionCreatedAt";
+
+/// The recommended options with the absolute timeout (Rust only: express
+/// has no such option, and ignores the key).
+fn with_deadline() -> Value {
+    let mut options = recommended(json!("shared secret"));
+    options["absoluteTimeout"] = json!(ABSOLUTE_TIMEOUT_MS);
+    options
+}
+
+/// The stored record of session `id`, parsed.
+async fn stored(probe: &mut Probe, id: &str) -> Option<Value> {
+    let record = probe.record(id).await?;
+    Some(serde_json::from_str(&record).unwrap_or_else(|e| panic!("{record}: {e}")))
+}
+
+fn created_at(record: &Value) -> Option<i64> {
+    record.get(CREATED_KEY).and_then(Value::as_i64)
+}
+
+async fn sleep_until_ms(epoch_ms: i64) {
+    let wait = epoch_ms - node_support::now_ms();
+    if wait > 0 {
+        tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
+    }
+}
+
+/// express saves a session the Rust server created with an absolute timeout
+/// (twice: `set` writes the whole record, from express's own object), and
+/// keeps its creation time: the Rust server still ends the session at the
+/// deadline, though express moved the store's expiry a minute away.
+async fn deadline_survives_express_saves(store: &str) {
+    let mut pair = Pair::start(store, with_deadline(), recommended(json!("shared secret"))).await;
+    let before = node_support::now_ms();
+    let created = pair.get(Kind::Rust, "/set/a/1", None).await;
+    let after = node_support::now_ms();
+    let (cookie, _) = pair.cookie_of(&created, "rust creates");
+    let id = pair.id(Kind::Rust, &cookie).await;
+    let record = stored(&mut pair.probe, &id).await.expect("stored by rust");
+    let created_ms = created_at(&record).unwrap_or_else(|| panic!("no {CREATED_KEY}: {record}"));
+    assert!(
+        (before..=after).contains(&created_ms),
+        "created at {created_ms}, request between {before} and {after}"
+    );
+    let deadline = created_ms + ABSOLUTE_TIMEOUT_MS;
+    // Rust keeps the store's expiry at the deadline (PostgreSQL rounds it up
+    // to the second), not maxAge's minute.
+    let expiry = pair.probe.expiry_ms(&id).await.expect("an expiry");
+    assert!(
+        expiry <= deadline + 1_000,
+        "store expiry {} ms past the deadline",
+        expiry - deadline
+    );
+
+    for (key, value) in [("b", "2"), ("c", "3")] {
+        // A real express save of the whole record…
+        let changed = pair
+            .get(Kind::Node, &format!("/set/{key}/{value}"), Some(&cookie))
+            .await;
+        pair.cookie_of(&changed, "express saves and re-sends the cookie");
+        let record = stored(&mut pair.probe, &id)
+            .await
+            .expect("saved by express");
+        // …round-trips the creation time unchanged, beside the data…
+        assert_eq!(created_at(&record), Some(created_ms), "{record}");
+        assert_eq!(record["a"], "1", "{record}");
+        assert_eq!(record[key], value, "{record}");
+        // …while express sets the store's expiry from its own maxAge.
+        let expiry = pair.probe.expiry_ms(&id).await.expect("an expiry");
+        assert!(
+            expiry > deadline + 30_000,
+            "express's save moved the store expiry to {} ms past the deadline",
+            expiry - deadline
+        );
+        if key == "b" {
+            // Before the deadline Rust serves the session, with express's
+            // change.
+            assert_eq!(
+                pair.get(Kind::Rust, "/get/b", Some(&cookie)).await.body,
+                r#""2""#
+            );
+            // …and its touch brings the store's expiry back to the deadline.
+            let expiry = pair.probe.expiry_ms(&id).await.expect("an expiry");
+            assert!(
+                expiry <= deadline + 1_000,
+                "after rust's read the store expiry is {} ms past the deadline",
+                expiry - deadline
+            );
+        }
+    }
+    assert!(
+        node_support::now_ms() < deadline,
+        "the machine is too slow for this case: the deadline passed during setup"
+    );
+    let expiry_before_deadline = pair.probe.expiry_ms(&id).await.expect("an expiry");
+
+    // Past the deadline: a fresh session from Rust, and the record, which
+    // the store would have kept for most of a minute, destroyed.
+    sleep_until_ms(deadline + 300).await;
+    assert_eq!(
+        pair.get(Kind::Rust, "/get/a", Some(&cookie)).await.body,
+        "undefined"
+    );
+    assert!(
+        expiry_before_deadline > node_support::now_ms() + 30_000,
+        "the store alone would still hold the session"
+    );
+    assert_eq!(
+        pair.probe.record(&id).await,
+        None,
+        "rust destroyed the record"
+    );
+    assert_ne!(pair.id(Kind::Rust, &cookie).await, id);
+    // express, on the same store, finds it gone too.
+    assert_eq!(
+        pair.get(Kind::Node, "/get/a", Some(&cookie)).await.body,
+        "undefined"
+    );
+}
+
+/// A session express created (no creation time) gets one on its first use
+/// through the Rust server, and the deadline counts from that use, not
+/// from express's creation.
+async fn deadline_counts_from_first_rust_use(store: &str) {
+    let mut pair = Pair::start(store, with_deadline(), recommended(json!("shared secret"))).await;
+    let created = pair.get(Kind::Node, "/set/a/1", None).await;
+    let node_created = node_support::now_ms();
+    let (cookie, _) = pair.cookie_of(&created, "node creates");
+    let id = pair.id(Kind::Node, &cookie).await;
+    let record = stored(&mut pair.probe, &id).await.expect("stored by node");
+    assert_eq!(created_at(&record), None, "express writes none: {record}");
+
+    // Long enough that the two possible deadlines are far apart.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let before = node_support::now_ms();
+    let used = pair.get(Kind::Rust, "/get/a", Some(&cookie)).await;
+    let after = node_support::now_ms();
+    assert_eq!(used.body, r#""1""#);
+    let record = stored(&mut pair.probe, &id).await.expect("still stored");
+    let first_use = created_at(&record)
+        .unwrap_or_else(|| panic!("the first use stores a creation time: {record}"));
+    assert!(
+        (before..=after).contains(&first_use),
+        "created at {first_use}, first use between {before} and {after}"
+    );
+    assert_eq!(record["a"], "1", "{record}");
+    let deadline = first_use + ABSOLUTE_TIMEOUT_MS;
+
+    // Past the deadline counted from express's creation, before the one
+    // counted from the first use: still served.
+    sleep_until_ms(node_created + ABSOLUTE_TIMEOUT_MS + 200).await;
+    assert!(
+        node_support::now_ms() < deadline - 200,
+        "the machine is too slow for this case"
+    );
+    assert_eq!(
+        pair.get(Kind::Rust, "/get/a", Some(&cookie)).await.body,
+        r#""1""#
+    );
+    // express saves it meanwhile and keeps the creation time it never wrote.
+    pair.get(Kind::Node, "/set/b/2", Some(&cookie)).await;
+    let record = stored(&mut pair.probe, &id)
+        .await
+        .expect("saved by express");
+    assert_eq!(created_at(&record), Some(first_use), "{record}");
+
+    // Past the deadline counted from the first use: a fresh session.
+    sleep_until_ms(deadline + 300).await;
+    assert_eq!(
+        pair.get(Kind::Rust, "/get/a", Some(&cookie)).await.body,
+        "undefined"
+    );
+    assert_eq!(
+        pair.probe.record(&id).await,
+        None,
+        "rust destroyed the record"
+    );
+    assert_ne!(pair.id(Kind::Rust, &cookie).await, id);
+}
+
 /// One `#[tokio::test]` per case, store and direction.
 macro_rules! interop_tests {
     ($($name:ident: $var:literal => $case:expr;)*) => {
@@ -602,4 +790,9 @@ interop_tests! {
     redis_node_cookie_accepted_by_rust_byte_for_byte: "REDIS_URL" => |url: String| async move { same_set_cookie(&url, Kind::Node).await };
     postgres_rust_cookie_accepted_by_node_byte_for_byte: "POSTGRES_URL" => |url: String| async move { same_set_cookie(&url, Kind::Rust).await };
     postgres_node_cookie_accepted_by_rust_byte_for_byte: "POSTGRES_URL" => |url: String| async move { same_set_cookie(&url, Kind::Node).await };
+
+    redis_absolute_deadline_survives_express_saves: "REDIS_URL" => |url: String| async move { deadline_survives_express_saves(&url).await };
+    postgres_absolute_deadline_survives_express_saves: "POSTGRES_URL" => |url: String| async move { deadline_survives_express_saves(&url).await };
+    redis_absolute_deadline_counts_from_first_rust_use: "REDIS_URL" => |url: String| async move { deadline_counts_from_first_rust_use(&url).await };
+    postgres_absolute_deadline_counts_from_first_rust_use: "POSTGRES_URL" => |url: String| async move { deadline_counts_from_first_rust_use(&url).await };
 }
