@@ -417,6 +417,40 @@ async fn hardened_sends_a_host_prefixed_secure_lax_cookie_on_secure_requests() {
     assert_eq!(plain.body, r#""1""#);
     assert!(plain.set_cookies.is_empty(), "{plain:?}");
 
+    // An empty `cookie` object is the library's hardened cookie: the
+    // example rebuilds those options to apply keys on top, and must not
+    // drift from `SessionConfig::hardened`.
+    let empty_cookie = start(&format!(
+        r#"{{"hardened":true,"secret":"{SECRET_32}","cookie":{{}}}}"#
+    ));
+    let cookie_json = |server: &Server| {
+        let url = format!("{}/cookie", server.base);
+        let client = client.clone();
+        async move {
+            let (_, body) = get(&client, url, None).await;
+            let mut json: serde_json::Value = serde_json::from_str(&body).expect("cookie JSON");
+            json.as_object_mut().expect("an object").remove("expires");
+            json
+        }
+    };
+    let library = cookie_json(&server).await;
+    assert_eq!(library, cookie_json(&empty_cookie).await);
+    assert_eq!(library["sameSite"], "lax", "{library}");
+    let empty_created = send(
+        &client,
+        format!("{}/set/a/1", empty_cookie.base),
+        None,
+        &secure,
+    )
+    .await;
+    let set_cookie = empty_created.set_cookies.first().expect("a cookie");
+    assert_eq!(attributes_of(set_cookie)[2..], attributes[2..]);
+    let empty_lead = expires_lead(set_cookie, empty_created.date);
+    assert!(
+        (1799..=1801).contains(&empty_lead),
+        "Expires {empty_lead} s after Date"
+    );
+
     // Keys given apply on top, and only those: the other attributes stay.
     let custom = start(&format!(
         r#"{{"hardened":true,"secret":"{SECRET_32}","name":"__Host-app","cookie":{{"maxAge":60000}}}}"#
