@@ -35,6 +35,8 @@
 //!   signed with the first.
 //! - `clearCookieOnDestroy: true`: `/destroy` and `/unset` expire the cookie
 //!   (`Expires` in 1970).
+//! - `hashIdsAtRest: true`: the store key is a keyed hash of the ID (the key
+//!   is derived from the first secret, for this test server only).
 //!
 //! Routes: DESIGN §6's, and `/cycle`: a new ID with the same data and
 //! creation time (`Session::cycle_id`); body: the new ID, or 500 with the
@@ -50,7 +52,6 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde_json::{Map, Value};
-use server_session::config::HARDENED_IDLE_TIMEOUT;
 use server_session::{
     CookieOptions, IsSecure, Priority, SameSitePolicy, SecurePolicy, Session, SessionConfig,
     SessionLayer, Unset,
@@ -238,14 +239,6 @@ fn secrets_from(options: &Map<String, Value>) -> Result<Vec<String>, String> {
 /// public constants: a `cookie` object replaces the config's options as a
 /// whole, so the keys it gives must land on these, not on express's
 /// defaults, or `cookie: {"maxAge": …}` would silently drop `Secure`.
-fn hardened_cookie_options() -> CookieOptions {
-    CookieOptions::new()
-        .with_secure(SecurePolicy::Always)
-        .with_http_only(true)
-        .with_same_site(SameSitePolicy::Lax)
-        .with_max_age(Some(HARDENED_IDLE_TIMEOUT))
-}
-
 /// express's options object → `SessionConfig`, with express 1.x defaults,
 /// or the hardened configuration's with `hardened: true`.
 fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
@@ -295,7 +288,7 @@ fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
     config = config.with_proxy(options.get("proxy").and_then(Value::as_bool));
     if let Some(cookie) = options.get("cookie").and_then(Value::as_object) {
         let base = if hardened {
-            hardened_cookie_options()
+            CookieOptions::hardened()
         } else {
             CookieOptions::new()
         };
@@ -320,6 +313,14 @@ fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
     }
     if let Some(clear) = given_flag(options, "clearCookieOnDestroy")? {
         config = config.with_clear_cookie_on_destroy(clear);
+    }
+    if given_flag(options, "hashIdsAtRest")? == Some(true) {
+        // A test server's key, derived from the first secret so that two
+        // servers with the same options find each other's sessions. A real
+        // deployment keeps a separate random key.
+        let first = secrets.first().map(String::as_str).unwrap_or_default();
+        let key = format!("conformance server hashIdsAtRest key for: {first}");
+        config = config.with_hashed_ids_at_rest(key);
     }
     Ok(config)
 }

@@ -670,3 +670,55 @@ async fn resign_old_secret_reissues_a_cookie_signed_by_an_older_secret() {
         assert!(read.set_cookies.is_empty(), "{read:?}");
     }
 }
+
+#[tokio::test]
+async fn hash_ids_at_rest_keeps_raw_ids_out_of_redis() {
+    let Some(url) = server_session::conformance::service_url("REDIS_URL") else {
+        return;
+    };
+    let server = start_on(
+        r#"{"secret":"keyboard cat","hashIdsAtRest":true,"cookie":{"maxAge":60000}}"#,
+        &url,
+    );
+    let client = reqwest::Client::new();
+    let (set_cookie, _) = get(&client, format!("{}/set/user/bob", server.base), None).await;
+    let cookie = pair_of(&set_cookie.expect("a cookie")).to_owned();
+    let (_, id) = get(&client, format!("{}/id", server.base), Some(&cookie)).await;
+    assert_eq!(
+        get(&client, format!("{}/get/user", server.base), Some(&cookie))
+            .await
+            .1,
+        r#""bob""#
+    );
+    let redis_client = redis::Client::open(url.as_str()).expect("redis url");
+    let mut redis = redis_client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection");
+    let raw: Option<String> = redis::cmd("GET")
+        .arg(format!("sess:{id}"))
+        .query_async(&mut redis)
+        .await
+        .expect("GET");
+    assert_eq!(raw, None, "the raw ID is a Redis key");
+    // Some key holds the session: the hashed one, 43 URL-safe characters.
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("sess:*")
+        .query_async(&mut redis)
+        .await
+        .expect("KEYS");
+    let mut found = false;
+    for key in keys.iter().filter(|key| key.len() == "sess:".len() + 43) {
+        let value: Option<String> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut redis)
+            .await
+            .expect("GET");
+        if value.is_some_and(|value| value.contains(r#""user":"bob""#) && !value.contains(&id)) {
+            found = true;
+        }
+    }
+    assert!(found, "no hashed key holds the session");
+    let refused = refused(r#"{"hashIdsAtRest":"yes"}"#);
+    assert!(refused.contains("hashIdsAtRest"), "{refused}");
+}

@@ -16,6 +16,28 @@ pub const HARDENED_ABSOLUTE_TIMEOUT: Duration = Duration::from_secs(12 * 60 * 60
 /// The shortest secret [`SessionConfig::hardened`] accepts, in bytes.
 pub const HARDENED_MIN_SECRET_BYTES: usize = 32;
 
+impl CookieOptions {
+    /// The cookie options of [`SessionConfig::hardened`]: `Secure`,
+    /// `HttpOnly`, `SameSite=Lax`, `Path=/`, no `Domain`, a 30-minute
+    /// `max_age`. Start from these to change one attribute of a hardened
+    /// configuration: `with_cookie` replaces the cookie options whole.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use server_session::{CookieOptions, SessionConfig};
+    ///
+    /// let config = SessionConfig::hardened("use at least 32 random bytes here!!")
+    ///     .with_cookie(CookieOptions::hardened().with_max_age(Some(Duration::from_secs(600))));
+    /// ```
+    pub fn hardened() -> Self {
+        CookieOptions::new()
+            .with_secure(SecurePolicy::Always)
+            .with_http_only(true)
+            .with_same_site(SameSitePolicy::Lax)
+            .with_max_age(Some(HARDENED_IDLE_TIMEOUT))
+    }
+}
+
 impl SessionConfig {
     /// A configuration that meets OWASP ASVS 5.0 level 2 for session
     /// management out of the box (see `SECURITY.md`), in one line:
@@ -31,7 +53,9 @@ impl SessionConfig {
     /// - stricter checks when the layer is built: every secret at least 32
     ///   bytes, and `SameSite=None` or `Partitioned` only with `Secure`.
     ///
-    /// Every `with_*` method still applies on top; the checks stay strict.
+    /// Every `with_*` method still applies on top, and the checks stay
+    /// strict. [`with_cookie`](Self::with_cookie) replaces the cookie options
+    /// whole: start from [`CookieOptions::hardened`] to change one of them.
     /// A `Secure` cookie is only sent on requests the layer sees as secure
     /// ([`IsSecure`](crate::IsSecure), or `proxy` with `X-Forwarded-Proto`).
     ///
@@ -45,13 +69,7 @@ impl SessionConfig {
         let mut config = Self::new(secret)
             .with_name(HARDENED_COOKIE_NAME)
             .with_rolling(true)
-            .with_cookie(
-                CookieOptions::new()
-                    .with_secure(SecurePolicy::Always)
-                    .with_http_only(true)
-                    .with_same_site(SameSitePolicy::Lax)
-                    .with_max_age(Some(HARDENED_IDLE_TIMEOUT)),
-            )
+            .with_cookie(CookieOptions::hardened())
             .with_absolute_timeout(Some(HARDENED_ABSOLUTE_TIMEOUT))
             .with_resign_old_secret(true)
             .with_clear_cookie_on_destroy(true);
