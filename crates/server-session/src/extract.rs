@@ -5,7 +5,7 @@ use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::StatusCode;
 
-use crate::Session;
+use crate::{Session, SessionError};
 
 /// The request has no session: no [`SessionLayer`](crate::SessionLayer) is
 /// installed, the path is outside the cookie path, or the store was not
@@ -38,6 +38,31 @@ impl IntoResponse for SessionRejection {
     fn into_response(self) -> Response {
         tracing::trace!(rejection = "SessionRejection", "{}", self.body_text());
         (self.status(), self.body_text()).into_response()
+    }
+}
+
+/// `?` on a [`SessionError`] in an axum handler: the status of
+/// [`SessionError::status`] with an opaque body (no internal detail reaches
+/// the client), and the cause logged with `tracing`.
+///
+/// ```
+/// use server_session::{Session, SessionError};
+///
+/// async fn visits(session: Session) -> Result<String, SessionError> {
+///     let visits = session.update("visits", |n: Option<u64>| n.unwrap_or(0) + 1)?;
+///     Ok(format!("visit number {visits}"))
+/// }
+/// # let _: axum::routing::MethodRouter = axum::routing::get(visits);
+/// ```
+impl IntoResponse for SessionError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        tracing::error!(error = %self, status = status.as_u16(), "session error in a handler");
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            let retry = [(http::header::RETRY_AFTER, "1")];
+            return (status, retry, "session store unavailable").into_response();
+        }
+        (status, "internal server error").into_response()
     }
 }
 

@@ -21,11 +21,11 @@
 //!
 //! ```
 //! use axum::{routing::get, Router};
-//! use server_session::{MemoryStore, Session, SessionConfig, SessionLayer};
+//! use server_session::{MemoryStore, Session, SessionConfig, SessionError, SessionLayer};
 //!
-//! async fn hello(session: Session) -> String {
-//!     let visits = session.update("visits", |n: Option<u64>| n.unwrap_or(0) + 1).unwrap_or(0);
-//!     format!("visit number {visits}")
+//! async fn hello(session: Session) -> Result<String, SessionError> {
+//!     let visits = session.update("visits", |n: Option<u64>| n.unwrap_or(0) + 1)?;
+//!     Ok(format!("visit number {visits}"))
 //! }
 //!
 //! # fn main() -> Result<(), server_session::ConfigError> {

@@ -400,6 +400,18 @@ impl SessionConfig {
         }
         let secrets = Secrets::new(&self.secrets)
             .ok_or_else(|| ConfigError::invalid("secret", "at least one secret is required"))?;
+        if !self.hardened
+            && self
+                .secrets
+                .iter()
+                .any(|secret| secret.len() < hardened::HARDENED_MIN_SECRET_BYTES)
+        {
+            // express accepts any secret; a short one can be guessed offline
+            // from a single signed cookie.
+            tracing::warn!(
+                "a session secret is shorter than 32 bytes: use at least 32 random bytes"
+            );
+        }
         if self.hardened {
             hardened::check_secret_lengths(&self.secrets)?;
         }

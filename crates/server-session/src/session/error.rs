@@ -1,3 +1,5 @@
+use http::StatusCode;
+
 use crate::codec::CookieError;
 use crate::store::StoreError;
 
@@ -12,10 +14,10 @@ pub enum SessionError {
     #[error("failed to load session")]
     NotFound,
     /// The session was destroyed or unset earlier in this request.
-    #[error("the session was destroyed or unset in this request")]
+    #[error("the session was destroyed or unset in this request, or ended by another")]
     Gone,
     /// express keeps these names for itself (`cookie`, `id`, `save`, …).
-    #[error("`{0}` is a reserved session key")]
+    #[error("`{0}` is a reserved session key (express keeps `cookie`, `id`, `req`, its methods and `Object.prototype`'s names; the layer keeps `__sessionCreatedAt`; see `server_session::store::RESERVED_KEYS`)")]
     ReservedKey(String),
     /// Another writer kept changing the stored session, and the save gave
     /// up (always with [`ConflictPolicy::Fail`](crate::ConflictPolicy::Fail),
@@ -42,4 +44,27 @@ pub enum SessionError {
     /// set on the session that is not a valid domain).
     #[error("cannot set the session cookie: {0}")]
     Cookie(#[from] CookieError),
+}
+
+impl SessionError {
+    /// The status a handler's `?` answers with (axum's `IntoResponse`):
+    ///
+    /// | error | status |
+    /// |---|---|
+    /// | `Store`: connection, timeout, backend error | 503, `Retry-After: 1` |
+    /// | `Conflict` (concurrent writers kept winning) | 503, `Retry-After: 1` |
+    /// | `Store`: corrupt record, unsupported call | 500 |
+    /// | `NotFound`, `Gone`, `ReservedKey`, `Value`, `InvalidId`, `Cookie` | 500 |
+    ///
+    /// 503 where the same request may well succeed a moment later, 500 where
+    /// it will not: those are bugs or bad data for the application to fix.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Store(StoreError::Corrupt { .. } | StoreError::Unsupported(_)) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            Self::Store(_) | Self::Conflict => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
 }

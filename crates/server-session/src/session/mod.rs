@@ -6,6 +6,14 @@
 //! Sync`, and never holds a lock across an `.await`, so it can be passed
 //! to spawned tasks and used from several extractors at once.
 //!
+//! **A dead session reads as empty.** After [`Session::destroy`],
+//! [`Session::unset`], or its end by another request (a concurrent destroy,
+//! an expiry or revocation the store reported), every read answers as for
+//! an empty session (`get` gives `Ok(None)`, `keys` nothing, `len` 0, `id`
+//! an empty string) and every write fails with [`SessionError::Gone`].
+//! [`Session::is_live`] tells the two apart. After
+//! [`Session::regenerate`] the handle is live again, on the new session.
+//!
 //! ```
 //! use server_session::Session;
 //!
@@ -104,10 +112,18 @@ impl Session {
         state
     }
 
-    /// Runs `f` on the shared live state, read-only.
-    fn read<R>(&self, f: impl FnOnce(&LiveState) -> R) -> R {
-        let live = Arc::clone(&self.state().live);
+    /// Runs `f` on the shared live state, read-only, or answers `dead` for a
+    /// session that was destroyed, unset or ended by another request: a dead
+    /// session reads as empty, everywhere.
+    fn read<R>(&self, dead: R, f: impl FnOnce(&LiveState) -> R) -> R {
+        let (live, standing) = {
+            let state = self.state();
+            (Arc::clone(&state.live), state.standing)
+        };
         let state = live.lock();
+        if standing != Standing::Live || state.destroyed {
+            return dead;
+        }
         f(&state)
     }
 
@@ -136,9 +152,14 @@ impl Session {
     }
 
     /// The session ID (express's `req.session.id`). It changes on
-    /// [`regenerate`](Self::regenerate).
+    /// [`regenerate`](Self::regenerate) and [`cycle_id`](Self::cycle_id), and
+    /// is empty once the session is dead (see the [module docs](self)).
     pub fn id(&self) -> String {
-        self.state().id().to_owned()
+        let state = self.state();
+        if state.standing != Standing::Live || state.live.lock().destroyed {
+            return String::new();
+        }
+        state.id().to_owned()
     }
 
     /// The value under `key`, converted from JSON.
@@ -146,7 +167,7 @@ impl Session {
     /// # Errors
     /// [`SessionError::Value`] when the stored value does not convert to `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
-        self.read(|live| match live.data.get(key) {
+        self.read(Ok(None), |live| match live.data.get(key) {
             None => Ok(None),
             Some(value) => T::deserialize(value)
                 .map(Some)
@@ -159,27 +180,27 @@ impl Session {
 
     /// The JSON value under `key`.
     pub fn get_value(&self, key: &str) -> Option<Value> {
-        self.read(|live| live.data.get(key).cloned())
+        self.read(None, |live| live.data.get(key).cloned())
     }
 
     /// Whether `key` holds a value.
     pub fn contains_key(&self, key: &str) -> bool {
-        self.read(|live| live.data.contains_key(key))
+        self.read(false, |live| live.data.contains_key(key))
     }
 
     /// The data keys, in insertion order.
     pub fn keys(&self) -> Vec<String> {
-        self.read(|live| live.data.keys().cloned().collect())
+        self.read(Vec::new(), |live| live.data.keys().cloned().collect())
     }
 
     /// The number of data keys.
     pub fn len(&self) -> usize {
-        self.read(|live| live.data.len())
+        self.read(0, |live| live.data.len())
     }
 
     /// Whether the session holds no data.
     pub fn is_empty(&self) -> bool {
-        self.read(|live| live.data.is_empty())
+        self.read(true, |live| live.data.is_empty())
     }
 
     /// Stores `value` under `key`, as JSON. Storing a value equal to the

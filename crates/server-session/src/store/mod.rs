@@ -90,7 +90,7 @@ use std::sync::Arc;
 pub use cookie_data::{CookieData, Priority, SameSite};
 pub use error::{BoxError, StoreError};
 pub(crate) use record::is_reserved;
-pub use record::Record;
+pub use record::{Record, RESERVED_KEYS};
 pub use version::Version;
 
 /// The future every store method returns: boxed, so that `dyn Store` works

@@ -12,8 +12,10 @@ use super::{CookieData, StoreError};
 
 /// Property names express never copies from a stored session onto
 /// `req.session`: its own methods and everything on `Object.prototype`.
-/// They are dropped on load, and refused by `Session::insert`.
-const RESERVED_KEYS: &[&str] = &[
+/// They are dropped on load, and refused by `Session::insert` and
+/// `Session::update` ([`SessionError::ReservedKey`](crate::SessionError::ReservedKey)),
+/// as is the layer's own `__sessionCreatedAt`.
+pub const RESERVED_KEYS: &[&str] = &[
     "cookie",
     "req",
     "id",

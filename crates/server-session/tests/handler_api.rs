@@ -1,0 +1,138 @@
+//! The API a handler uses (issue 16): `?` on `SessionError` in axum, one
+//! rule for a dead session, and named reserved keys.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use axum::routing::get;
+use axum::Router;
+use server_session::store::{Store, RESERVED_KEYS};
+use server_session::{Session, SessionConfig, SessionError};
+
+use support::store::{Op, TestStore};
+use support::{get as get_path, get_with_cookie, layer, wrap, SECRET};
+
+fn app(store: &TestStore, seen: Arc<Mutex<Vec<String>>>) -> Router {
+    async fn count(session: Session) -> Result<String, SessionError> {
+        let n = session.update("n", |n: Option<u64>| n.unwrap_or(0) + 1)?;
+        session.save().await?;
+        Ok(n.to_string())
+    }
+    async fn wrong_type(session: Session) -> Result<String, SessionError> {
+        session.insert("n", "not a number")?;
+        let n: Option<u64> = session.get("n")?;
+        Ok(format!("{n:?}"))
+    }
+    let dead = move |session: Session| {
+        let seen = Arc::clone(&seen);
+        async move {
+            session.insert("user", "ada")?;
+            session.destroy().await?;
+            seen.lock().expect("lock").push(format!(
+                "{:?} {:?} {:?} {} {} {:?} {}",
+                session.get::<String>("user")?,
+                session.get_value("user"),
+                session.keys(),
+                session.len(),
+                session.contains_key("user"),
+                session.id(),
+                session.is_live(),
+            ));
+            let write = session.insert("user", "bob");
+            Ok::<_, SessionError>(format!("{write:?}"))
+        }
+    };
+    let routes = Router::new()
+        .route("/count", get(count))
+        .route("/wrong-type", get(wrong_type))
+        .route("/dead", get(dead));
+    wrap(routes, layer(store.clone(), SessionConfig::new(SECRET)))
+}
+
+#[tokio::test]
+async fn question_mark_in_a_handler_answers_by_kind_with_an_opaque_body() {
+    let store = TestStore::new();
+    let app = app(&store, Arc::default());
+    get_path(&app, "/count").await.expect(200, "1");
+
+    // A store that fails: 503, retry later, nothing internal shown.
+    store.fail(Op::Save, true);
+    let res = get_path(&app, "/count").await;
+    res.expect_status(503);
+    assert_eq!(res.header("retry-after"), Some("1"));
+    assert!(!res.body.contains("boom"), "{}", res.body);
+    store.fail(Op::Save, false);
+
+    // A value of the wrong type is the application's bug: 500.
+    let res = get_path(&app, "/wrong-type").await;
+    res.expect(500, "internal server error");
+}
+
+#[tokio::test]
+async fn a_destroyed_session_reads_as_empty_and_refuses_writes() {
+    let store = TestStore::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let app = app(&store, Arc::clone(&seen));
+    let res = get_path(&app, "/dead").await;
+    res.expect(200, "Err(Gone)");
+    assert_eq!(
+        seen.lock().expect("lock").as_slice(),
+        [r#"None None [] 0 false "" false"#]
+    );
+}
+
+#[tokio::test]
+async fn a_session_ended_by_another_request_reads_as_empty_too() {
+    let store = TestStore::new();
+    let app = app(&store, Arc::default());
+    let first = get_path(&app, "/count").await;
+    let cookie = first.cookie();
+    let id = first.sid();
+    // Ended elsewhere: the next request on the cookie starts afresh.
+    store.memory().destroy(&id).await.expect("destroy");
+    get_with_cookie(&app, "/count", &cookie)
+        .await
+        .expect(200, "1");
+}
+
+#[test]
+fn reserved_keys_are_public_and_named_in_the_error() {
+    assert!(RESERVED_KEYS.contains(&"cookie") && RESERVED_KEYS.contains(&"id"));
+    let message = SessionError::ReservedKey(String::from("id")).to_string();
+    assert!(message.contains("RESERVED_KEYS"), "{message}");
+    assert!(message.contains("`id`"), "{message}");
+}
+
+#[tokio::test]
+async fn session_errors_answer_with_their_status_and_no_detail() {
+    use axum::response::IntoResponse as _;
+    use http_body_util::BodyExt as _;
+    let cases = [
+        (
+            SessionError::Store(server_session::StoreError::Timeout(
+                std::time::Duration::from_secs(5),
+            )),
+            503,
+            "session store unavailable",
+        ),
+        (SessionError::Conflict, 503, "session store unavailable"),
+        (
+            SessionError::Store(server_session::StoreError::corrupt("secret detail")),
+            500,
+            "internal server error",
+        ),
+        (SessionError::Gone, 500, "internal server error"),
+    ];
+    for (error, status, body) in cases {
+        let response = error.into_response();
+        assert_eq!(response.status().as_u16(), status);
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a body")
+            .to_bytes();
+        assert_eq!(bytes, body.as_bytes());
+    }
+}
