@@ -48,11 +48,10 @@
 //! a record to a full store makes room first, in this order:
 //!
 //! 1. **Expired records.** While the store is full, every shard is swept
-//!    before an eviction, at most once a second; and the shard that
-//!    receives the new record drops all its expired records before it
-//!    evicts a live one. So a live record is evicted while an expired one
-//!    is held only if that one expired within the last second, in
-//!    another shard.
+//!    before an eviction, unless that was done within the last second;
+//!    and a shard that picks its next victims removes its expired records
+//!    instead, if it holds any. So no live record is evicted while one
+//!    that expired more than a second ago is held.
 //! 2. **The live records closest to expiry.** In a shard of at least 64
 //!    records (any store of ordinary size: 100,000 records are about 1,500
 //!    per shard), the new record's shard evicts its own record that
@@ -77,10 +76,10 @@
 //! ## Why evict, rather than refuse new sessions
 //!
 //! A full store must either refuse the new session (a store error, so an
-//! error response) or evict an old one. Refusing spares existing sessions, but then
-//! whoever fills the store locks every new visitor out, and every login
-//! with them (a login regenerates the session, which adds a record), until
-//! the filling sessions expire. Filling takes 100,000 cookieless requests
+//! error response) or evict an old one. Refusing spares existing sessions,
+//! but then whoever fills the store locks every new visitor out, and every
+//! login with them (a login regenerates the session, which adds a record),
+//! until the filling sessions expire. Filling takes 100,000 cookieless requests
 //! to any route that writes a new visitor's session: about one request a
 //! second keeps the default bound full for the default 24-hour lifetime.
 //! Evicting keeps the store serving everyone: a flood pushes out the
