@@ -1,0 +1,8 @@
+//! The `layer` fuzz target: the check in `checks/layer.rs`, which the corpus
+//! replay test (`crates/server-session/tests/fuzz_corpus.rs`) runs too.
+#![no_main]
+
+#[path = "../checks/layer.rs"]
+mod check;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));

@@ -1,0 +1,8 @@
+//! The `record` fuzz target: the check in `checks/record.rs`, which the corpus
+//! replay test (`crates/server-session/tests/fuzz_corpus.rs`) runs too.
+#![no_main]
+
+#[path = "../checks/record.rs"]
+mod check;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::check(data));
