@@ -164,7 +164,8 @@ struct Shard {
     entries: Entries,
     /// The live entries this shard evicts next while the store is full,
     /// the soonest to expire last (popped first); see [`Shard::evict_one`].
-    /// Empty unless the store has been full; emptied by every sweep.
+    /// Empty unless the store has been full; emptied by a sweep once the
+    /// store is no longer full.
     victims: Vec<Victim>,
 }
 
@@ -499,9 +500,14 @@ impl Sessions {
             let keep = entries.len() * 2;
             entries.shrink_to(keep);
         }
-        // The queue may name entries just removed, and holds copies of
-        // their keys; a full store refills it when it next evicts here.
-        shard.victims = Vec::new();
+        // A store no longer full has no use for the eviction queue, which
+        // holds copies of keys (some maybe just removed): free it. A full
+        // one keeps it; the entries it names that are gone are skipped.
+        if !shard.victims.is_empty()
+            && self.count().saturating_sub(removed) < self.max_sessions.load(Ordering::Relaxed)
+        {
+            shard.victims = Vec::new();
+        }
         let out = f(&shard.entries);
         drop(shard);
         self.forget(removed);
