@@ -37,7 +37,10 @@ async fn serve() {
         store.migrate().await.expect("migrate");
         Arc::new(store)
     } else {
-        let store = MemoryStore::new();
+        // Unbounded, as the peers' MemoryStores are: the default bound
+        // (100,000) would evict the integrity check's session while the
+        // no-cookie scenario creates 100,000+ sessions in a few seconds.
+        let store = MemoryStore::new().unbounded();
         // As a production deployment would run it.
         store.spawn_sweeper(Duration::from_secs(60)).detach();
         Arc::new(store)
