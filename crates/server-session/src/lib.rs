@@ -15,6 +15,8 @@
 //! - [`store`]: the [`Store`] contract and the stored [`Record`];
 //! - [`memory_store`]: [`MemoryStore`], fit for production on one process;
 //! - [`layer`]: the tower [`SessionLayer`];
+//! - [`testing`]: a `Session` for a handler's unit test, and a client that
+//!   carries cookies between requests;
 //! - the axum extractor for `Session` and `Option<Session>` (feature `axum`).
 //!
 //! # Quick start
@@ -65,6 +67,7 @@ pub mod memory_store;
 mod secure_hint;
 pub mod session;
 pub mod store;
+pub mod testing;
 
 pub use config::{
     CommitErrorPolicy, ConfigError, ConflictPolicy, CookieOptions, CorruptRecordPolicy,

@@ -29,7 +29,7 @@ mod future;
 #[allow(clippy::module_inception)]
 mod layer;
 mod service;
-mod start;
+pub(crate) mod start;
 
 pub use future::ResponseFuture;
 pub use layer::SessionLayer;
