@@ -5,24 +5,44 @@ use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::StatusCode;
 
+use crate::layer::service::StoreUnavailable;
 use crate::{Session, SessionError};
 
-/// The request has no session: no [`SessionLayer`](crate::SessionLayer) is
-/// installed, the path is outside the cookie path, or the store was not
-/// ready. Take `Option<Session>` in handlers that can do without one.
+/// The request has no session. Either the store could not give one (it is
+/// not ready, or loading failed under
+/// [`LoadErrorPolicy::ContinueWithoutSession`](crate::LoadErrorPolicy::ContinueWithoutSession)):
+/// 503; or no [`SessionLayer`](crate::SessionLayer) is installed, or the
+/// path is outside the cookie path: 500, a setup error. Take
+/// `Option<Session>` in handlers that can do without one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct SessionRejection;
+pub struct SessionRejection {
+    store_unavailable: bool,
+}
 
 impl SessionRejection {
-    /// The status the rejection answers with: 500, since it is a setup error.
+    /// Whether the store was the cause (rather than the setup).
+    pub fn is_store_unavailable(&self) -> bool {
+        self.store_unavailable
+    }
+
+    /// The status the rejection answers with: 503 when the store was the
+    /// cause, else 500.
     pub fn status(&self) -> StatusCode {
-        StatusCode::INTERNAL_SERVER_ERROR
+        if self.store_unavailable {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 
     /// The text the rejection answers with.
     pub fn body_text(&self) -> &'static str {
-        "no session for this request: is `SessionLayer` installed, and is the path inside the cookie path?"
+        if self.store_unavailable {
+            "session store unavailable"
+        } else {
+            "no session for this request: is `SessionLayer` installed, and is the path inside the cookie path?"
+        }
     }
 }
 
@@ -74,7 +94,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
             .extensions
             .get::<Session>()
             .cloned()
-            .ok_or(SessionRejection)
+            .ok_or_else(|| SessionRejection {
+                store_unavailable: parts.extensions.get::<StoreUnavailable>().is_some(),
+            })
     }
 }
 

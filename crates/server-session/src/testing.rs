@@ -63,10 +63,12 @@ pub async fn session(store: impl Store, config: SessionConfig) -> Result<Session
         Start::With(session) => Ok(session),
         // Only a store that is not ready, or a custom `genid` returning an
         // unusable ID, stops a request without a cookie from getting one.
-        Start::WithoutSession | Start::Refuse(_) => Err(ConfigError::invalid(
-            "store",
-            "the store is not ready, or genid returned an unusable id",
-        )),
+        Start::WithoutSession | Start::StoreUnavailable | Start::Refuse(_) => {
+            Err(ConfigError::invalid(
+                "store",
+                "the store is not ready, or genid returned an unusable id",
+            ))
+        }
     }
 }
 

@@ -136,3 +136,40 @@ async fn session_errors_answer_with_their_status_and_no_detail() {
         assert_eq!(bytes, body.as_bytes());
     }
 }
+
+#[tokio::test]
+async fn the_extractor_names_the_store_when_the_store_is_the_cause() {
+    use server_session::LoadErrorPolicy;
+    async fn whoami(session: Session) -> Result<String, SessionError> {
+        Ok(session.get::<String>("user")?.unwrap_or_default())
+    }
+    let store = TestStore::new();
+    let config =
+        SessionConfig::new(SECRET).with_load_error_policy(LoadErrorPolicy::ContinueWithoutSession);
+    let app = wrap(
+        Router::new().route("/whoami", get(whoami)).route(
+            "/count",
+            get(|session: Session| async move {
+                session
+                    .update("n", |n: Option<u64>| n.unwrap_or(0) + 1)
+                    .map(|n| n.to_string())
+            }),
+        ),
+        layer(store.clone(), config),
+    );
+    let cookie = get_path(&app, "/count").await.cookie();
+    store.fail(Op::Load, true);
+    get_with_cookie(&app, "/whoami", &cookie)
+        .await
+        .expect(503, "session store unavailable");
+    store.fail(Op::Load, false);
+    store.set_ready(false);
+    get_path(&app, "/whoami")
+        .await
+        .expect(503, "session store unavailable");
+    // No layer at all is a setup error.
+    let bare = Router::new().route("/whoami", get(whoami));
+    let res = get_path(&bare, "/whoami").await;
+    res.expect_status(500);
+    assert!(res.body.contains("SessionLayer"), "{}", res.body);
+}

@@ -28,7 +28,7 @@ mod commit;
 mod future;
 #[allow(clippy::module_inception)]
 mod layer;
-mod service;
+pub(crate) mod service;
 pub(crate) mod start;
 
 pub use future::ResponseFuture;

@@ -6,6 +6,11 @@ use tower_service::Service;
 
 use super::commit::commit;
 use super::start::{start, Start};
+
+/// Marks a request that has no session because the store could not give
+/// one (not ready, or a load error under `ContinueWithoutSession`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StoreUnavailable;
 use super::ResponseFuture;
 use crate::context::Context;
 
@@ -53,6 +58,11 @@ where
             let (mut head, body) = request.into_parts();
             let session = match start(&context, &head).await {
                 Start::WithoutSession => {
+                    return inner.call(Request::from_parts(head, body)).await;
+                }
+                Start::StoreUnavailable => {
+                    // So that the `Session` extractor names the real cause.
+                    head.extensions.insert(StoreUnavailable);
                     return inner.call(Request::from_parts(head, body)).await;
                 }
                 Start::Refuse(status) => {

@@ -17,9 +17,11 @@ use crate::{Session, SessionError};
 
 /// How a request begins.
 pub(crate) enum Start {
-    /// Outside the cookie path, already inside another session layer, store
-    /// not ready, or a load error with `ContinueWithoutSession`.
+    /// Outside the cookie path, or already inside another session layer.
     WithoutSession,
+    /// The store is not ready, or failed to load the session and the policy
+    /// is `ContinueWithoutSession`: the handler runs without a session.
+    StoreUnavailable,
     /// The store failed to load the session, and the policy answers this.
     Refuse(StatusCode),
     /// The request's session, loaded or new.
@@ -29,8 +31,11 @@ pub(crate) enum Start {
 /// express-session's entry steps (spec §2.1): gate, cookie, load or generate.
 pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
     // One session layer per request: an outer layer already decided.
-    if head.extensions.get::<Session>().is_some() || !context.store.is_ready() {
+    if head.extensions.get::<Session>().is_some() {
         return Start::WithoutSession;
+    }
+    if !context.store.is_ready() {
+        return Start::StoreUnavailable;
     }
     let cookie_options = context.cookie_options(head);
     if !path_matches(
@@ -159,7 +164,7 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
                     LoadErrorPolicy::ServiceUnavailable => {
                         Start::Refuse(StatusCode::SERVICE_UNAVAILABLE)
                     }
-                    LoadErrorPolicy::ContinueWithoutSession => Start::WithoutSession,
+                    LoadErrorPolicy::ContinueWithoutSession => Start::StoreUnavailable,
                 };
             }
         }
