@@ -32,7 +32,9 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1);
 /// `tracing::info!`, one that deleted nothing with `tracing::debug!`.
 ///
 /// The task belongs to the returned [`PrunerHandle`]: dropping the handle,
-/// or calling [`PrunerHandle::abort`], stops it.
+/// or calling [`PrunerHandle::abort`], stops it; [`PrunerHandle::detach`]
+/// lets it run without the handle (as `SweeperHandle::detach` does for the
+/// MemoryStore).
 ///
 /// # Panics
 ///
@@ -40,15 +42,19 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1);
 pub fn spawn_pruner<S: Store>(store: S, interval: Duration) -> PrunerHandle {
     let stats = Arc::new(Counters::default());
     let task = tokio::spawn(run(store, interval.max(MIN_INTERVAL), Arc::clone(&stats)));
-    PrunerHandle { task, stats }
+    PrunerHandle {
+        task: Some(task),
+        stats,
+    }
 }
 
 /// Owns a pruning task started by [`spawn_pruner`]; the task stops when the
 /// handle is dropped.
 #[derive(Debug)]
-#[must_use = "dropping the handle stops the pruner"]
+#[must_use = "dropping the handle stops the pruner; call `detach` to keep it running"]
 pub struct PrunerHandle {
-    task: JoinHandle<()>,
+    /// `None` once detached.
+    task: Option<JoinHandle<()>>,
     stats: Arc<Counters>,
 }
 
@@ -56,12 +62,22 @@ impl PrunerHandle {
     /// Stops the task. It stops at its next await point; a `DELETE` already
     /// sent to the server may still complete.
     pub fn abort(&self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+
+    /// Lets the pruner run without the handle, for as long as the runtime
+    /// does (it owns a clone of the store, and so its pool). The counts are
+    /// no longer readable.
+    pub fn detach(mut self) {
+        // Dropping a JoinHandle detaches the task.
+        drop(self.task.take());
     }
 
     /// Whether the task has stopped (only after [`abort`](Self::abort)).
     pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
+        self.task.as_ref().map_or(true, JoinHandle::is_finished)
     }
 
     /// What the task has done so far.
@@ -76,7 +92,9 @@ impl PrunerHandle {
 
 impl Drop for PrunerHandle {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
     }
 }
 

@@ -120,3 +120,26 @@ async fn spawn_pruner_works_with_any_store() {
     let pruner = server_session_sql::spawn_pruner(shared, INTERVAL);
     eventually("the row deleted", || pruner.stats().deleted == 1).await;
 }
+
+#[tokio::test]
+async fn a_detached_pruner_keeps_running_without_its_handle() {
+    let (_dir, store) = open().await;
+    insert_expired(&store, &["old1"]).await;
+    store.spawn_pruner(INTERVAL).detach();
+    for _ in 0..1000 {
+        if row_count(&store).await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(row_count(&store).await, 0, "the first run pruned");
+    // And it goes on: a row that expires later is deleted too.
+    insert_expired(&store, &["old2"]).await;
+    for _ in 0..1000 {
+        if row_count(&store).await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(row_count(&store).await, 0, "a later run pruned");
+}
