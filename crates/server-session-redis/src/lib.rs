@@ -86,7 +86,7 @@
 //!
 //! # Connections
 //!
-//! [`RedisStore::new`] and [`RedisStore::new_cluster`] only parse; the first
+//! [`RedisStore::connect_lazy`] and [`RedisStore::connect_cluster_lazy`] only parse; the first
 //! call connects, within its timeout. [`RedisStore::connect`] and
 //! [`RedisStore::connect_cluster`] connect (and PING) at once. A standalone
 //! store uses redis-rs's `ConnectionManager`, which reconnects after a

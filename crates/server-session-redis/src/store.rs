@@ -93,10 +93,13 @@ impl RedisStore {
     /// `redis+unix:///path`), or `redis+cluster://[user:password@]host:port,host:port,…`
     /// for a Redis Cluster given by its seed nodes (feature `cluster`).
     ///
+    /// The same names as the SQL stores: `connect` connects now,
+    /// `connect_lazy` on first use.
+    ///
     /// # Errors
     ///
     /// [`StoreError::Backend`] when the URL cannot be parsed.
-    pub fn new(url: &str) -> Result<Self, StoreError> {
+    pub fn connect_lazy(url: &str) -> Result<Self, StoreError> {
         Target::from_url(url)
             .map(Self::with_target)
             .map_err(StoreError::backend)
@@ -109,14 +112,34 @@ impl RedisStore {
     ///
     /// [`StoreError::Backend`] when the list is empty, a URL cannot be
     /// parsed, or the `cluster` feature is off.
-    pub fn new_cluster<S: AsRef<str>>(urls: &[S]) -> Result<Self, StoreError> {
+    pub fn connect_cluster_lazy<S: AsRef<str>>(urls: &[S]) -> Result<Self, StoreError> {
         Target::cluster(urls)
             .map(Self::with_target)
             .map_err(StoreError::backend)
     }
 
-    /// Connects to the server (or cluster) at `url`; see [`new`](Self::new)
-    /// for the URL forms. Connecting is bounded by the default call timeout
+    /// The former name of [`connect_lazy`](Self::connect_lazy).
+    ///
+    /// # Errors
+    ///
+    /// As [`connect_lazy`](Self::connect_lazy).
+    #[deprecated(note = "renamed `connect_lazy`, as the SQL stores name it")]
+    pub fn new(url: &str) -> Result<Self, StoreError> {
+        Self::connect_lazy(url)
+    }
+
+    /// The former name of [`connect_cluster_lazy`](Self::connect_cluster_lazy).
+    ///
+    /// # Errors
+    ///
+    /// As [`connect_cluster_lazy`](Self::connect_cluster_lazy).
+    #[deprecated(note = "renamed `connect_cluster_lazy`")]
+    pub fn new_cluster<S: AsRef<str>>(urls: &[S]) -> Result<Self, StoreError> {
+        Self::connect_cluster_lazy(urls)
+    }
+
+    /// Connects to the server (or cluster) at `url`; see
+    /// [`connect_lazy`](Self::connect_lazy) for the URL forms. Connecting is bounded by the default call timeout
     /// (5 s).
     ///
     /// # Errors
@@ -124,7 +147,7 @@ impl RedisStore {
     /// [`StoreError::Backend`] for a bad URL, [`StoreError::Connection`] or
     /// [`StoreError::Timeout`] when the server cannot be reached.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let store = Self::new(url)?;
+        let store = Self::connect_lazy(url)?;
         store.ping().await?;
         Ok(store)
     }
@@ -134,9 +157,10 @@ impl RedisStore {
     ///
     /// # Errors
     ///
-    /// As [`connect`](Self::connect) and [`new_cluster`](Self::new_cluster).
+    /// As [`connect`](Self::connect) and
+    /// [`connect_cluster_lazy`](Self::connect_cluster_lazy).
     pub async fn connect_cluster<S: AsRef<str>>(urls: &[S]) -> Result<Self, StoreError> {
-        let store = Self::new_cluster(urls)?;
+        let store = Self::connect_cluster_lazy(urls)?;
         store.ping().await?;
         Ok(store)
     }
@@ -560,7 +584,7 @@ mod tests {
 
     #[test]
     fn options_follow_connect_redis_defaults() {
-        let store = RedisStore::new("redis://127.0.0.1:1").expect("a valid URL");
+        let store = RedisStore::connect_lazy("redis://127.0.0.1:1").expect("a valid URL");
         assert_eq!(store.prefix(), "sess:");
         assert_eq!(store.key("abc"), "sess:abc");
         assert_eq!(store.default_ttl_secs(), 86_400);
@@ -578,7 +602,7 @@ mod tests {
 
     #[test]
     fn scan_patterns_escape_the_prefix() {
-        let store = RedisStore::new("redis://127.0.0.1:1").expect("a valid URL");
+        let store = RedisStore::connect_lazy("redis://127.0.0.1:1").expect("a valid URL");
         assert_eq!(store.scan_pattern(), b"sess:*");
         assert_eq!(
             store.with_prefix("a*b?[c]\\:").scan_pattern(),
@@ -588,14 +612,15 @@ mod tests {
 
     #[test]
     fn bad_urls_are_errors_not_panics() {
-        assert!(RedisStore::new("http://nope").is_err());
-        assert!(RedisStore::new_cluster::<&str>(&[]).is_err());
-        assert!(RedisStore::new("redis+cluster://").is_err());
+        assert!(RedisStore::connect_lazy("http://nope").is_err());
+        assert!(RedisStore::connect_cluster_lazy::<&str>(&[]).is_err());
+        assert!(RedisStore::connect_lazy("redis+cluster://").is_err());
     }
 
     #[test]
     fn debug_output_holds_no_url() {
-        let store = RedisStore::new("redis://user:secret@127.0.0.1:1").expect("a valid URL");
+        let store =
+            RedisStore::connect_lazy("redis://user:secret@127.0.0.1:1").expect("a valid URL");
         assert!(!format!("{store:?}").contains("secret"));
     }
 }

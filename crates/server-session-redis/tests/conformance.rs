@@ -49,9 +49,9 @@ impl Harness for RedisHarness {
 
     async fn store(&self) -> RedisStore {
         let store = match &self.server {
-            Server::Standalone(url) => RedisStore::new(url),
+            Server::Standalone(url) => RedisStore::connect_lazy(url),
             #[cfg(feature = "cluster")]
-            Server::Cluster(urls) => RedisStore::new_cluster(urls),
+            Server::Cluster(urls) => RedisStore::connect_cluster_lazy(urls),
         }
         .expect("the service URLs are redis URLs");
         // Its own prefix isolates the case's keys, for the listing case.
@@ -68,7 +68,7 @@ impl Harness for RedisHarness {
             #[cfg(feature = "cluster")]
             Server::Cluster(_) => "redis+cluster://127.0.0.1:1,127.0.0.1:2",
         };
-        let store = RedisStore::new(url)
+        let store = RedisStore::connect_lazy(url)
             .expect("a valid URL")
             .with_call_timeout(Duration::from_secs(1));
         assert_eq!(store.kind(), "redis");

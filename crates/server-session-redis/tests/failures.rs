@@ -29,7 +29,7 @@ async fn an_unreachable_server_fails_fast() {
     let started = Instant::now();
     assert_transient(RedisStore::connect("redis://127.0.0.1:1").await, started);
 
-    let store = RedisStore::new("redis://127.0.0.1:1")
+    let store = RedisStore::connect_lazy("redis://127.0.0.1:1")
         .expect("a valid URL")
         .with_call_timeout(SHORT);
     for _ in 0..2 {
@@ -51,7 +51,7 @@ async fn an_unreachable_server_fails_fast() {
 #[cfg(feature = "cluster")]
 #[tokio::test]
 async fn an_unreachable_cluster_fails_fast() {
-    let store = RedisStore::new("redis+cluster://127.0.0.1:1,127.0.0.1:2")
+    let store = RedisStore::connect_lazy("redis+cluster://127.0.0.1:1,127.0.0.1:2")
         .expect("a valid URL")
         .with_call_timeout(SHORT);
     let started = Instant::now();

@@ -40,15 +40,24 @@ impl SqliteStore {
     /// opened, [`StoreError::Timeout`] after the default call timeout (5 s).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let limit = crate::settings::DEFAULT_CALL_TIMEOUT;
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(map_sqlx)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal);
+        let options = connect_options(url)?;
         let pool = timed(limit, async {
             pool_options().connect_with(options).await.map_err(map_sqlx)
         })
         .await?;
         Ok(Self::from_pool(pool))
+    }
+
+    /// A store over a pool that opens the database on first use, as
+    /// [`connect`](Self::connect) would. Only parses `url`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when `url` is not a SQLite URL.
+    pub fn connect_lazy(url: &str) -> Result<Self, StoreError> {
+        Ok(Self::from_pool(
+            pool_options().connect_lazy_with(connect_options(url)?),
+        ))
     }
 
     /// A store over an existing pool.
@@ -310,6 +319,15 @@ fn touched_expire() -> String {
          WHEN 'integer' THEN CASE WHEN json_extract({max_age}) BETWEEN 1 AND 999999999999999 \
          THEN (?3 + json_extract({max_age}) + 999) / 1000 END END END)"
     )
+}
+
+/// `url`'s options: the file is created if missing, and WAL journaling lets
+/// readers go on while a writer writes.
+fn connect_options(url: &str) -> Result<SqliteConnectOptions, StoreError> {
+    Ok(SqliteConnectOptions::from_str(url)
+        .map_err(map_sqlx)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal))
 }
 
 #[cfg(test)]
