@@ -5,6 +5,9 @@ use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::StatusCode;
 
+use std::sync::Arc;
+
+use crate::layer::deferred::{Deferred, Outcome};
 use crate::layer::service::StoreUnavailable;
 use crate::{Session, SessionError};
 
@@ -14,35 +17,78 @@ use crate::{Session, SessionError};
 /// 503; or no [`SessionLayer`](crate::SessionLayer) is installed, or the
 /// path is outside the cookie path: 500, a setup error. Take
 /// `Option<Session>` in handlers that can do without one.
+///
+/// With [`SessionConfig::with_lazy_load`](crate::SessionConfig::with_lazy_load),
+/// the extractor is where the session loads, so a load error arrives here
+/// too: the load-error policy's status, with an empty body as the layer
+/// answers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SessionRejection {
-    store_unavailable: bool,
+    kind: RejectionKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RejectionKind {
+    NoLayer,
+    StoreUnavailable,
+    LoadFailed(StatusCode),
 }
 
 impl SessionRejection {
     /// Whether the store was the cause (rather than the setup).
     pub fn is_store_unavailable(&self) -> bool {
-        self.store_unavailable
+        !matches!(self.kind, RejectionKind::NoLayer)
     }
 
-    /// The status the rejection answers with: 503 when the store was the
-    /// cause, else 500.
+    /// The status the rejection answers with: 503 when the store was
+    /// unavailable, the load-error policy's status when a lazy load failed,
+    /// else 500.
     pub fn status(&self) -> StatusCode {
-        if self.store_unavailable {
-            StatusCode::SERVICE_UNAVAILABLE
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
+        match self.kind {
+            RejectionKind::NoLayer => StatusCode::INTERNAL_SERVER_ERROR,
+            RejectionKind::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            RejectionKind::LoadFailed(status) => status,
         }
     }
 
     /// The text the rejection answers with.
     pub fn body_text(&self) -> &'static str {
-        if self.store_unavailable {
-            "session store unavailable"
-        } else {
-            "no session for this request: is `SessionLayer` installed, and is the path inside the cookie path?"
+        match self.kind {
+            RejectionKind::NoLayer => "no session for this request: is `SessionLayer` installed, and is the path inside the cookie path?",
+            RejectionKind::StoreUnavailable => "session store unavailable",
+            RejectionKind::LoadFailed(_) => "",
         }
+    }
+}
+
+/// The request's session: the one the layer put in the extensions, or, in
+/// lazy mode, the one loaded now. `Ok(None)`: there is none.
+async fn session_of(parts: &mut Parts) -> Result<Option<Session>, SessionRejection> {
+    if let Some(session) = parts.extensions.get::<Session>() {
+        return Ok(Some(session.clone()));
+    }
+    let Some(deferred) = parts.extensions.get::<Arc<Deferred>>().cloned() else {
+        if parts.extensions.get::<StoreUnavailable>().is_some() {
+            return Err(SessionRejection {
+                kind: RejectionKind::StoreUnavailable,
+            });
+        }
+        return Ok(None);
+    };
+    match deferred.resolve(parts).await {
+        Outcome::Session(session) => {
+            // Later extractors of this request find it directly.
+            parts.extensions.insert(session.clone());
+            Ok(Some(session))
+        }
+        Outcome::Refused(status) => Err(SessionRejection {
+            kind: RejectionKind::LoadFailed(status),
+        }),
+        Outcome::Unavailable => Err(SessionRejection {
+            kind: RejectionKind::StoreUnavailable,
+        }),
+        Outcome::Abandoned => Ok(None),
     }
 }
 
@@ -90,23 +136,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = SessionRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Session>()
-            .cloned()
-            .ok_or_else(|| SessionRejection {
-                store_unavailable: parts.extensions.get::<StoreUnavailable>().is_some(),
-            })
+        session_of(parts).await?.ok_or(SessionRejection {
+            kind: RejectionKind::NoLayer,
+        })
     }
 }
 
+/// `None` outside the cookie path, without a layer, or when the store could
+/// give no session; a lazy load that failed under a refusing load-error
+/// policy is still a rejection.
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
-    type Rejection = std::convert::Infallible;
+    type Rejection = SessionRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<Session>().cloned())
+        match session_of(parts).await {
+            Ok(session) => Ok(session),
+            Err(rejection) if rejection.kind == RejectionKind::StoreUnavailable => Ok(None),
+            Err(rejection) => Err(rejection),
+        }
     }
 }

@@ -84,6 +84,7 @@ pub struct SessionConfig {
     pub(crate) hardened: bool,
     /// The key that hashes IDs at rest, when they are.
     pub(crate) id_hash_key: Option<Vec<u8>>,
+    pub(crate) lazy_load: bool,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -118,6 +119,7 @@ impl fmt::Debug for SessionConfig {
             .field("absolute_timeout", &self.absolute_timeout)
             .field("hardened", &self.hardened)
             .field("ids_hashed_at_rest", &self.id_hash_key.is_some())
+            .field("lazy_load", &self.lazy_load)
             .finish_non_exhaustive()
     }
 }
@@ -148,6 +150,7 @@ impl SessionConfig {
             absolute_timeout: None,
             hardened: false,
             id_hash_key: None,
+            lazy_load: false,
         }
     }
 
@@ -385,6 +388,23 @@ impl SessionConfig {
         self
     }
 
+    /// Load a request's session only when a handler first extracts it
+    /// (axum's `Session` or `Option<Session>`), as tower-sessions does,
+    /// instead of before every handler, as express does (the default). A
+    /// handler that never extracts its session then never waits on the
+    /// store, so it keeps working while the store is down.
+    ///
+    /// What changes in express's semantics, for a request that carries a
+    /// session cookie but never extracts the session: its idle timeout is
+    /// not extended (no touch) and `rolling` sends no cookie. Requests that
+    /// extract it behave as before. Without axum, take the session with the
+    /// extractor's logic: this mode is for axum handlers.
+    #[must_use]
+    pub fn with_lazy_load(mut self, lazy: bool) -> Self {
+        self.lazy_load = lazy;
+        self
+    }
+
     /// The cookie name.
     pub fn name(&self) -> &str {
         &self.name
@@ -436,6 +456,13 @@ impl SessionConfig {
                     "must be at least 1 ms and within JavaScript's dates (8.64e15 ms)",
                 ));
             }
+        }
+        #[cfg(not(feature = "axum"))]
+        if self.lazy_load {
+            return Err(ConfigError::invalid(
+                "lazy_load",
+                "only the axum extractor loads a session lazily: enable the `axum` feature",
+            ));
         }
         if self.store_timeout.is_zero() {
             return Err(ConfigError::invalid(

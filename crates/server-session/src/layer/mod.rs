@@ -25,6 +25,7 @@
 //! ```
 
 mod commit;
+pub(crate) mod deferred;
 mod future;
 #[allow(clippy::module_inception)]
 mod layer;

@@ -5,7 +5,8 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::commit::commit;
-use super::start::{start, Start};
+use super::deferred::Deferred;
+use super::start::{begin, Start};
 
 /// Marks a request that has no session because the store could not give
 /// one (not ready, or a load error under `ContinueWithoutSession`).
@@ -56,7 +57,21 @@ where
         let context = Arc::clone(&self.context);
         ResponseFuture::new(async move {
             let (mut head, body) = request.into_parts();
-            let session = match start(&context, &head).await {
+            let start = match begin(&context, &head) {
+                Ok(prelude) if context.config.lazy_load && prelude.needs_store() => {
+                    // Loaded by the extractor, if a handler asks for it.
+                    let deferred = Deferred::new(Arc::clone(&context), prelude);
+                    head.extensions.insert(Arc::clone(&deferred));
+                    let mut response = inner.call(Request::from_parts(head, body)).await?;
+                    if let Some(session) = deferred.loaded() {
+                        commit(&context, &session, &mut response).await;
+                    }
+                    return Ok(response);
+                }
+                Ok(prelude) => prelude.finish(&context, &head).await,
+                Err(start) => start,
+            };
+            let session = match start {
                 Start::WithoutSession => {
                     return inner.call(Request::from_parts(head, body)).await;
                 }

@@ -4,7 +4,7 @@ use http::request::Parts;
 use http::StatusCode;
 
 use crate::clock;
-use crate::config::{CorruptRecordPolicy, LoadErrorPolicy};
+use crate::config::{CookieOptions, CorruptRecordPolicy, LoadErrorPolicy};
 use crate::context::{copy_head, Context};
 use crate::engine::absolute::{self, Verdict};
 use crate::engine::end::{snapshot_on_load, Standing};
@@ -30,12 +30,31 @@ pub(crate) enum Start {
 
 /// express-session's entry steps (spec §2.1): gate, cookie, load or generate.
 pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
+    match begin(context, head) {
+        Ok(prelude) => prelude.finish(context, head).await,
+        Err(start) => start,
+    }
+}
+
+/// What the request's head says about its session, before any store call.
+pub(crate) struct Prelude {
+    cookie_options: Arc<CookieOptions>,
+    secure_request: bool,
+    cookie_id: Option<Arc<str>>,
+    cookie_value: Option<Arc<str>>,
+    head_copy: Option<Arc<Parts>>,
+    owner: u64,
+}
+
+/// The steps that need no store call: the layer gate, the path gate and
+/// the signed cookie. `Err` is how the request starts without a session.
+pub(crate) fn begin(context: &Arc<Context>, head: &Parts) -> Result<Prelude, Start> {
     // One session layer per request: an outer layer already decided.
     if head.extensions.get::<Session>().is_some() {
-        return Start::WithoutSession;
+        return Err(Start::WithoutSession);
     }
     if !context.store.is_ready() {
-        return Start::StoreUnavailable;
+        return Err(Start::StoreUnavailable);
     }
     let cookie_options = context.cookie_options(head);
     if !path_matches(
@@ -43,7 +62,7 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
         &cookie_options.path,
         context.config.path_match,
     ) {
-        return Start::WithoutSession;
+        return Err(Start::WithoutSession);
     }
     let secure_request = is_secure(head, context.config.proxy);
     let (cookie_id, cookie_value) =
@@ -56,10 +75,25 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
                 (None, None)
             }
         };
+    Ok(Prelude {
+        cookie_options,
+        secure_request,
+        cookie_id,
+        cookie_value,
+        head_copy: context.needs_head().then(|| Arc::new(copy_head(head))),
+        owner: context.next_owner(),
+    })
+}
 
-    let head_copy = context.needs_head().then(|| Arc::new(copy_head(head)));
-    let owner = context.next_owner();
-    let request_state = |live: Arc<Live>, cookie_id: Option<Arc<str>>| {
+impl Prelude {
+    /// Whether finishing needs the store: the request carries a validly
+    /// signed session ID. Only then is lazy loading worth it.
+    pub(crate) fn needs_store(&self) -> bool {
+        self.cookie_id.is_some()
+    }
+
+    /// The request's bookkeeping around a live session.
+    fn request_state(&self, context: &Context, live: Arc<Live>) -> SessionState {
         let (original_data, version) = {
             let state = live.lock();
             (Arc::clone(&state.data), state.version)
@@ -74,9 +108,9 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
             });
         SessionState {
             live,
-            owner,
-            cookie_value: cookie_value.clone(),
-            cookie_id,
+            owner: self.owner,
+            cookie_value: self.cookie_value.clone(),
+            cookie_id: self.cookie_id.clone(),
             original_id,
             original_data,
             saved,
@@ -84,109 +118,117 @@ pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
             must_save: false,
             touched_on_load: None,
             standing: Standing::Live,
-            cookie_options: Arc::clone(&cookie_options),
-            secure_request,
-            head: head_copy.clone(),
-        }
-    };
-
-    if let Some(id) = &cookie_id {
-        // Only a validly signed ID ever reaches the store. The store is asked
-        // even when a request in flight already holds this session: only the
-        // store knows whether it expired or was destroyed (by another
-        // process, a Node service, or a "sign out everywhere") since that
-        // request loaded it. Joining without asking would let one slow
-        // request keep a stolen cookie alive past both.
-        match context.timed(context.store.load_and_touch(id)).await {
-            Ok(Some((loaded, touched))) => {
-                let (data, created) = take_created(loaded.record.data);
-                let now = context.absolute_ms.map(|_| clock::now_ms());
-                let verdict = match now {
-                    None => Verdict::Off,
-                    Some(now) => absolute::judge(context.absolute_ms, created, now),
-                };
-                if verdict == Verdict::Reached {
-                    end_absolute(context, id).await;
-                } else {
-                    let created = match verdict {
-                        Verdict::Within { created, .. } => Some(created),
-                        // Kept as stored, so saving never drops it.
-                        _ => created,
-                    };
-                    // A store-side touch (to now + originalMaxAge) past the
-                    // deadline is brought back by the end-of-request touch.
-                    let touched_to = now.and_then(|now| {
-                        Some(now.saturating_add(loaded.record.cookie.original_max_age?))
-                    });
-                    let touched_for = (touched
-                        && !absolute::overshoots(touched_to, context.deadline(created)))
-                    .then(|| loaded.record.cookie.clone());
-                    let mut state =
-                        LiveState::new(loaded.record.cookie, data, Some(loaded.version));
-                    state.created = created;
-                    // A request already in flight on this session: share its
-                    // state, which holds changes not stored yet.
-                    let live = context.registry.join_or_insert(id, state);
-                    if !live.lock().destroyed {
-                        let mut state = request_state(live, cookie_id.clone());
-                        state.touched_on_load = touched_for;
-                        state.must_save = matches!(verdict, Verdict::Within { assigned: true, .. });
-                        return Start::With(Session::new(state, Arc::clone(context)));
-                    }
-                }
-            }
-            Ok(None) => {
-                tracing::debug!(
-                    session = %id_tag::tag(id),
-                    "session expired, destroyed or unknown; a new session starts"
-                );
-                // Gone from the store: requests still holding it must not
-                // write it back.
-                if let Some(live) = context.registry.get(id) {
-                    live.lock().destroyed = true;
-                }
-            }
-            Err(error @ StoreError::Corrupt { .. })
-                if context.config.corrupt_record == CorruptRecordPolicy::NewSession =>
-            {
-                // One user's unreadable record must not answer 500 on every
-                // request until it expires: they get a fresh session, and
-                // the record is left for whoever can read it (a Node service
-                // sharing the store may).
-                context.report("load", &SessionError::Store(error));
-            }
-            Err(error) => {
-                context.report("load", &SessionError::Store(error));
-                return match context.config.load_error {
-                    LoadErrorPolicy::InternalServerError => {
-                        Start::Refuse(StatusCode::INTERNAL_SERVER_ERROR)
-                    }
-                    LoadErrorPolicy::ServiceUnavailable => {
-                        Start::Refuse(StatusCode::SERVICE_UNAVAILABLE)
-                    }
-                    LoadErrorPolicy::ContinueWithoutSession => Start::StoreUnavailable,
-                };
-            }
+            cookie_options: Arc::clone(&self.cookie_options),
+            secure_request: self.secure_request,
+            head: self.head_copy.clone(),
         }
     }
 
-    // No cookie, or an unknown, expired or destroyed ID: a fresh session
-    // under a new ID, never the client's. Nobody else can know the new ID
-    // yet, so it needs no registry entry.
-    let id = match context.new_id(Some(head)) {
-        Ok(id) => Arc::from(id),
-        Err(error) => {
-            // A `genid` that returns an unusable ID is the application's bug:
-            // answer 500 rather than hand out a cookie that cannot work.
-            context.report("genid", &error);
-            return Start::Refuse(StatusCode::INTERNAL_SERVER_ERROR);
+    /// Loads the session the cookie names, or makes a new one.
+    pub(crate) async fn finish(self, context: &Arc<Context>, head: &Parts) -> Start {
+        let cookie_id = self.cookie_id.clone();
+        if let Some(id) = &cookie_id {
+            // Only a validly signed ID ever reaches the store. The store is asked
+            // even when a request in flight already holds this session: only the
+            // store knows whether it expired or was destroyed (by another
+            // process, a Node service, or a "sign out everywhere") since that
+            // request loaded it. Joining without asking would let one slow
+            // request keep a stolen cookie alive past both.
+            match context.timed(context.store.load_and_touch(id)).await {
+                Ok(Some((loaded, touched))) => {
+                    let (data, created) = take_created(loaded.record.data);
+                    let now = context.absolute_ms.map(|_| clock::now_ms());
+                    let verdict = match now {
+                        None => Verdict::Off,
+                        Some(now) => absolute::judge(context.absolute_ms, created, now),
+                    };
+                    if verdict == Verdict::Reached {
+                        end_absolute(context, id).await;
+                    } else {
+                        let created = match verdict {
+                            Verdict::Within { created, .. } => Some(created),
+                            // Kept as stored, so saving never drops it.
+                            _ => created,
+                        };
+                        // A store-side touch (to now + originalMaxAge) past the
+                        // deadline is brought back by the end-of-request touch.
+                        let touched_to = now.and_then(|now| {
+                            Some(now.saturating_add(loaded.record.cookie.original_max_age?))
+                        });
+                        let touched_for = (touched
+                            && !absolute::overshoots(touched_to, context.deadline(created)))
+                        .then(|| loaded.record.cookie.clone());
+                        let mut state =
+                            LiveState::new(loaded.record.cookie, data, Some(loaded.version));
+                        state.created = created;
+                        // A request already in flight on this session: share its
+                        // state, which holds changes not stored yet.
+                        let live = context.registry.join_or_insert(id, state);
+                        if !live.lock().destroyed {
+                            let mut state = self.request_state(context, live);
+                            state.touched_on_load = touched_for;
+                            state.must_save =
+                                matches!(verdict, Verdict::Within { assigned: true, .. });
+                            return Start::With(Session::new(state, Arc::clone(context)));
+                        }
+                    }
+                }
+                Ok(None) => {
+                    tracing::debug!(
+                        session = %id_tag::tag(id),
+                        "session expired, destroyed or unknown; a new session starts"
+                    );
+                    // Gone from the store: requests still holding it must not
+                    // write it back.
+                    if let Some(live) = context.registry.get(id) {
+                        live.lock().destroyed = true;
+                    }
+                }
+                Err(error @ StoreError::Corrupt { .. })
+                    if context.config.corrupt_record == CorruptRecordPolicy::NewSession =>
+                {
+                    // One user's unreadable record must not answer 500 on every
+                    // request until it expires: they get a fresh session, and
+                    // the record is left for whoever can read it (a Node service
+                    // sharing the store may).
+                    context.report("load", &SessionError::Store(error));
+                }
+                Err(error) => {
+                    context.report("load", &SessionError::Store(error));
+                    return match context.config.load_error {
+                        LoadErrorPolicy::InternalServerError => {
+                            Start::Refuse(StatusCode::INTERNAL_SERVER_ERROR)
+                        }
+                        LoadErrorPolicy::ServiceUnavailable => {
+                            Start::Refuse(StatusCode::SERVICE_UNAVAILABLE)
+                        }
+                        LoadErrorPolicy::ContinueWithoutSession => Start::StoreUnavailable,
+                    };
+                }
+            }
         }
-    };
-    let live = live::unregistered(id, context.new_live_state(&cookie_options, secure_request));
-    Start::With(Session::new(
-        request_state(live, cookie_id),
-        Arc::clone(context),
-    ))
+
+        // No cookie, or an unknown, expired or destroyed ID: a fresh session
+        // under a new ID, never the client's. Nobody else can know the new ID
+        // yet, so it needs no registry entry.
+        let id = match context.new_id(Some(head)) {
+            Ok(id) => Arc::from(id),
+            Err(error) => {
+                // A `genid` that returns an unusable ID is the application's bug:
+                // answer 500 rather than hand out a cookie that cannot work.
+                context.report("genid", &error);
+                return Start::Refuse(StatusCode::INTERNAL_SERVER_ERROR);
+            }
+        };
+        let live = live::unregistered(
+            id,
+            context.new_live_state(&self.cookie_options, self.secure_request),
+        );
+        Start::With(Session::new(
+            self.request_state(context, live),
+            Arc::clone(context),
+        ))
+    }
 }
 
 /// A session past its absolute timeout: gone from the store, and from any
