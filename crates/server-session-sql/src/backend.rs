@@ -373,8 +373,15 @@ pub(crate) fn pool_options<DB: Database>() -> sqlx::pool::PoolOptions<DB> {
 /// bounded by the default call timeout.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 pub(crate) async fn connect_pool<DB: Database>(url: &str) -> Result<Pool<DB>, StoreError> {
+    use sqlx::Connection as _;
     let options = pool_options::<DB>();
     crate::settings::timed(DEFAULT_CALL_TIMEOUT, async {
+        // One plain connection first: a pool retries a failing connect until
+        // its acquire timeout and then reports only `PoolTimedOut`, losing
+        // the cause (connection refused, authentication failed, unknown
+        // database) that this reports at once.
+        let probe = DB::Connection::connect(url).await.map_err(map_sqlx)?;
+        let _ = probe.close().await;
         options.connect(url).await.map_err(map_sqlx)
     })
     .await
