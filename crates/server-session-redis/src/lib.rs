@@ -78,7 +78,7 @@
 //! | Builder | connect-redis | Default |
 //! |---|---|---|
 //! | [`with_prefix`](RedisStore::with_prefix) | `prefix` | `"sess:"` (`""` allowed) |
-//! | [`with_default_ttl_secs`](RedisStore::with_default_ttl_secs) | `ttl` | 86400 (0 means 86400) |
+//! | [`with_default_ttl`](RedisStore::with_default_ttl) | `ttl` | 1 day, in whole seconds (zero means the default) |
 //! | [`with_disable_touch`](RedisStore::with_disable_touch) | `disableTouch` | `false` |
 //! | [`with_disable_ttl`](RedisStore::with_disable_ttl) | `disableTTL` | `false` |
 //! | [`with_scan_count`](RedisStore::with_scan_count) | `scanCount` | 100 |

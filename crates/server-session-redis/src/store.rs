@@ -190,11 +190,22 @@ impl RedisStore {
     }
 
     /// The TTL of records whose cookie has no `expires` (connect-redis's
-    /// `ttl`, default 86400 s). As in connect-redis, 0 means the default.
+    /// `ttl`, default 1 day), in whole seconds, rounded up; as in
+    /// connect-redis, zero means the default. The SQL stores' option of the
+    /// same name.
     #[must_use]
-    pub fn with_default_ttl_secs(mut self, secs: u64) -> Self {
+    pub fn with_default_ttl(mut self, ttl: Duration) -> Self {
+        let secs = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
         self.default_ttl_secs = ttl_secs_i64(if secs == 0 { DEFAULT_TTL_SECS } else { secs });
         self
+    }
+
+    /// The former form of [`with_default_ttl`](Self::with_default_ttl), in
+    /// seconds.
+    #[must_use]
+    #[deprecated(note = "use `with_default_ttl(Duration)`, as the SQL stores do")]
+    pub fn with_default_ttl_secs(self, secs: u64) -> Self {
+        self.with_default_ttl(Duration::from_secs(secs))
     }
 
     /// Makes [`touch`](Store::touch) a no-op (connect-redis's `disableTouch`).
@@ -592,12 +603,17 @@ mod tests {
         assert_eq!(store.call_timeout(), Duration::from_secs(5));
         let store = store
             .with_prefix("")
-            .with_default_ttl_secs(0)
+            .with_default_ttl(Duration::ZERO)
             .with_scan_count(0);
         assert_eq!(store.key("abc"), "abc");
         assert_eq!(store.default_ttl_secs(), 86_400);
         assert_eq!(store.scan_count(), 100);
-        assert_eq!(store.with_default_ttl_secs(60).default_ttl_secs(), 60);
+        assert_eq!(
+            store
+                .with_default_ttl(Duration::from_secs(60))
+                .default_ttl_secs(),
+            60
+        );
     }
 
     #[test]

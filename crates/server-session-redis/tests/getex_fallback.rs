@@ -72,7 +72,7 @@ async fn a_server_that_refuses_getex_gets_the_script() {
     let store = RedisStore::connect(&format!("redis://{}:{password}@{address}", user.name))
         .await
         .expect("connect as the ACL user")
-        .with_default_ttl_secs(300);
+        .with_default_ttl(std::time::Duration::from_secs(300));
 
     // Twice each: the first call meets the refusal, the later ones go
     // straight to the script.

@@ -112,7 +112,10 @@ async fn no_expiry_means_a_day(f: Fixture) {
     assert_ttl_near(f.raw.ttl(&key).await, 86_400);
 
     // Another default TTL, and 0 meaning the default, as `opts.ttl || 86400`.
-    let store = f.store.clone().with_default_ttl_secs(120);
+    let store = f
+        .store
+        .clone()
+        .with_default_ttl(std::time::Duration::from_secs(120));
     let _ = store
         .save(&id, &record_expiring(None, 2), SaveCondition::Upsert)
         .await

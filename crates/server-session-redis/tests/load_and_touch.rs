@@ -65,7 +65,7 @@ async fn load_and_touch(store: &RedisStore, id: &str) -> bool {
 }
 
 async fn check(store: RedisStore, raw: Raw) {
-    let store = store.with_default_ttl_secs(DEFAULT_TTL_SECS);
+    let store = store.with_default_ttl(std::time::Duration::from_secs(DEFAULT_TTL_SECS));
 
     // A persistent cookie: the TTL jumps from 5 s to ceil(originalMaxAge).
     let (id, key) = saved(&store, &raw, &record(Some(60_500), Some(5_000)), 5).await;
@@ -135,7 +135,7 @@ async fn check(store: RedisStore, raw: Raw) {
 /// so `load_and_touch` leaves it to the layer (`false`) as the Lua script
 /// did, with the expiry its save gave it, never a longer one.
 async fn check_non_positive_max_age(store: RedisStore, raw: Raw) {
-    let store = store.with_default_ttl_secs(DEFAULT_TTL_SECS);
+    let store = store.with_default_ttl(std::time::Duration::from_secs(DEFAULT_TTL_SECS));
     for max_age in [0, -5_000] {
         // Make the guess something long first.
         let (warm, _) = saved(&store, &raw, &record(Some(120_000), Some(5_000)), 5).await;
@@ -189,7 +189,7 @@ async fn load_and_touch_without_reload(store: &RedisStore, id: &str) -> bool {
 /// A value that is not a session is a typed error. It cannot be read for
 /// its TTL before GETEX, so it has the guessed TTL afterwards.
 async fn check_corrupt(store: RedisStore, raw: Raw) {
-    let store = store.with_default_ttl_secs(DEFAULT_TTL_SECS);
+    let store = store.with_default_ttl(std::time::Duration::from_secs(DEFAULT_TTL_SECS));
     let (warm, _) = saved(&store, &raw, &record(Some(120_000), Some(5_000)), 5).await;
     assert!(load_and_touch(&store, &warm).await);
     let id = unique("lat");

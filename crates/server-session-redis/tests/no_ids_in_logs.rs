@@ -99,7 +99,7 @@ async fn own_server_store(config: &[&str]) -> Option<(OwnServer, RedisStore)> {
     let store = RedisStore::connect(&format!("redis://127.0.0.1:{}", server.port))
         .await
         .expect("connect to the test's redis-server")
-        .with_default_ttl_secs(300);
+        .with_default_ttl(std::time::Duration::from_secs(300));
     Some((server, store))
 }
 

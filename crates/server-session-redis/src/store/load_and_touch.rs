@@ -444,7 +444,7 @@ mod tests {
         let store = RedisStore::connect(&url)
             .await
             .expect("connect")
-            .with_default_ttl_secs(300);
+            .with_default_ttl(std::time::Duration::from_secs(300));
         check_real_server(store).await;
     }
 
@@ -458,7 +458,7 @@ mod tests {
         let store = RedisStore::connect_cluster(&urls)
             .await
             .expect("connect")
-            .with_default_ttl_secs(300);
+            .with_default_ttl(std::time::Duration::from_secs(300));
         check_real_server(store).await;
     }
 }
