@@ -40,14 +40,13 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Form, Request};
-use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use server_session::config::{HARDENED_ABSOLUTE_TIMEOUT, HARDENED_IDLE_TIMEOUT};
-use server_session::{IsSecure, Session, SessionConfig, SessionLayer};
+use server_session::{IsSecure, Session, SessionConfig, SessionError, SessionLayer};
 
 mod support;
 
@@ -81,10 +80,6 @@ fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn internal(error: impl std::fmt::Display) -> Response {
-    (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response()
-}
-
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -106,13 +101,11 @@ fn deadline_text(signed_in_at_ms: u64) -> Option<String> {
     Some(httpdate::fmt_http_date(UNIX_EPOCH.checked_add(deadline)?))
 }
 
-async fn home(session: Session) -> Response {
-    let user = match session.get::<String>("user") {
-        Ok(user) => user,
-        Err(error) => return internal(error),
-    };
-    let Some(user) = user else {
-        return page(
+// `?` answers 503 for store trouble and 500 for a bug, with no detail for
+// the client (`SessionError::status`); the cause goes to the log.
+async fn home(session: Session) -> Result<Response, SessionError> {
+    let Some(user) = session.get::<String>("user")? else {
+        return Ok(page(
             "Sign in",
             "<form method=\"post\" action=\"/login\">\
              <p><label>Name <input id=\"name\" name=\"name\" required autofocus></label></p>\
@@ -122,12 +115,9 @@ async fn home(session: Session) -> Response {
              <p id=\"policy\">Otherwise you are signed out after 30 minutes without a visit. \
              Every session ends 12 hours after sign-in.</p>",
         )
-        .into_response();
+        .into_response());
     };
-    let visits = match session.update("visits", |n: Option<u64>| n.unwrap_or(0) + 1) {
-        Ok(visits) => visits,
-        Err(error) => return internal(error),
-    };
+    let visits = session.update("visits", |n: Option<u64>| n.unwrap_or(0) + 1)?;
     let deadline = match session
         .get::<u64>(SIGNED_IN_AT)
         .ok()
@@ -155,7 +145,7 @@ async fn home(session: Session) -> Response {
              and at {deadline} at the latest."
         )
     };
-    page(
+    Ok(page(
         "Welcome",
         &format!(
             "<p>Signed in as <strong id=\"user\">{}</strong>.</p>\
@@ -165,7 +155,7 @@ async fn home(session: Session) -> Response {
             escape(&user),
         ),
     )
-    .into_response()
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -174,23 +164,17 @@ struct SignIn {
     remember: Option<String>,
 }
 
-async fn login(session: Session, Form(form): Form<SignIn>) -> Response {
+async fn login(session: Session, Form(form): Form<SignIn>) -> Result<Redirect, SessionError> {
     let name = form.name.trim();
     if name.is_empty() {
-        return Redirect::to("/").into_response();
+        return Ok(Redirect::to("/"));
     }
     // A new ID on every privilege change defeats session fixation. The
     // anonymous session holds nothing worth keeping, so `regenerate` (a new,
     // empty session with a fresh 12-hour lifetime) rather than `cycle_id`.
-    if let Err(error) = session.regenerate().await {
-        return internal(error);
-    }
-    if let Err(error) = session.insert("user", name) {
-        return internal(error);
-    }
-    if let Err(error) = session.insert(SIGNED_IN_AT, now_ms()) {
-        return internal(error);
-    }
+    session.regenerate().await?;
+    session.insert("user", name)?;
+    session.insert(SIGNED_IN_AT, now_ms())?;
     if form.remember.is_some() {
         // An idle lifetime as long as the absolute timeout: every request
         // would push the expiry 12 hours ahead, and the layer caps it at 12
@@ -199,16 +183,14 @@ async fn login(session: Session, Form(form): Form<SignIn>) -> Response {
             .cookie()
             .set_max_age(Some(HARDENED_ABSOLUTE_TIMEOUT));
     }
-    Redirect::to("/").into_response()
+    Ok(Redirect::to("/"))
 }
 
-async fn logout(session: Session) -> Response {
+async fn logout(session: Session) -> Result<Redirect, SessionError> {
     // Deletes the session, and (with the hardened configuration) expires the
     // cookie so the browser forgets the ID at once.
-    if let Err(error) = session.destroy().await {
-        return internal(error);
-    }
-    Redirect::to("/").into_response()
+    session.destroy().await?;
+    Ok(Redirect::to("/"))
 }
 
 /// Tells the session layer that every request arrived over a secure
