@@ -211,3 +211,26 @@ async fn a_whole_lifecycle_logs_no_id_and_no_secret() {
         assert!(!debug.contains(secret), "Debug output holds a secret");
     }
 }
+
+#[test]
+fn a_secret_shorter_than_32_bytes_is_warned_about_when_the_layer_is_built() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    SessionLayer::new(MemoryStore::new(), SessionConfig::new("keyboard cat")).expect("accepted");
+    let log = captured.text();
+    assert!(log.contains("shorter than 32 bytes"), "{log}");
+    assert!(
+        !log.contains("keyboard cat"),
+        "the secret itself is not logged"
+    );
+    // A long enough secret says nothing.
+    let before = log.len();
+    SessionLayer::new(MemoryStore::new(), SessionConfig::new(SECRET)).expect("accepted");
+    assert_eq!(captured.text().len(), before);
+}
