@@ -127,3 +127,19 @@ async fn the_store_recovers_when_redis_comes_back() {
         .expect("save");
     assert!(store.load("a").await.expect("load").is_some());
 }
+
+#[tokio::test]
+async fn a_refused_connection_says_so() {
+    let error = RedisStore::connect("redis://127.0.0.1:1")
+        .await
+        .map(drop)
+        .expect_err("nothing listens on port 1");
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+}
