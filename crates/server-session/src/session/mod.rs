@@ -116,15 +116,21 @@ impl Session {
     /// session that was destroyed, unset or ended by another request: a dead
     /// session reads as empty, everywhere.
     fn read<R>(&self, dead: R, f: impl FnOnce(&LiveState) -> R) -> R {
-        let (live, standing) = {
-            let state = self.state();
-            (Arc::clone(&state.live), state.standing)
-        };
-        let state = live.lock();
-        if standing != Standing::Live || state.destroyed {
-            return dead;
+        loop {
+            let (live, standing) = {
+                let state = self.state();
+                (Arc::clone(&state.live), state.standing)
+            };
+            let state = live.lock();
+            if standing != Standing::Live || state.destroyed {
+                // Moved by a concurrent `cycle_id`, not ended: follow.
+                if standing == Standing::Live && live.moved_to.get().is_some() {
+                    continue;
+                }
+                return dead;
+            }
+            return f(&state);
         }
-        f(&state)
     }
 
     /// Runs `f` on the request's bookkeeping and the shared live state, if
@@ -133,16 +139,23 @@ impl Session {
         &self,
         f: impl FnOnce(&mut SessionState, &mut LiveState) -> R,
     ) -> Result<R, SessionError> {
-        let mut state = self.state();
-        if state.standing != Standing::Live {
-            return Err(SessionError::Gone);
+        loop {
+            let mut state = self.state();
+            if state.standing != Standing::Live {
+                return Err(SessionError::Gone);
+            }
+            let live = Arc::clone(&state.live);
+            let mut live_state = live.lock();
+            if live_state.destroyed {
+                // A concurrent `cycle_id` moved it while this request waited
+                // for the lock (it sets `moved_to` before letting go): follow.
+                if live.moved_to.get().is_some() {
+                    continue;
+                }
+                return Err(SessionError::Gone);
+            }
+            return Ok(f(&mut state, &mut live_state));
         }
-        let live = Arc::clone(&state.live);
-        let mut live_state = live.lock();
-        if live_state.destroyed {
-            return Err(SessionError::Gone);
-        }
-        Ok(f(&mut state, &mut live_state))
     }
 
     pub(crate) fn with_cookie<R>(&self, f: impl FnOnce(&mut CookieData) -> R) -> R {
@@ -155,11 +168,11 @@ impl Session {
     /// [`regenerate`](Self::regenerate) and [`cycle_id`](Self::cycle_id), and
     /// is empty once the session is dead (see the [module docs](self)).
     pub fn id(&self) -> String {
-        let state = self.state();
-        if state.standing != Standing::Live || state.live.lock().destroyed {
-            return String::new();
+        if self.read(false, |_| true) {
+            self.state().id().to_owned()
+        } else {
+            String::new()
         }
-        state.id().to_owned()
     }
 
     /// The value under `key`, converted from JSON.
@@ -365,8 +378,7 @@ impl Session {
     /// Whether the session is still live in this request (not destroyed or
     /// unset, here or by a concurrent request).
     pub fn is_live(&self) -> bool {
-        let state = self.state();
-        state.standing == Standing::Live && !state.live.lock().destroyed
+        self.read(false, |_| true)
     }
 
     /// Whether this request changed the data or the ID.
