@@ -14,6 +14,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
+use axum::extract::FromRequestParts as _;
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderValue, Method, Request, Response, Uri};
 use server_session::codec::{
@@ -80,6 +81,8 @@ struct ConfigChoice {
     resign_old_secret: bool,
     clear_cookie_on_destroy: bool,
     conflict: ConflictChoice,
+    /// Load the session only when the handler extracts it.
+    lazy_load: bool,
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -149,6 +152,16 @@ struct RequestSpec {
     /// What the server in front says (`IsSecure`), used when `proxy` is unset.
     secure_hint: Option<bool>,
     actions: Vec<Action>,
+    /// The handler never extracts its session (it still reads one the
+    /// layer loaded eagerly, which extracting would not change).
+    skip_session: bool,
+}
+
+/// What the handler is to do, passed in the request extensions.
+#[derive(Clone)]
+struct Plan {
+    actions: Vec<Action>,
+    skip_session: bool,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -426,6 +439,7 @@ fn config(choice: &ConfigChoice, name: &str, conflicts: Arc<AtomicUsize>) -> Ses
         })
         .with_resign_old_secret(choice.resign_old_secret)
         .with_clear_cookie_on_destroy(choice.clear_cookie_on_destroy)
+        .with_lazy_load(choice.lazy_load)
         .with_conflict_policy(match choice.conflict {
             ConflictChoice::Merge => ConflictPolicy::Merge,
             ConflictChoice::LastWriteWins => ConflictPolicy::LastWriteWins,
@@ -574,9 +588,10 @@ fn build_request(
     if let Some(secure) = spec.secure_hint {
         request.extensions_mut().insert(IsSecure(secure));
     }
-    request
-        .extensions_mut()
-        .insert(Arc::new(spec.actions.clone()));
+    request.extensions_mut().insert(Arc::new(Plan {
+        actions: spec.actions.clone(),
+        skip_session: spec.skip_session,
+    }));
     Some((request, sent_ids))
 }
 
@@ -626,16 +641,29 @@ fn is_secure(request: &Request<()>, proxy: Option<bool>) -> bool {
 
 async fn handler(request: Request<()>) -> Result<Response<String>, Infallible> {
     let mut response = Response::new(String::new());
-    let Some(session) = request.extensions().get::<Session>().cloned() else {
+    let (mut parts, ()) = request.into_parts();
+    let Some(plan) = parts.extensions.get::<Arc<Plan>>().cloned() else {
         return Ok(response);
     };
-    let actions = request
-        .extensions()
-        .get::<Arc<Vec<Action>>>()
-        .cloned()
-        .unwrap_or_default();
+    let session = if plan.skip_session {
+        parts.extensions.get::<Session>().cloned()
+    } else {
+        // The axum extractor, which also loads a lazy session. Over a
+        // MemoryStore it has no reason to refuse (a 500 or 503).
+        Option::<Session>::from_request_parts(&mut parts, &())
+            .await
+            .unwrap_or_else(|rejection| panic!("extractor refused: {rejection:?}"))
+    };
+    let Some(session) = session else {
+        return Ok(response);
+    };
     let mut seen = vec![session.id()];
-    for action in actions.iter() {
+    let actions = if plan.skip_session {
+        &[][..]
+    } else {
+        &plan.actions[..]
+    };
+    for action in actions {
         let result = match action {
             Action::Read(key) => {
                 let _ = session.get_value(key.as_str());
