@@ -10,7 +10,8 @@ use server_session::StoreError;
 ///
 /// Anything that says "the server or the cluster is not reachable right now"
 /// is [`StoreError::Connection`], so the layer's failure policy can treat it
-/// as transient; an I/O timeout inside redis-rs is a [`StoreError::Timeout`]
+/// as transient: this includes `READONLY` (a write reached a replica, such
+/// as a master Sentinel just demoted) and Sentinel knowing no master yet; an I/O timeout inside redis-rs is a [`StoreError::Timeout`]
 /// of the call's budget. Everything else (a script error, a wrong type, bad
 /// configuration) is [`StoreError::Backend`].
 ///
@@ -40,6 +41,9 @@ fn is_connection_error(error: &RedisError) -> bool {
                 | ErrorKind::TryAgain
                 | ErrorKind::BusyLoadingError
                 | ErrorKind::ClusterConnectionNotFound
+                | ErrorKind::ReadOnly
+                | ErrorKind::MasterNameNotFoundBySentinel
+                | ErrorKind::NoValidReplicasFoundBySentinel
         )
 }
 
@@ -109,6 +113,31 @@ mod tests {
         let error = RedisError::from((ErrorKind::ClusterDown, "CLUSTERDOWN"));
         let mapped = map_redis_error(error, Duration::from_secs(1));
         assert!(mapped.is_transient(), "{mapped:?}");
+    }
+
+    #[test]
+    fn a_demoted_master_and_a_missing_one_are_connection_errors() {
+        // As redis-rs parses `-READONLY You can't write against a read only
+        // replica.` (from a script too: `… script: <sha>, on @user_script:1.`).
+        let read_only = RedisError::from((
+            ErrorKind::ReadOnly,
+            "An error was signalled by the server",
+            "You can't write against a read only replica.".to_owned(),
+        ));
+        let mapped = map_redis_error(read_only, Duration::from_secs(1));
+        assert!(matches!(mapped, StoreError::Connection(_)), "{mapped:?}");
+        assert_eq!(
+            mapped.to_string(),
+            "session store connection failed: Redis read-only (READONLY)"
+        );
+        for kind in [
+            ErrorKind::MasterNameNotFoundBySentinel,
+            ErrorKind::NoValidReplicasFoundBySentinel,
+        ] {
+            let mapped =
+                map_redis_error(RedisError::from((kind, "sentinel")), Duration::from_secs(1));
+            assert!(mapped.is_transient(), "{mapped:?}");
+        }
     }
 
     #[test]
