@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 #[cfg(feature = "cluster")]
 use redis::Value;
-use redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult, ScriptInvocation};
+use redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, RedisResult, Script};
 
 /// The URL scheme that names a Redis Cluster by its seed nodes.
 pub(crate) const CLUSTER_SCHEME: &str = "redis+cluster://";
@@ -125,6 +125,14 @@ fn config_error(message: &'static str) -> RedisError {
     RedisError::from((ErrorKind::InvalidClientConfig, message))
 }
 
+/// `EVALSHA sha 1 key` for `script`; its arguments follow. Run it with
+/// [`Conn::eval`], which loads the script when the server lacks it.
+pub(crate) fn evalsha(script: &Script, key: &str) -> Cmd {
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(script.get_hash()).arg(1).arg(key);
+    cmd
+}
+
 /// A live connection: a self-healing [`ConnectionManager`] to one server,
 /// or a cluster connection that follows the slot map. Both are cheap
 /// handles onto a shared multiplexed connection, so each call clones one.
@@ -145,15 +153,57 @@ impl Conn {
         }
     }
 
-    /// Runs a script with EVALSHA, loading it first if the server lacks it.
-    pub(crate) async fn invoke<T: FromRedisValue>(
+    /// Runs a pipeline; in a cluster it goes to the node owning the first
+    /// key in it (a keyless command such as `WAIT` follows it there).
+    pub(crate) async fn query_pipeline<T: FromRedisValue>(
         &mut self,
-        invocation: &ScriptInvocation<'_>,
+        pipeline: &Pipeline,
     ) -> RedisResult<T> {
         match self {
-            Self::Standalone(conn) => invocation.invoke_async(conn).await,
+            Self::Standalone(conn) => pipeline.query_async(conn).await,
             #[cfg(feature = "cluster")]
-            Self::Cluster(conn) => invocation.invoke_async(conn).await,
+            Self::Cluster(conn) => pipeline.query_async(conn).await,
+        }
+    }
+
+    /// Loads a script into the script cache (of every node of a cluster).
+    pub(crate) async fn load_script(&mut self, script: &Script) -> RedisResult<String> {
+        match self {
+            Self::Standalone(conn) => script.load_async(conn).await,
+            #[cfg(feature = "cluster")]
+            Self::Cluster(conn) => script.load_async(conn).await,
+        }
+    }
+
+    /// Runs `cmd`, an `EVALSHA` of `script` made by [`evalsha`]; when the
+    /// server lacks the script, loads it and runs `cmd` again (what
+    /// redis-rs's `ScriptInvocation::invoke_async` does).
+    pub(crate) async fn eval<T: FromRedisValue>(
+        &mut self,
+        script: &Script,
+        cmd: &Cmd,
+    ) -> RedisResult<T> {
+        match self.query(cmd).await {
+            Err(error) if error.kind() == ErrorKind::NoScriptError => {
+                self.load_script(script).await?;
+                self.query(cmd).await
+            }
+            result => result,
+        }
+    }
+
+    /// As [`eval`](Self::eval), for a pipeline that holds such an `EVALSHA`.
+    pub(crate) async fn eval_pipeline<T: FromRedisValue>(
+        &mut self,
+        script: &Script,
+        pipeline: &Pipeline,
+    ) -> RedisResult<T> {
+        match self.query_pipeline(pipeline).await {
+            Err(error) if error.kind() == ErrorKind::NoScriptError => {
+                self.load_script(script).await?;
+                self.query_pipeline(pipeline).await
+            }
+            result => result,
         }
     }
 

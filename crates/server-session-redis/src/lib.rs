@@ -83,6 +83,7 @@
 //! | [`with_disable_ttl`](RedisStore::with_disable_ttl) | `disableTTL` | `false` |
 //! | [`with_scan_count`](RedisStore::with_scan_count) | `scanCount` | 100 |
 //! | [`with_call_timeout`](RedisStore::with_call_timeout) | — | 5 s, connecting included; past it a call fails with `StoreError::Timeout` |
+//! | [`with_durability`](RedisStore::with_durability) | — | off; see [Durability](#durability) |
 //!
 //! # Connections
 //!
@@ -99,7 +100,8 @@
 //! apply to every node).
 //!
 //! Errors: connection loss, refusal and cluster-down replies are
-//! `StoreError::Connection`; other server errors are `StoreError::Backend`;
+//! `StoreError::Connection`; other server errors are `StoreError::Backend`,
+//! as is a write too few replicas acknowledged ([Durability](#durability));
 //! a stored value that is not a session is `StoreError::Corrupt`. An error
 //! shows its category and the server's error code (`ERR`, `NOPERM`, …),
 //! never the server's message or redis-rs's detail, in `Display`, `Debug`
@@ -107,6 +109,61 @@
 //! replies (`ERR unknown command 'GETEX', with args beginning with:
 //! 'sess:<id>'`), and a session ID is a bearer credential. The same holds
 //! for the store's own log lines. I/O errors keep their text.
+//!
+//! # Durability
+//!
+//! [`RedisStore::with_durability`] makes every write wait until the given
+//! number of replicas acknowledged it, with `WAIT numreplicas timeout`
+//! pipelined after the write: one round trip, on the write's own
+//! connection, so `WAIT` counts that write.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use server_session_redis::{Durability, RedisStore};
+//!
+//! # async fn run() -> Result<(), server_session::StoreError> {
+//! let store = RedisStore::connect("redis://10.0.0.1:6379")
+//!     .await?
+//!     .with_durability(Durability::replicas(1).timeout(Duration::from_millis(500)));
+//! # let _ = store;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! | Write | With too few acknowledgements |
+//! |---|---|
+//! | `save` (`SET … EX`, `SET … NX EX`, the compare-and-set script, the `DEL` of an expired record) | fails: `StoreError::Backend` whose source is a [`ReplicationShortfall`] |
+//! | `touch` (`EXPIRE`), `destroy` (`DEL`), `clear` (`DEL`) | fails, the same way |
+//! | `load_and_touch` (`GETEX … EX`, its `EXPIRE` correction, or the script) | the record is returned, reported untouched: the layer touches it at the end of the request, which waits again |
+//! | a save that wrote nothing (a conflict) | `SaveOutcome::Conflict`, as without durability |
+//!
+//! **A failed write did land on the master**: Redis acknowledges the write
+//! before `WAIT` starts, and cannot take it back. The next read sees it,
+//! and it survives unless the master fails before a replica copies it. The
+//! store fails the call only so that the layer does not acknowledge it to
+//! the client (a 503, with the default commit policy). The error is not
+//! transient: the master answered, so the layer's circuit breaker stays
+//! closed and reads go on while the replicas lag.
+//!
+//! What it buys: an acknowledged write is on the master and on at least
+//! that many replicas, so a failover that promotes one of them keeps it.
+//! It is not strong consistency: a replica that
+//! acknowledged can itself fail, or lose the election to another (Redis's
+//! own caveat for `WAIT`). And the count applies after a failover too: a
+//! master with one replica and `replicas(1)` accepts no write once that
+//! replica is promoted, until another replica joins it.
+//!
+//! What it costs: every write, and the load of every request that extends
+//! the TTL, waits for the replicas to acknowledge (the master asks them at
+//! once; about one round trip between master and replica), and up to the
+//! timeout when they do not. Keep the timeout well under the call timeout.
+//!
+//! On Redis Cluster, the pipeline goes to the node that owns the write's
+//! key (redis-rs routes a pipeline by its first key; `WAIT` has none) and
+//! is sent again whole after a redirection, so `WAIT` counts the replicas of
+//! the node that took the write. `clear` then deletes key by key (a `DEL`
+//! of several keys spans slots, which one pipeline cannot), one round trip
+//! each.
 //!
 //! # Differences from connect-redis
 //!
@@ -126,7 +183,9 @@
 #![deny(missing_docs)]
 
 mod connection;
+mod durability;
 mod error;
 mod store;
 
+pub use durability::{Durability, ReplicationShortfall};
 pub use store::RedisStore;

@@ -13,9 +13,11 @@ use server_session::store::{
 use sha1::{Digest, Sha1};
 use tokio::sync::OnceCell;
 
-use crate::connection::{Conn, Target};
+use crate::connection::{evalsha, Conn, Target};
+use crate::durability::Durability;
 use crate::error::map_redis_error;
 
+mod durable;
 mod load_and_touch;
 
 use load_and_touch::TouchState;
@@ -77,6 +79,8 @@ pub struct RedisStore {
     disable_ttl: bool,
     call_timeout: Duration,
     scan_count: usize,
+    /// `None` when off (the default), never `Some` of zero replicas.
+    durability: Option<Durability>,
 }
 
 struct Shared {
@@ -178,6 +182,7 @@ impl RedisStore {
             disable_ttl: false,
             call_timeout: DEFAULT_CALL_TIMEOUT,
             scan_count: DEFAULT_SCAN_COUNT,
+            durability: None,
         }
     }
 
@@ -242,6 +247,29 @@ impl RedisStore {
             count
         };
         self
+    }
+
+    /// Makes every write wait until this many replicas acknowledged it
+    /// (Redis's `WAIT`, in the same round trip as the write); off by
+    /// default, and `Durability::replicas(0)` turns it off again.
+    ///
+    /// A save, destroy or touch that fewer replicas acknowledged within the
+    /// timeout fails with [`StoreError::Backend`] whose source is a
+    /// [`ReplicationShortfall`](crate::ReplicationShortfall), so the layer
+    /// does not acknowledge it (a 503 by default). **The write did land on
+    /// the master** and stays there: Redis cannot take it back. A load
+    /// that extends the TTL ([`Store::load_and_touch`]) reports its record
+    /// untouched instead, and the layer touches it at the end of the
+    /// request.
+    #[must_use]
+    pub fn with_durability(mut self, durability: Durability) -> Self {
+        self.durability = (durability.required_replicas() > 0).then_some(durability);
+        self
+    }
+
+    /// The durability writes wait for, if any.
+    pub fn durability(&self) -> Option<Durability> {
+        self.durability
     }
 
     /// The key prefix.
@@ -373,6 +401,7 @@ impl fmt::Debug for RedisStore {
             .field("disable_ttl", &self.disable_ttl)
             .field("call_timeout", &self.call_timeout)
             .field("scan_count", &self.scan_count)
+            .field("durability", &self.durability)
             .finish()
     }
 }
@@ -448,7 +477,7 @@ impl Store for RedisStore {
                         cmd = redis::cmd("DEL");
                         cmd.arg(&key);
                     }
-                    self.query::<Value>(&cmd).await?;
+                    self.write::<Value>(&cmd, None).await?.replicated()?;
                     true
                 }
                 SaveCondition::IfAbsent if ttl > 0 => {
@@ -457,9 +486,15 @@ impl Store for RedisStore {
                     if !self.disable_ttl {
                         cmd.arg("EX").arg(ttl);
                     }
-                    let reply = self.query::<Value>(&cmd).await?;
-                    // SET NX answers nil when the key exists.
-                    !matches!(reply, Value::Nil)
+                    let written = self.write::<Value>(&cmd, None).await?;
+                    // SET NX answers nil when the key exists: nothing was
+                    // written, so the replicas' count does not matter.
+                    if matches!(written.reply, Value::Nil) {
+                        false
+                    } else {
+                        written.replicated()?;
+                        true
+                    }
                 }
                 SaveCondition::IfAbsent => {
                     // An expired new record writes nothing, but must still
@@ -477,17 +512,19 @@ impl Store for RedisStore {
                     } else {
                         "ex"
                     };
-                    let mut invocation = COMPARE_AND_SET.key(&key);
-                    invocation
-                        .arg(lowercase_hex(expected.as_bytes()))
+                    let mut cmd = evalsha(&COMPARE_AND_SET, &key);
+                    cmd.arg(lowercase_hex(expected.as_bytes()))
                         .arg(&bytes)
                         .arg(mode)
                         .arg(ttl);
-                    let invocation = &invocation;
-                    let wrote: i64 = self
-                        .call(|mut conn| async move { conn.invoke(invocation).await })
-                        .await?;
-                    wrote == 1
+                    let written = self.write::<i64>(&cmd, Some(&COMPARE_AND_SET)).await?;
+                    // A conflict wrote nothing.
+                    if written.reply == 1 {
+                        written.replicated()?;
+                        true
+                    } else {
+                        false
+                    }
                 }
             };
             Ok(if written {
@@ -517,7 +554,10 @@ impl Store for RedisStore {
             // connect-redis relies on.
             let mut cmd = redis::cmd("EXPIRE");
             cmd.arg(self.key(id)).arg(self.ttl_of(record));
-            self.query::<Value>(&cmd).await.map(drop)
+            self.write::<Value>(&cmd, None)
+                .await?
+                .replicated()
+                .map(drop)
         })
     }
 
@@ -525,7 +565,10 @@ impl Store for RedisStore {
         Box::pin(async move {
             let mut cmd = redis::cmd("DEL");
             cmd.arg(self.key(id));
-            self.query::<Value>(&cmd).await.map(drop)
+            self.write::<Value>(&cmd, None)
+                .await?
+                .replicated()
+                .map(drop)
         })
     }
 
@@ -565,11 +608,22 @@ impl Store for RedisStore {
     fn clear(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             let keys = self.keys().await?;
+            if self.durability.is_some() && self.is_cluster() {
+                // A pipeline that ends with WAIT must keep to one slot (see
+                // `with_wait`), and redis-rs does not tell which keys share
+                // one: key by key.
+                for key in keys {
+                    let mut cmd = redis::cmd("DEL");
+                    cmd.arg(key);
+                    self.write::<Value>(&cmd, None).await?.replicated()?;
+                }
+                return Ok(());
+            }
             for batch in keys.chunks(KEYS_PER_BATCH) {
                 let mut cmd = redis::cmd("DEL");
                 cmd.arg(batch);
                 // In a cluster redis-rs splits the DEL by slot.
-                self.query::<Value>(&cmd).await?;
+                self.write::<Value>(&cmd, None).await?.replicated()?;
             }
             Ok(())
         })

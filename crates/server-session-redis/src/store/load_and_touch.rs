@@ -20,7 +20,9 @@ use std::sync::LazyLock;
 use redis::{RedisError, Script, Value};
 use server_session::store::{LoadedRecord, Record, StoreError};
 
+use super::durable::{shortfall, with_wait, Written};
 use super::{version_of, RedisStore};
+use crate::connection::evalsha;
 use crate::error::RedisFailure;
 
 /// Load and touch in one round trip, for servers without GETEX (Redis
@@ -68,8 +70,9 @@ pub(super) struct TouchState {
 
 /// The answer to a GETEX.
 enum Getex {
-    /// The stored value, if the key exists.
-    Read(Option<Vec<u8>>),
+    /// The stored value, if the key exists, and whether enough replicas
+    /// acknowledged the new TTL (always, without durability).
+    Read(Option<Vec<u8>>, bool),
     /// The server does not run GETEX.
     Refused(RedisError),
 }
@@ -140,10 +143,23 @@ impl RedisStore {
         let mut cmd = redis::cmd("GETEX");
         cmd.arg(&key).arg("EX").arg(sent);
         let cmd = &cmd;
+        let durable = self
+            .durability
+            .map(|durability| (with_wait(cmd, durability), durability));
+        let durable = durable.as_ref();
         let reply = self
             .call(|mut conn| async move {
-                match conn.query(cmd).await {
-                    Ok(stored) => Ok(Getex::Read(stored)),
+                let read = match durable {
+                    None => conn.query(cmd).await.map(|stored| (stored, true)),
+                    Some((pipeline, durability)) => conn
+                        .query_pipeline::<(Option<Vec<u8>>, i64)>(pipeline)
+                        .await
+                        .map(|(stored, acknowledged)| {
+                            (stored, shortfall(acknowledged, *durability).is_none())
+                        }),
+                };
+                match read {
+                    Ok((stored, replicated)) => Ok(Getex::Read(stored, replicated)),
                     // Kept out of `call`'s error mapping, which would make it
                     // an ordinary backend error.
                     Err(error) if getex_unsupported(&error) => Ok(Getex::Refused(error)),
@@ -151,8 +167,8 @@ impl RedisStore {
                 }
             })
             .await?;
-        let stored = match reply {
-            Getex::Read(stored) => stored,
+        let (stored, replicated) = match reply {
+            Getex::Read(stored, replicated) => (stored, replicated),
             Getex::Refused(error) => {
                 if !touch.use_script.swap(true, Ordering::Relaxed) {
                     // Not the server's message: an old server's `unknown
@@ -176,7 +192,10 @@ impl RedisStore {
         };
         let needed = self.touch_ttl_of(&loaded.record);
         let touched = if needed == sent {
-            true
+            // Under durability, a TTL too few replicas acknowledged is
+            // reported untouched: the layer's touch at the end of the
+            // request tries again, and fails if they still lag.
+            replicated
         } else if needed > 0 {
             // A wrong guess: a second round trip, and a better guess next
             // time. Applications that mix lifetimes (a "remember me" box)
@@ -229,7 +248,11 @@ impl RedisStore {
     /// the layer touch it at the end of the request, as without
     /// `load_and_touch`. Returns whether it succeeded.
     async fn touch_step(&self, cmd: &redis::Cmd, what: &str) -> bool {
-        match self.query::<Value>(cmd).await {
+        match self
+            .write::<Value>(cmd, None)
+            .await
+            .and_then(Written::replicated)
+        {
             Ok(_) => true,
             Err(error) => {
                 tracing::debug!(%error, "load_and_touch could not {what}; the layer touches instead");
@@ -244,20 +267,20 @@ impl RedisStore {
         id: &str,
     ) -> Result<Option<(LoadedRecord, bool)>, StoreError> {
         let key = self.key(id);
-        let mut invocation = LOAD_AND_TOUCH.key(&key);
-        invocation.arg(self.default_ttl_secs);
-        let invocation = &invocation;
-        let found: Option<(Vec<u8>, i64)> = self
-            .call(|mut conn| async move { conn.invoke(invocation).await })
+        let mut cmd = evalsha(&LOAD_AND_TOUCH, &key);
+        cmd.arg(self.default_ttl_secs);
+        let written = self
+            .write::<Option<(Vec<u8>, i64)>>(&cmd, Some(&LOAD_AND_TOUCH))
             .await?;
-        let Some((bytes, touched)) = found else {
+        let replicated = written.is_replicated();
+        let Some((bytes, touched)) = written.reply else {
             return Ok(None);
         };
         let loaded = LoadedRecord {
             record: Record::from_json(&bytes)?,
             version: version_of(&bytes),
         };
-        Ok(Some((loaded, touched == 1)))
+        Ok(Some((loaded, touched == 1 && replicated)))
     }
 
     /// Makes this store (and its clones) load and touch with the script,
