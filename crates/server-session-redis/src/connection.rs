@@ -1,12 +1,19 @@
 //! Where the store connects, and the one connection type it talks through.
 
 use std::collections::HashSet;
+#[cfg(feature = "sentinel")]
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 #[cfg(feature = "cluster")]
 use redis::Value;
 use redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, RedisResult, Script};
+
+use crate::sentinel::SENTINEL_SCHEME;
+
+#[cfg(feature = "sentinel")]
+mod sentinel;
 
 /// The URL scheme that names a Redis Cluster by its seed nodes.
 pub(crate) const CLUSTER_SCHEME: &str = "redis+cluster://";
@@ -25,17 +32,40 @@ pub(crate) enum Target {
     Standalone(redis::Client),
     #[cfg(feature = "cluster")]
     Cluster(Vec<redis::ConnectionInfo>),
+    /// Shared by the store's clones: the master found last, and the
+    /// sentinels to ask again.
+    #[cfg(feature = "sentinel")]
+    Sentinel(Arc<sentinel::SentinelShared>),
 }
 
 impl Target {
-    /// A target from a `redis://` (or `rediss://`, `unix://`) URL, or a
-    /// `redis+cluster://host:port,host:port` URL.
+    /// A target from a `redis://` (or `rediss://`, `unix://`) URL, a
+    /// `redis+cluster://host:port,host:port` URL, or a
+    /// `redis+sentinel://host:port,host:port/master-name` URL.
     pub(crate) fn from_url(url: &str) -> RedisResult<Self> {
         if let Some(rest) = url.strip_prefix(CLUSTER_SCHEME) {
             let nodes = cluster_node_urls(rest)?;
             return Self::cluster(&nodes);
         }
+        if url.starts_with(SENTINEL_SCHEME) {
+            return Self::sentinel(&crate::sentinel::parse_url(url)?);
+        }
         redis::Client::open(url).map(Self::Standalone)
+    }
+
+    /// A target whose master the sentinels name.
+    #[cfg(feature = "sentinel")]
+    pub(crate) fn sentinel(config: &crate::SentinelConfig) -> RedisResult<Self> {
+        let shared = sentinel::SentinelShared::new(config.resolve()?)?;
+        Ok(Self::Sentinel(Arc::new(shared)))
+    }
+
+    #[cfg(not(feature = "sentinel"))]
+    pub(crate) fn sentinel(config: &crate::SentinelConfig) -> RedisResult<Self> {
+        config.resolve()?;
+        Err(config_error(
+            "Redis Sentinel support needs the `sentinel` feature of server-session-redis",
+        ))
     }
 
     /// A cluster target from its seed nodes' URLs.
@@ -63,7 +93,26 @@ impl Target {
             Self::Standalone(_) => false,
             #[cfg(feature = "cluster")]
             Self::Cluster(_) => true,
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(_) => false,
         }
+    }
+
+    pub(crate) fn is_sentinel(&self) -> bool {
+        match self {
+            Self::Standalone(_) => false,
+            #[cfg(feature = "cluster")]
+            Self::Cluster(_) => false,
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(_) => true,
+        }
+    }
+
+    /// Whether a command that failed with `error` was refused unrun by a
+    /// node that is no longer the master, so that one retry, on the master
+    /// found anew, is safe: a Sentinel target's `READONLY`.
+    pub(crate) fn retries_elsewhere(&self, error: &RedisError) -> bool {
+        self.is_sentinel() && error.kind() == ErrorKind::ReadOnly
     }
 
     /// Opens the connection. Every attempt is bounded by `timeout`; the
@@ -85,6 +134,12 @@ impl Target {
                     .build()?;
                 client.get_async_connection().await.map(Conn::Cluster)
             }
+            // Connecting waits for the first call, which asks the sentinels.
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(shared) => Ok(Conn::Sentinel(sentinel::SentinelConn::new(
+                Arc::clone(shared),
+                timeout,
+            ))),
         }
     }
 }
@@ -121,7 +176,7 @@ fn cluster_node_urls(rest: &str) -> RedisResult<Vec<String>> {
     Ok(urls)
 }
 
-fn config_error(message: &'static str) -> RedisError {
+pub(crate) fn config_error(message: &'static str) -> RedisError {
     RedisError::from((ErrorKind::InvalidClientConfig, message))
 }
 
@@ -134,13 +189,17 @@ pub(crate) fn evalsha(script: &Script, key: &str) -> Cmd {
 }
 
 /// A live connection: a self-healing [`ConnectionManager`] to one server,
-/// or a cluster connection that follows the slot map. Both are cheap
-/// handles onto a shared multiplexed connection, so each call clones one.
+/// a cluster connection that follows the slot map, or a connection to the
+/// master Sentinel names, which asks Sentinel again when the master moves.
+/// All are cheap handles onto a shared multiplexed connection, so each
+/// call clones one.
 #[derive(Clone)]
 pub(crate) enum Conn {
     Standalone(ConnectionManager),
     #[cfg(feature = "cluster")]
     Cluster(redis::cluster_async::ClusterConnection),
+    #[cfg(feature = "sentinel")]
+    Sentinel(sentinel::SentinelConn),
 }
 
 impl Conn {
@@ -150,6 +209,11 @@ impl Conn {
             Self::Standalone(conn) => cmd.query_async(conn).await,
             #[cfg(feature = "cluster")]
             Self::Cluster(conn) => cmd.query_async(conn).await,
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(conn) => {
+                conn.run(|mut conn| async move { cmd.query_async(&mut conn).await })
+                    .await
+            }
         }
     }
 
@@ -163,6 +227,11 @@ impl Conn {
             Self::Standalone(conn) => pipeline.query_async(conn).await,
             #[cfg(feature = "cluster")]
             Self::Cluster(conn) => pipeline.query_async(conn).await,
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(conn) => {
+                conn.run(|mut conn| async move { pipeline.query_async(&mut conn).await })
+                    .await
+            }
         }
     }
 
@@ -172,6 +241,11 @@ impl Conn {
             Self::Standalone(conn) => script.load_async(conn).await,
             #[cfg(feature = "cluster")]
             Self::Cluster(conn) => script.load_async(conn).await,
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(conn) => {
+                conn.run(|mut conn| async move { script.load_async(&mut conn).await })
+                    .await
+            }
         }
     }
 
@@ -204,6 +278,17 @@ impl Conn {
                 self.query_pipeline(pipeline).await
             }
             result => result,
+        }
+    }
+
+    /// After a call on this connection ran out of time: a Sentinel
+    /// target's master may be failing over, so the next call asks the
+    /// sentinels again. Nothing for the other targets, whose connections
+    /// heal themselves.
+    pub(crate) fn after_timeout(&self) {
+        #[cfg(feature = "sentinel")]
+        if let Self::Sentinel(conn) = self {
+            conn.forget_master();
         }
     }
 
@@ -248,6 +333,8 @@ impl Conn {
     async fn scan_nodes(&mut self) -> RedisResult<Vec<Option<u16>>> {
         match self {
             Self::Standalone(_) => Ok(vec![None]),
+            #[cfg(feature = "sentinel")]
+            Self::Sentinel(_) => Ok(vec![None]),
             #[cfg(feature = "cluster")]
             Self::Cluster(conn) => {
                 use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};

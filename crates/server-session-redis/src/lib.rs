@@ -1,5 +1,6 @@
-//! A Redis and Redis Cluster store for [`server_session`], in
-//! [connect-redis]'s layout, so Rust and Node servers can share sessions.
+//! A Redis store for [`server_session`] (one server, a master found through
+//! Redis Sentinel, or Redis Cluster), in [connect-redis]'s layout, so Rust
+//! and Node servers can share sessions.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -13,14 +14,17 @@
 //!     .with_prefix("myapp:")
 //!     .with_call_timeout(Duration::from_secs(2));
 //!
-//! // …or a cluster, by its seed nodes (either form).
+//! // …or a cluster, by its seed nodes (either form)…
 //! let cluster = RedisStore::connect_cluster(&["redis://127.0.0.1:7001", "redis://127.0.0.1:7002"]).await?;
 //! let same = RedisStore::connect("redis+cluster://127.0.0.1:7001,127.0.0.1:7002").await?;
+//!
+//! // …or the master Sentinel names, found again after a failover.
+//! let sentinel = RedisStore::connect("redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster").await?;
 //!
 //! let outcome = store.save("abc", &Record::default(), SaveCondition::IfAbsent).await?;
 //! assert!(matches!(outcome, SaveOutcome::Saved(_)));
 //! let loaded = store.load("abc").await?.expect("just saved");
-//! # let _ = (cluster, same, loaded);
+//! # let _ = (cluster, same, sentinel, loaded);
 //! # Ok(())
 //! # }
 //! ```
@@ -87,19 +91,23 @@
 //!
 //! # Connections
 //!
-//! [`RedisStore::connect_lazy`] and [`RedisStore::connect_cluster_lazy`] only parse; the first
-//! call connects, within its timeout. [`RedisStore::connect`] and
-//! [`RedisStore::connect_cluster`] connect (and PING) at once. A standalone
-//! store uses redis-rs's `ConnectionManager`, which reconnects after a
-//! connection loss; a cluster store uses redis-rs's cluster connection,
-//! which follows the slot map and its changes.
+//! [`RedisStore::connect_lazy`], [`RedisStore::connect_cluster_lazy`] and
+//! [`RedisStore::connect_sentinel_lazy`] only parse; the first call
+//! connects, within its timeout. [`RedisStore::connect`],
+//! [`RedisStore::connect_cluster`] and [`RedisStore::connect_sentinel`]
+//! connect (and PING) at once. A standalone store uses redis-rs's
+//! `ConnectionManager`, which reconnects after a connection loss; a
+//! cluster store uses redis-rs's cluster connection, which follows the
+//! slot map and its changes; a Sentinel store, see [Sentinel](#sentinel).
 //!
 //! URL forms: `redis://[user:password@]host[:port][/db]`,
-//! `redis+unix:///path/to/socket`, and for a cluster
+//! `redis+unix:///path/to/socket`, for a cluster
 //! `redis+cluster://[user:password@]host:port,host:port,…` (the credentials
-//! apply to every node).
+//! apply to every node), and for Sentinel
+//! `redis+sentinel://[user:password@]host[:port],host[:port],…/master-name[?db=N]`.
 //!
-//! Errors: connection loss, refusal and cluster-down replies are
+//! Errors: connection loss, refusal, cluster-down replies, `READONLY` (a
+//! write that reached a replica) and "Sentinel names no master yet" are
 //! `StoreError::Connection`; other server errors are `StoreError::Backend`,
 //! as is a write too few replicas acknowledged ([Durability](#durability));
 //! a stored value that is not a session is `StoreError::Corrupt`. An error
@@ -109,6 +117,47 @@
 //! replies (`ERR unknown command 'GETEX', with args beginning with:
 //! 'sess:<id>'`), and a session ID is a bearer credential. The same holds
 //! for the store's own log lines. I/O errors keep their text.
+//!
+//! # Sentinel
+//!
+//! A store can follow the master that [Redis Sentinel] names, by URL or by
+//! [`SentinelConfig`]:
+//!
+//! ```text
+//! redis+sentinel://[user:password@]host[:port][,host[:port]…]/master-name[?db=N][&sentinel_username=U][&sentinel_password=P]
+//! ```
+//!
+//! The port defaults to 26379 ([`DEFAULT_SENTINEL_PORT`]). The credentials
+//! and `db` are the master's (and so those of whichever replica is promoted);
+//! the sentinels' own, if they have any, are the query parameters, or
+//! [`SentinelConfig::with_sentinel_password`].
+//!
+//! The first call asks the sentinels for the master (redis-rs's `sentinel`
+//! module: `SENTINEL MASTERS`, then the master's own `ROLE`, so a sentinel
+//! with an old view never points the store at a replica), each sentinel in
+//! turn with a share of the call timeout, starting with the one that
+//! answered last; then it opens one multiplexed connection to the master,
+//! shared by the store's clones. The calls go there, with no extra cost,
+//! until one of them shows that the master is gone or has moved: the
+//! connection broke or was refused (the master died, or Sentinel killed its
+//! clients when it demoted it), the reply is `READONLY` (it is a replica
+//! now), `MASTERDOWN` or `LOADING`, or the call ran out of its timeout (a
+//! hung master). Then the connection is dropped and the next call asks the
+//! sentinels again; one call asks, the others wait for its answer, and after
+//! a failed discovery calls fail at once for 100 ms before the next one asks.
+//! A command refused with `READONLY` never ran, so it is sent again once,
+//! to the master found anew, and the caller sees no error; any other failed
+//! call fails with `StoreError::Connection`, because a write that may have
+//! landed is never replayed.
+//!
+//! So the application needs no restart: during a failover (about
+//! `down-after-milliseconds` plus the election; 2–3 s in this crate's
+//! tests, with 1000 ms) calls fail fast with `StoreError::Connection`, and
+//! once the sentinels name the new master the next call finds it.
+//!
+//! Replication is asynchronous: a write the old master acknowledged but had
+//! not yet sent to its replicas is lost when Sentinel promotes one of them.
+//! [Durability](#durability) closes that window.
 //!
 //! # Durability
 //!
@@ -122,7 +171,7 @@
 //! use server_session_redis::{Durability, RedisStore};
 //!
 //! # async fn run() -> Result<(), server_session::StoreError> {
-//! let store = RedisStore::connect("redis://10.0.0.1:6379")
+//! let store = RedisStore::connect("redis+sentinel://10.0.0.1:26379,10.0.0.2:26379/mymaster")
 //!     .await?
 //!     .with_durability(Durability::replicas(1).timeout(Duration::from_millis(500)));
 //! # let _ = store;
@@ -146,8 +195,10 @@
 //! closed and reads go on while the replicas lag.
 //!
 //! What it buys: an acknowledged write is on the master and on at least
-//! that many replicas, so a failover that promotes one of them keeps it.
-//! It is not strong consistency: a replica that
+//! that many replicas, and Sentinel promotes the replica with the most
+//! data, so a failover keeps it. The failover test (a master SIGKILLed
+//! under a compare-and-set load) asserts that no acknowledged save is
+//! lost with `replicas(1)`. It is not strong consistency: a replica that
 //! acknowledged can itself fail, or lose the election to another (Redis's
 //! own caveat for `WAIT`). And the count applies after a failover too: a
 //! master with one replica and `replicas(1)` accepts no write once that
@@ -177,15 +228,19 @@
 //! | Feature | Enables | Default |
 //! |---|---|---|
 //! | `cluster` | Redis Cluster: [`RedisStore::connect_cluster`], `redis+cluster://` URLs | yes |
+//! | `sentinel` | Redis Sentinel: [`RedisStore::connect_sentinel`], `redis+sentinel://` URLs | yes |
 //!
 //! [connect-redis]: https://github.com/tj/connect-redis
+//! [Redis Sentinel]: https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod connection;
 mod durability;
 mod error;
+mod sentinel;
 mod store;
 
 pub use durability::{Durability, ReplicationShortfall};
+pub use sentinel::{SentinelConfig, DEFAULT_SENTINEL_PORT};
 pub use store::RedisStore;

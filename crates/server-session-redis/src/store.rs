@@ -16,6 +16,7 @@ use tokio::sync::OnceCell;
 use crate::connection::{evalsha, Conn, Target};
 use crate::durability::Durability;
 use crate::error::map_redis_error;
+use crate::sentinel::SentinelConfig;
 
 mod durable;
 mod load_and_touch;
@@ -94,8 +95,11 @@ impl RedisStore {
     /// use. Use [`connect`](Self::connect) to connect now.
     ///
     /// `url` is a redis-rs URL (`redis://[user:password@]host[:port][/db]`,
-    /// `redis+unix:///path`), or `redis+cluster://[user:password@]host:port,host:port,…`
-    /// for a Redis Cluster given by its seed nodes (feature `cluster`).
+    /// `redis+unix:///path`), `redis+cluster://[user:password@]host:port,host:port,…`
+    /// for a Redis Cluster given by its seed nodes (feature `cluster`), or
+    /// `redis+sentinel://[user:password@]host[:port],host[:port],…/master-name[?db=N]`
+    /// for the master that Redis Sentinel names (feature `sentinel`; see
+    /// [`SentinelConfig::from_url`] for the whole form).
     ///
     /// The same names as the SQL stores: `connect` connects now,
     /// `connect_lazy` on first use.
@@ -165,6 +169,35 @@ impl RedisStore {
     /// [`connect_cluster_lazy`](Self::connect_cluster_lazy).
     pub async fn connect_cluster<S: AsRef<str>>(urls: &[S]) -> Result<Self, StoreError> {
         let store = Self::connect_cluster_lazy(urls)?;
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// A store on the master that Redis Sentinel names, connecting on first
+    /// use; after a failover it finds the new master by itself (see the
+    /// [crate docs](crate#sentinel)).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Backend`] when the configuration is invalid (no master
+    /// name, no sentinel, a bad address) or the `sentinel` feature is off.
+    pub fn connect_sentinel_lazy(config: SentinelConfig) -> Result<Self, StoreError> {
+        Target::sentinel(&config)
+            .map(Self::with_target)
+            .map_err(StoreError::backend)
+    }
+
+    /// Asks the sentinels for the master and connects to it, within the
+    /// default call timeout (5 s).
+    ///
+    /// # Errors
+    ///
+    /// As [`connect`](Self::connect) and
+    /// [`connect_sentinel_lazy`](Self::connect_sentinel_lazy); a master
+    /// name the sentinels do not know is a [`StoreError::Connection`]
+    /// (`master name not found by sentinel`), as is a master that is down.
+    pub async fn connect_sentinel(config: SentinelConfig) -> Result<Self, StoreError> {
+        let store = Self::connect_sentinel_lazy(config)?;
         store.ping().await?;
         Ok(store)
     }
@@ -260,7 +293,8 @@ impl RedisStore {
     /// the master** and stays there: Redis cannot take it back. A load
     /// that extends the TTL ([`Store::load_and_touch`]) reports its record
     /// untouched instead, and the layer touches it at the end of the
-    /// request.
+    /// request. See the [crate docs](crate#durability) for what it
+    /// guarantees and what it costs.
     #[must_use]
     pub fn with_durability(mut self, durability: Durability) -> Self {
         self.durability = (durability.required_replicas() > 0).then_some(durability);
@@ -295,6 +329,11 @@ impl RedisStore {
     /// Whether this store talks to a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
         self.shared.target.is_cluster()
+    }
+
+    /// Whether this store finds its master through Redis Sentinel.
+    pub fn is_sentinel(&self) -> bool {
+        self.shared.target.is_sentinel()
     }
 
     /// The Redis key of a session ID: prefix + ID.
@@ -335,15 +374,28 @@ impl RedisStore {
                     // outage with the failure of its last reconnection
                     // attempt, and starts a new one. The command was never
                     // sent, so one retry is safe for every operation, and
-                    // spares that call an error once Redis is back.
-                    Err(error) if !retried && never_sent(&error) => retried = true,
+                    // spares that call an error once Redis is back. So is a
+                    // command a demoted master refused (READONLY), on the
+                    // master Sentinel names now.
+                    Err(error)
+                        if !retried
+                            && (never_sent(&error)
+                                || self.shared.target.retries_elsewhere(&error)) =>
+                    {
+                        retried = true;
+                    }
                     result => return result,
                 }
             }
         };
         match tokio::time::timeout(timeout, work).await {
             Ok(result) => result.map_err(|error| map_redis_error(error, timeout)),
-            Err(_elapsed) => Err(StoreError::Timeout(timeout)),
+            Err(_elapsed) => {
+                if let Some(conn) = self.shared.conn.get() {
+                    conn.after_timeout();
+                }
+                Err(StoreError::Timeout(timeout))
+            }
         }
     }
 
@@ -394,6 +446,7 @@ impl fmt::Debug for RedisStore {
         // The target is left out: its URL may hold a password.
         f.debug_struct("RedisStore")
             .field("cluster", &self.is_cluster())
+            .field("sentinel", &self.is_sentinel())
             .field("connected", &self.shared.conn.initialized())
             .field("prefix", &self.prefix)
             .field("default_ttl_secs", &self.default_ttl_secs)
