@@ -233,9 +233,10 @@ def port_open(port):
 
 
 class HarnessRedis:
-    def __init__(self, port, workdir):
+    def __init__(self, port, workdir, logdir):
         self.port = port
         self.dir = workdir
+        self.logfile = os.path.join(logdir, "redis.log")
         self.proc = None
 
     def start(self):
@@ -248,7 +249,7 @@ class HarnessRedis:
                 "--appendonly", "no",
                 "--dir", self.dir,
                 "--dbfilename", "faults.rdb",
-                "--logfile", os.path.join(self.dir, "redis.log"),
+                "--logfile", self.logfile,
                 "--daemonize", "no",
             ],
             stdout=subprocess.DEVNULL,
@@ -257,7 +258,7 @@ class HarnessRedis:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("redis-server exited (see %s/redis.log)" % self.dir)
+                raise RuntimeError("redis-server exited (see %s)" % self.logfile)
             try:
                 if redis_cmd(self.port, "PING", timeout=0.5) == "PONG":
                     return
@@ -819,6 +820,7 @@ def main():
         s for s in SCENARIOS if s in args.scenario]
     sys.setswitchinterval(0.001)
     signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
 
     workdir = tempfile.mkdtemp(prefix="faults-")
     logdir = args.logs or workdir
@@ -837,7 +839,7 @@ def main():
             if store == "redis":
                 if port_open(args.redis_port):
                     raise SystemExit("port %d is taken: pick another --redis-port" % args.redis_port)
-                ctx.redis = HarnessRedis(args.redis_port, workdir)
+                ctx.redis = HarnessRedis(args.redis_port, workdir, logdir)
                 ctx.redis.start()
                 ctx.store_url = "redis://127.0.0.1:%d" % args.redis_port
             else:
@@ -875,8 +877,7 @@ def main():
             print("results: %s" % args.json)
     finally:
         cleanup()
-        if not args.logs:
-            shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(workdir, ignore_errors=True)  # the dump; logs may be in --logs
 
 
 if __name__ == "__main__":
