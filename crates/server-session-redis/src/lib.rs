@@ -196,9 +196,12 @@
 //!
 //! What it buys: an acknowledged write is on the master and on at least
 //! that many replicas, and Sentinel promotes the replica with the most
-//! data, so a failover keeps it. The failover test (a master SIGKILLed
-//! under a compare-and-set load) asserts that no acknowledged save is
-//! lost with `replicas(1)`. It is not strong consistency: a replica that
+//! data, so a failover keeps it. The failover test (`tests/sentinel.rs`:
+//! the replicas cut off for 500 ms, then the master SIGKILLed, under a
+//! compare-and-set load) asserts that no acknowledged save is lost with
+//! `replicas(1)`; without durability the same run loses the saves the
+//! master acknowledged in those 500 ms (about 400 of 3,000). It is not
+//! strong consistency: a replica that
 //! acknowledged can itself fail, or lose the election to another (Redis's
 //! own caveat for `WAIT`). And the count applies after a failover too: a
 //! master with one replica and `replicas(1)` accepts no write once that
