@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use http::request::Parts;
 
+use crate::breaker::{Admission, Breaker};
 use crate::clock;
 use crate::codec::{self, Secrets};
 use crate::config::{CookieOptions, CookieSource, SessionConfig};
@@ -18,6 +19,7 @@ use crate::engine::cookie::new_session_cookie;
 use crate::engine::end::EndOptions;
 use crate::session::live::{LiveState, Registry};
 use crate::store::hashed_ids::HashedIds;
+use crate::store::retry;
 use crate::store::{Store, StoreError, StoreFuture};
 use crate::SessionError;
 
@@ -32,6 +34,8 @@ pub(crate) struct Context {
     next_owner: AtomicU64,
     /// The absolute timeout in milliseconds, if any.
     pub(crate) absolute_ms: Option<i64>,
+    /// Fails store calls fast while the store is down.
+    breaker: Option<Breaker>,
 }
 
 impl Context {
@@ -40,6 +44,7 @@ impl Context {
         store: Arc<dyn Store>,
     ) -> Result<Self, crate::ConfigError> {
         let secrets = config.validate()?;
+        let store = retry::RetryOnce::wrap(store);
         let store = match &config.id_hash_key {
             None => store,
             Some(key) => match HashedIds::new(store, key) {
@@ -62,6 +67,7 @@ impl Context {
         };
         Ok(Self {
             absolute_ms: config.absolute_timeout.map(crate::clock::duration_to_ms),
+            breaker: config.circuit_breaker.map(Breaker::new),
             config,
             secrets,
             store,
@@ -105,13 +111,25 @@ impl Context {
         self.next_owner.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Runs a store call under the configured timeout.
-    pub(crate) fn timed<'a, T>(&self, call: StoreFuture<'a, T>) -> Timed<StoreFuture<'a, T>> {
-        Timed {
+    /// Runs a store call under the configured timeout, unless the circuit
+    /// breaker is open: then it fails at once with
+    /// [`StoreError::Unavailable`], and the call is never started.
+    pub(crate) async fn timed<T>(&self, call: StoreFuture<'_, T>) -> Result<T, StoreError> {
+        let ticket = match self.breaker.as_ref().map(Breaker::admit) {
+            None => None,
+            Some(Admission::Call(ticket)) => Some(ticket),
+            Some(Admission::Refused) => return Err(StoreError::Unavailable),
+        };
+        let result = Timed {
             call,
             deadline: None,
             limit: self.config.store_timeout,
         }
+        .await;
+        if let Some(ticket) = ticket {
+            ticket.record(&result);
+        }
+        result
     }
 
     /// The cookie options for this request.

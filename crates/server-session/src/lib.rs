@@ -54,6 +54,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod breaker;
 mod clock;
 pub mod codec;
 pub mod config;
@@ -70,8 +71,9 @@ pub mod store;
 pub mod testing;
 
 pub use config::{
-    CommitErrorPolicy, ConfigError, ConflictPolicy, CookieOptions, CorruptRecordPolicy,
-    LoadErrorPolicy, PathMatch, SameSitePolicy, SecurePolicy, SessionConfig, Unset,
+    CircuitBreaker, CommitErrorPolicy, ConfigError, ConflictPolicy, CookieOptions,
+    CorruptRecordPolicy, LoadErrorPolicy, PathMatch, SameSitePolicy, SecurePolicy, SessionConfig,
+    Unset,
 };
 #[cfg(feature = "axum")]
 pub use extract::SessionRejection;

@@ -39,7 +39,8 @@ pub use hardened::{
     HARDENED_MIN_SECRET_BYTES,
 };
 pub use policy::{
-    CommitErrorPolicy, ConflictPolicy, CorruptRecordPolicy, LoadErrorPolicy, PathMatch, Unset,
+    CircuitBreaker, CommitErrorPolicy, ConflictPolicy, CorruptRecordPolicy, LoadErrorPolicy,
+    PathMatch, Unset,
 };
 
 use crate::codec::{self, Secrets};
@@ -76,6 +77,7 @@ pub struct SessionConfig {
     pub(crate) commit_error: CommitErrorPolicy,
     pub(crate) error_hook: Option<ErrorHook>,
     pub(crate) store_timeout: Duration,
+    pub(crate) circuit_breaker: Option<CircuitBreaker>,
     pub(crate) conflict: ConflictPolicy,
     pub(crate) resign_old_secret: bool,
     pub(crate) clear_cookie_on_destroy: bool,
@@ -113,6 +115,7 @@ impl fmt::Debug for SessionConfig {
             .field("corrupt_record", &self.corrupt_record)
             .field("commit_error", &self.commit_error)
             .field("store_timeout", &self.store_timeout)
+            .field("circuit_breaker", &self.circuit_breaker)
             .field("conflict", &self.conflict)
             .field("resign_old_secret", &self.resign_old_secret)
             .field("clear_cookie_on_destroy", &self.clear_cookie_on_destroy)
@@ -144,6 +147,7 @@ impl SessionConfig {
             commit_error: CommitErrorPolicy::ServiceUnavailable,
             error_hook: None,
             store_timeout: Duration::from_secs(5),
+            circuit_breaker: Some(CircuitBreaker::new()),
             conflict: ConflictPolicy::Merge,
             resign_old_secret: false,
             clear_cookie_on_destroy: false,
@@ -300,6 +304,15 @@ impl SessionConfig {
     #[must_use]
     pub fn with_store_timeout(mut self, timeout: Duration) -> Self {
         self.store_timeout = timeout;
+        self
+    }
+
+    /// Fail fast while the store is down (default: on, with
+    /// [`CircuitBreaker::new`]); `None` turns it off, and every call then
+    /// waits on the store up to the store timeout, as express does.
+    #[must_use]
+    pub fn with_circuit_breaker(mut self, breaker: Option<CircuitBreaker>) -> Self {
+        self.circuit_breaker = breaker;
         self
     }
 
@@ -462,6 +475,15 @@ impl SessionConfig {
             return Err(ConfigError::invalid(
                 "lazy_load",
                 "only the axum extractor loads a session lazily: enable the `axum` feature",
+            ));
+        }
+        if self
+            .circuit_breaker
+            .is_some_and(|breaker| breaker.failure_threshold == 0)
+        {
+            return Err(ConfigError::invalid(
+                "circuit_breaker.failure_threshold",
+                "must be at least 1",
             ));
         }
         if self.store_timeout.is_zero() {

@@ -90,3 +90,59 @@ pub enum ConflictPolicy {
     /// Give up with [`SessionError::Conflict`](crate::SessionError::Conflict).
     Fail,
 }
+
+/// Fail fast while the store is down: after `failure_threshold` store calls
+/// in a row failed with a connection error or a timeout, the layer stops
+/// calling the store and answers each call at once with
+/// [`StoreError::Unavailable`](crate::StoreError::Unavailable), which the
+/// [`LoadErrorPolicy`] and [`CommitErrorPolicy`] then answer as they answer
+/// any store failure. Meanwhile one request at a time, at most one every
+/// `probe_interval`, still calls the store as a probe; the first call that
+/// gets an answer closes the circuit again.
+///
+/// Without it, every request with a session cookie waits the whole store
+/// timeout while the store is stalled or unreachable, and a busy server
+/// piles up requests and connections behind it. On by default
+/// ([`SessionConfig::with_circuit_breaker`](crate::SessionConfig::with_circuit_breaker)).
+/// A stall shorter than the store timeout never opens it: only failed calls
+/// count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CircuitBreaker {
+    pub(crate) failure_threshold: u32,
+    pub(crate) probe_interval: std::time::Duration,
+}
+
+impl CircuitBreaker {
+    /// Opens after 3 failed calls in a row, and probes at most every 250 ms.
+    pub const fn new() -> Self {
+        Self {
+            failure_threshold: 3,
+            probe_interval: std::time::Duration::from_millis(250),
+        }
+    }
+
+    /// How many store calls in a row must fail before the circuit opens
+    /// (at least 1). A call that gets any answer from the store, even an
+    /// error reply, resets the count.
+    #[must_use]
+    pub const fn with_failure_threshold(mut self, failures: u32) -> Self {
+        self.failure_threshold = failures;
+        self
+    }
+
+    /// The least time between two probes while the circuit is open. A probe
+    /// that waits on a stalled store holds the slot until it times out, and
+    /// the store's return is noticed as soon as that probe gets its answer.
+    #[must_use]
+    pub const fn with_probe_interval(mut self, interval: std::time::Duration) -> Self {
+        self.probe_interval = interval;
+        self
+    }
+}
+
+impl Default for CircuitBreaker {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -143,6 +143,9 @@ use std::time::Duration;
 
 pub use sweeper::SweeperHandle;
 
+/// The MemoryStore's [`Store::kind`].
+pub(crate) const KIND: &str = "memory";
+
 use self::map::Sessions;
 use crate::clock;
 use crate::store::{LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreFuture};
@@ -373,6 +376,6 @@ impl Store for MemoryStore {
     }
 
     fn kind(&self) -> &'static str {
-        "memory"
+        KIND
     }
 }

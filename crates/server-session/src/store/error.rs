@@ -31,6 +31,12 @@ pub enum StoreError {
     /// The store does not implement this optional operation.
     #[error("session store does not support `{0}`")]
     Unsupported(&'static str),
+    /// The call was not made: the store's recent calls failed, so the
+    /// layer's circuit breaker answers at once instead of waiting on it
+    /// until a probe call succeeds (see
+    /// [`CircuitBreaker`](crate::config::CircuitBreaker)).
+    #[error("session store unavailable: recent calls failed, failing fast until it answers again")]
+    Unavailable,
 }
 
 impl StoreError {
@@ -54,6 +60,9 @@ impl StoreError {
 
     /// True for errors that a retry may cure (connection loss, timeouts).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Connection(_) | Self::Timeout(_))
+        matches!(
+            self,
+            Self::Connection(_) | Self::Timeout(_) | Self::Unavailable
+        )
     }
 }

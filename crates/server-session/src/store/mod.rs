@@ -81,6 +81,7 @@ pub(crate) mod cookie_data;
 mod error;
 pub(crate) mod hashed_ids;
 mod record;
+pub(crate) mod retry;
 mod version;
 
 use std::future::Future;

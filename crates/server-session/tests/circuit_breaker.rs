@@ -1,0 +1,320 @@
+//! While the store is stalled or unreachable, requests fail fast instead of
+//! each waiting the whole store timeout, and service resumes as soon as the
+//! store answers again (issue 12, item 3).
+//!
+//! The faults come from [`Faulty`], a wrapper around the real MemoryStore
+//! that can hang every call (a stalled store) or refuse it at once (a store
+//! that is down). The breaker does not depend on the store, so one store is
+//! enough here; `benches/faults.py` shows the same on real Redis and
+//! PostgreSQL outages.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use axum::Router;
+use server_session::store::{LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreFuture};
+use server_session::{
+    CircuitBreaker, CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer, StoreError,
+};
+
+use support::{get as get_path, get_with_cookie, wrap, Res, SECRET};
+
+/// How a call of [`Faulty`] goes.
+#[derive(Default)]
+struct Faults {
+    /// Calls wait until this is cleared.
+    stalled: AtomicBool,
+    /// Calls fail at once with a connection error.
+    down: AtomicBool,
+    /// Calls that reached the store.
+    calls: AtomicUsize,
+}
+
+struct Faulty {
+    inner: MemoryStore,
+    faults: Arc<Faults>,
+}
+
+impl Faulty {
+    async fn gate(&self) -> Result<(), StoreError> {
+        self.faults.calls.fetch_add(1, Ordering::SeqCst);
+        while self.faults.stalled.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if self.faults.down.load(Ordering::SeqCst) {
+            return Err(StoreError::connection(std::io::Error::from(
+                std::io::ErrorKind::ConnectionRefused,
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Store for Faulty {
+    fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>> {
+        Box::pin(async move {
+            self.gate().await?;
+            self.inner.load(id).await
+        })
+    }
+
+    fn load_and_touch<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<(LoadedRecord, bool)>> {
+        Box::pin(async move {
+            self.gate().await?;
+            self.inner.load_and_touch(id).await
+        })
+    }
+
+    fn save<'a>(
+        &'a self,
+        id: &'a str,
+        record: &'a Record,
+        condition: SaveCondition,
+    ) -> StoreFuture<'a, SaveOutcome> {
+        Box::pin(async move {
+            self.gate().await?;
+            self.inner.save(id, record, condition).await
+        })
+    }
+
+    fn touch<'a>(&'a self, id: &'a str, record: &'a Record) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.gate().await?;
+            self.inner.touch(id, record).await
+        })
+    }
+
+    fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.gate().await?;
+            self.inner.destroy(id).await
+        })
+    }
+
+    fn kind(&self) -> &'static str {
+        "faulty"
+    }
+}
+
+const STORE_TIMEOUT: Duration = Duration::from_millis(1_500);
+
+/// Far below the store timeout: a request answered within it did not wait
+/// on the store.
+const FAST: Duration = Duration::from_millis(500);
+
+fn config() -> SessionConfig {
+    SessionConfig::new(SECRET)
+        .with_resave(false)
+        .with_save_uninitialized(false)
+        .with_store_timeout(STORE_TIMEOUT)
+        .with_cookie(CookieOptions::new().with_max_age(Some(Duration::from_secs(60))))
+}
+
+fn app(config: SessionConfig) -> (Router, Arc<Faults>) {
+    async fn inc(session: Session) -> Result<String, server_session::SessionError> {
+        let n = session.get::<i64>("n")?.unwrap_or(0) + 1;
+        session.insert("n", n)?;
+        Ok(n.to_string())
+    }
+    async fn noop() -> &'static str {
+        "ok"
+    }
+    let faults = Arc::new(Faults::default());
+    let store = Faulty {
+        inner: MemoryStore::new(),
+        faults: Arc::clone(&faults),
+    };
+    let routes = Router::new()
+        .route("/inc", get(inc))
+        .route("/noop", get(noop));
+    let layer = SessionLayer::new(store, config).expect("valid options");
+    (wrap(routes, layer), faults)
+}
+
+async fn timed_get(app: &Router, cookie: &str) -> (Res, Duration) {
+    let started = Instant::now();
+    let res = get_with_cookie(app, "/inc", cookie).await;
+    (res, started.elapsed())
+}
+
+/// Requests until the breaker has opened: the first ones wait out the
+/// store timeout and fail.
+async fn open_the_breaker(app: &Router, cookie: &str) {
+    let waits: Vec<_> = (0..3).map(|_| timed_get(app, cookie)).collect();
+    for (res, took) in futures_util::future::join_all(waits).await {
+        assert_eq!(res.status.as_u16(), 500, "the load timed out: {}", res.body);
+        assert!(took >= STORE_TIMEOUT, "it waited for the store: {took:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_store_fails_requests_fast_once_the_breaker_opens() {
+    let (app, faults) = app(config());
+    let cookie = get_path(&app, "/inc").await.cookie();
+    faults.stalled.store(true, Ordering::SeqCst);
+    open_the_breaker(&app, &cookie).await;
+    let calls = faults.calls.load(Ordering::SeqCst);
+    // The first request after opening probes the store, and waits on it.
+    let probe = {
+        let app = app.clone();
+        let cookie = cookie.clone();
+        tokio::spawn(async move { timed_get(&app, &cookie).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for _ in 0..20 {
+        let (res, took) = timed_get(&app, &cookie).await;
+        assert_eq!(res.status.as_u16(), 500, "the load-error policy answers");
+        assert!(
+            took < FAST,
+            "answered without waiting on the store: {took:?}"
+        );
+    }
+    assert_eq!(
+        faults.calls.load(Ordering::SeqCst) - calls,
+        1,
+        "only the probe reached the stalled store"
+    );
+    // A request without a cookie, and a route that never asks for the
+    // session, do not wait either.
+    let started = Instant::now();
+    let res = get_path(&app, "/noop").await;
+    assert_eq!(res.status.as_u16(), 200);
+    assert!(started.elapsed() < FAST);
+    let (res, took) = probe.await.expect("the probe request");
+    assert_eq!(res.status.as_u16(), 500, "the probe timed out");
+    assert!(took >= STORE_TIMEOUT);
+}
+
+#[tokio::test]
+async fn service_resumes_as_soon_as_the_stalled_store_answers() {
+    let (app, faults) = app(config());
+    let cookie = get_path(&app, "/inc").await.cookie();
+    faults.stalled.store(true, Ordering::SeqCst);
+    open_the_breaker(&app, &cookie).await;
+    // This request becomes the probe: it waits on the stalled store.
+    let probe = {
+        let app = app.clone();
+        let cookie = cookie.clone();
+        tokio::spawn(async move { get_with_cookie(&app, "/inc", &cookie).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (res, _) = timed_get(&app, &cookie).await;
+    assert_eq!(res.status.as_u16(), 500, "refused while the probe waits");
+    faults.stalled.store(false, Ordering::SeqCst);
+    let probe = probe.await.expect("the probe request");
+    assert_eq!(
+        (probe.status.as_u16(), probe.body.as_str()),
+        (200, "2"),
+        "the probe gets the store's answer"
+    );
+    let (res, took) = timed_get(&app, &cookie).await;
+    assert_eq!((res.status.as_u16(), res.body.as_str()), (200, "3"));
+    assert!(took < FAST, "the circuit closed with the probe's answer");
+}
+
+#[tokio::test]
+async fn a_store_that_is_down_is_probed_at_most_once_per_interval() {
+    let interval = Duration::from_millis(200);
+    let config = config().with_circuit_breaker(Some(
+        CircuitBreaker::new()
+            .with_failure_threshold(2)
+            .with_probe_interval(interval),
+    ));
+    let (app, faults) = app(config);
+    let cookie = get_path(&app, "/inc").await.cookie();
+    faults.down.store(true, Ordering::SeqCst);
+    for _ in 0..2 {
+        let (res, _) = timed_get(&app, &cookie).await;
+        assert_eq!(res.status.as_u16(), 500);
+    }
+    let calls = faults.calls.load(Ordering::SeqCst);
+    let started = Instant::now();
+    let mut requests = 0;
+    while started.elapsed() < Duration::from_millis(1_000) {
+        let (res, took) = timed_get(&app, &cookie).await;
+        assert_eq!(res.status.as_u16(), 500);
+        assert!(took < FAST);
+        requests += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let probes = faults.calls.load(Ordering::SeqCst) - calls;
+    // About one probe per interval: 1 s / 200 ms, plus the one at opening.
+    // A probe is one call, or two when it loses its connection and is
+    // retried once.
+    assert!(
+        probes <= 2 * 7,
+        "{probes} calls reached the store during {requests} requests"
+    );
+    assert!(probes >= 1, "the store is still probed");
+    faults.down.store(false, Ordering::SeqCst);
+    let back = Instant::now();
+    loop {
+        let (res, _) = timed_get(&app, &cookie).await;
+        if res.status.as_u16() == 200 {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(3),
+            "service resumed after the store came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_changed_session_is_not_acknowledged_while_the_circuit_is_open() {
+    let (app, faults) = app(config());
+    faults.stalled.store(true, Ordering::SeqCst);
+    // New sessions: no load, only the save of the change, which times out.
+    for _ in 0..3 {
+        let res = get_path(&app, "/inc").await;
+        assert_eq!(res.status.as_u16(), 503);
+    }
+    // The next request probes the store, and waits on it.
+    let probe = {
+        let app = app.clone();
+        tokio::spawn(async move { get_path(&app, "/inc").await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = Instant::now();
+    let res = get_path(&app, "/inc").await;
+    assert_eq!(res.status.as_u16(), 503, "not a success: {}", res.body);
+    assert_eq!(res.header("retry-after"), Some("1"));
+    assert!(
+        res.header("set-cookie").is_none(),
+        "no cookie for an unsaved session"
+    );
+    assert!(started.elapsed() < FAST);
+    assert_eq!(probe.await.expect("the probe").status.as_u16(), 503);
+}
+
+#[tokio::test]
+async fn without_the_breaker_every_request_waits_for_the_store() {
+    let (app, faults) = app(config().with_circuit_breaker(None));
+    let cookie = get_path(&app, "/inc").await.cookie();
+    faults.stalled.store(true, Ordering::SeqCst);
+    for _ in 0..4 {
+        let (res, took) = timed_get(&app, &cookie).await;
+        assert_eq!(res.status.as_u16(), 500);
+        assert!(took >= STORE_TIMEOUT, "it waited: {took:?}");
+    }
+}
+
+#[test]
+fn a_zero_failure_threshold_is_refused() {
+    let config =
+        config().with_circuit_breaker(Some(CircuitBreaker::new().with_failure_threshold(0)));
+    let Err(error) = SessionLayer::new(MemoryStore::new(), config) else {
+        panic!("a zero threshold must be refused");
+    };
+    assert!(
+        error
+            .to_string()
+            .contains("circuit_breaker.failure_threshold"),
+        "{error}"
+    );
+}

@@ -1,0 +1,323 @@
+//! A store call whose connection drops is made once more, and costs the
+//! request nothing (issue 12, item 2). A save whose reply was lost is read
+//! back: it landed, it did not, or another writer got there first, and
+//! each ends with the right data and a truthful status.
+//!
+//! The connection loss is injected by [`Dropping`], a wrapper around each
+//! real store that fails one planned call with a connection error, either
+//! before passing it on (the request was lost) or after (the reply was).
+//! `connection_kills.rs` kills real connections under load instead.
+//!
+//! Every case runs on every store: the MemoryStore and SQLite always, Redis,
+//! PostgreSQL and MySQL when `REDIS_URL`, `POSTGRES_URL` and `MYSQL_URL` are
+//! set (an unset one prints `SKIPPED: …`, and fails under
+//! `SESSION_REQUIRE_SERVICES=1`).
+
+mod support;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use server_session::store::{LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreFuture};
+use server_session::{CookieOptions, Session, SessionConfig, SessionLayer, StoreError};
+
+use support::stores::stores;
+use support::{get as get_path, get_with_cookie, wrap, Res, SECRET};
+
+/// A store call, for planning a fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Call {
+    Load,
+    Save,
+}
+
+/// Where the connection drops.
+#[derive(Clone, Debug)]
+enum Drop {
+    /// Before the call reaches the store: nothing happened there.
+    Request,
+    /// After the store did the call: only the reply is lost.
+    Reply,
+    /// After the store did the call and another writer then set this key
+    /// to this value, before the reply (lost) would have arrived.
+    ReplyThenOtherWriter(&'static str, i64),
+}
+
+/// A real store whose planned calls lose their connection.
+struct Dropping {
+    inner: Arc<dyn Store>,
+    plan: Mutex<VecDeque<(Call, Drop)>>,
+    /// Saves that reached the inner store.
+    saves: AtomicUsize,
+}
+
+impl Dropping {
+    fn new(inner: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            plan: Mutex::default(),
+            saves: AtomicUsize::new(0),
+        })
+    }
+
+    /// The next `call` loses its connection at `drop`.
+    fn plan(&self, call: Call, drop: Drop) {
+        self.plan.lock().expect("the plan").push_back((call, drop));
+    }
+
+    fn planned(&self) -> usize {
+        self.plan.lock().expect("the plan").len()
+    }
+
+    fn take(&self, call: Call) -> Option<Drop> {
+        let mut plan = self.plan.lock().expect("the plan");
+        if plan.front().is_some_and(|(planned, _)| *planned == call) {
+            return plan.pop_front().map(|(_, drop)| drop);
+        }
+        None
+    }
+}
+
+fn dropped() -> StoreError {
+    StoreError::connection(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+}
+
+impl Store for Dropping {
+    fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>> {
+        Box::pin(async move {
+            match self.take(Call::Load) {
+                Some(Drop::Request) => Err(dropped()),
+                Some(_) => {
+                    let _ = self.inner.load(id).await;
+                    Err(dropped())
+                }
+                None => self.inner.load(id).await,
+            }
+        })
+    }
+
+    fn load_and_touch<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<(LoadedRecord, bool)>> {
+        Box::pin(async move {
+            match self.take(Call::Load) {
+                Some(Drop::Request) => Err(dropped()),
+                Some(_) => {
+                    let _ = self.inner.load_and_touch(id).await;
+                    Err(dropped())
+                }
+                None => self.inner.load_and_touch(id).await,
+            }
+        })
+    }
+
+    fn save<'a>(
+        &'a self,
+        id: &'a str,
+        record: &'a Record,
+        condition: SaveCondition,
+    ) -> StoreFuture<'a, SaveOutcome> {
+        Box::pin(async move {
+            let drop = self.take(Call::Save);
+            if matches!(drop, Some(Drop::Request)) {
+                return Err(dropped());
+            }
+            self.saves.fetch_add(1, Ordering::SeqCst);
+            let outcome = self.inner.save(id, record, condition).await;
+            match drop {
+                None => outcome,
+                Some(Drop::ReplyThenOtherWriter(key, value)) => {
+                    let mut data = record.data().clone();
+                    data.insert(key.to_owned(), value.into());
+                    let other = Record::new(record.cookie().clone(), data);
+                    let written = self
+                        .inner
+                        .save(id, &other, SaveCondition::Upsert)
+                        .await
+                        .expect("the other writer saves");
+                    assert!(matches!(written, SaveOutcome::Saved(_)));
+                    Err(dropped())
+                }
+                Some(_) => Err(dropped()),
+            }
+        })
+    }
+
+    fn touch<'a>(&'a self, id: &'a str, record: &'a Record) -> StoreFuture<'a, ()> {
+        self.inner.touch(id, record)
+    }
+
+    fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
+        self.inner.destroy(id)
+    }
+
+    fn kind(&self) -> &'static str {
+        "dropping"
+    }
+}
+
+fn config() -> SessionConfig {
+    SessionConfig::new(SECRET)
+        .with_resave(false)
+        .with_save_uninitialized(false)
+        .with_cookie(CookieOptions::new().with_max_age(Some(Duration::from_secs(60))))
+}
+
+/// `/inc` adds one to `n` (read-modify-write) and answers the new value;
+/// `/get/{key}` answers a key's value, or `none`.
+fn app(store: Arc<Dropping>) -> Router {
+    async fn inc(session: Session) -> Result<String, server_session::SessionError> {
+        let n = session.get::<i64>("n")?.unwrap_or(0) + 1;
+        session.insert("n", n)?;
+        Ok(n.to_string())
+    }
+    async fn read(
+        session: Session,
+        axum::extract::Path(key): axum::extract::Path<String>,
+    ) -> String {
+        match session.get::<i64>(&key) {
+            Ok(Some(value)) => value.to_string(),
+            _ => String::from("none"),
+        }
+    }
+    let routes = Router::new()
+        .route("/inc", get(inc))
+        .route("/get/{key}", get(read));
+    let layer = SessionLayer::from_arc(store, config()).expect("valid options");
+    wrap(routes, layer)
+}
+
+#[track_caller]
+fn expect_ok(store: &str, what: &str, res: &Res, body: &str) {
+    assert_eq!(
+        (res.status.as_u16(), res.body.as_str()),
+        (200, body),
+        "{store}: {what}"
+    );
+}
+
+/// A session holding `n = 1`, and the cookie that names it.
+async fn started(app: &Router, name: &str) -> String {
+    let first = get_path(app, "/inc").await;
+    expect_ok(name, "the session is created", &first, "1");
+    first.cookie()
+}
+
+#[tokio::test]
+async fn a_load_whose_request_was_lost_is_made_again() {
+    for (name, store) in stores().await {
+        let store = Dropping::new(store);
+        let app = app(Arc::clone(&store));
+        let cookie = started(&app, name).await;
+        store.plan(Call::Load, Drop::Request);
+        let res = get_with_cookie(&app, "/get/n", &cookie).await;
+        expect_ok(name, "the load is made again", &res, "1");
+        assert_eq!(store.planned(), 0, "{name}: the fault was hit");
+    }
+}
+
+#[tokio::test]
+async fn a_load_whose_reply_was_lost_is_made_again() {
+    for (name, store) in stores().await {
+        let store = Dropping::new(store);
+        let app = app(Arc::clone(&store));
+        let cookie = started(&app, name).await;
+        store.plan(Call::Load, Drop::Reply);
+        let res = get_with_cookie(&app, "/inc", &cookie).await;
+        expect_ok(name, "the increment goes through", &res, "2");
+        let res = get_with_cookie(&app, "/get/n", &cookie).await;
+        expect_ok(name, "and is stored", &res, "2");
+    }
+}
+
+#[tokio::test]
+async fn a_save_whose_request_was_lost_is_made_again() {
+    for (name, store) in stores().await {
+        let store = Dropping::new(store);
+        let app = app(Arc::clone(&store));
+        let cookie = started(&app, name).await;
+        store.plan(Call::Save, Drop::Request);
+        let res = get_with_cookie(&app, "/inc", &cookie).await;
+        expect_ok(name, "the save is made again", &res, "2");
+        let res = get_with_cookie(&app, "/get/n", &cookie).await;
+        expect_ok(name, "and is stored", &res, "2");
+    }
+}
+
+#[tokio::test]
+async fn a_save_whose_reply_was_lost_is_read_back_and_not_written_twice() {
+    for (name, store) in stores().await {
+        let store = Dropping::new(store);
+        let app = app(Arc::clone(&store));
+        let cookie = started(&app, name).await;
+        let saves = store.saves.load(Ordering::SeqCst);
+        store.plan(Call::Save, Drop::Reply);
+        let res = get_with_cookie(&app, "/inc", &cookie).await;
+        expect_ok(name, "the save landed and says so", &res, "2");
+        assert_eq!(
+            store.saves.load(Ordering::SeqCst) - saves,
+            1,
+            "{name}: the read-back found the save, so it was not made again"
+        );
+        // The version the read-back reported is the stored one: the next
+        // compare-and-set save succeeds at once.
+        let res = get_with_cookie(&app, "/inc", &cookie).await;
+        expect_ok(name, "the next increment", &res, "3");
+        let res = get_with_cookie(&app, "/get/n", &cookie).await;
+        expect_ok(name, "every increment is stored once", &res, "3");
+    }
+}
+
+#[tokio::test]
+async fn a_new_session_whose_first_save_lost_its_reply_keeps_its_cookie() {
+    for (name, store) in stores().await {
+        let store = Dropping::new(store);
+        let app = app(Arc::clone(&store));
+        store.plan(Call::Save, Drop::Reply);
+        let first = get_path(&app, "/inc").await;
+        expect_ok(name, "the new session is saved", &first, "1");
+        // Not mistaken for an ID another session holds: the same ID, and
+        // its cookie loads the data.
+        let res = get_with_cookie(&app, "/get/n", &first.cookie()).await;
+        expect_ok(name, "the cookie names the stored session", &res, "1");
+    }
+}
+
+#[tokio::test]
+async fn a_lost_reply_after_another_writer_merges_both_changes() {
+    for (name, store) in stores().await {
+        let store = Dropping::new(store);
+        let app = app(Arc::clone(&store));
+        let cookie = started(&app, name).await;
+        store.plan(Call::Save, Drop::ReplyThenOtherWriter("other", 7));
+        let res = get_with_cookie(&app, "/inc", &cookie).await;
+        expect_ok(name, "the increment is acknowledged", &res, "2");
+        let res = get_with_cookie(&app, "/get/other", &cookie).await;
+        expect_ok(name, "the other writer's change is kept", &res, "7");
+        let res = get_with_cookie(&app, "/get/n", &cookie).await;
+        expect_ok(name, "the increment is kept", &res, "2");
+    }
+}
+
+#[tokio::test]
+async fn a_save_that_loses_its_connection_twice_is_not_acknowledged() {
+    for (name, store) in stores().await {
+        let store = Dropping::new(store);
+        let app = app(Arc::clone(&store));
+        let cookie = started(&app, name).await;
+        store.plan(Call::Save, Drop::Request);
+        store.plan(Call::Save, Drop::Request);
+        let res = get_with_cookie(&app, "/inc", &cookie).await;
+        assert_eq!(
+            res.status.as_u16(),
+            503,
+            "{name}: an unsaved change is not a success ({})",
+            res.body
+        );
+        assert_eq!(res.header("retry-after"), Some("1"), "{name}");
+        let res = get_with_cookie(&app, "/get/n", &cookie).await;
+        expect_ok(name, "nothing was stored", &res, "1");
+    }
+}
