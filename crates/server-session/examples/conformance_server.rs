@@ -12,7 +12,7 @@
 //!   express 1.x defaults (so `resave` and `saveUninitialized` are true).
 //!   A value of the wrong type is refused (exit 2, with the option named).
 //! - `SESSION_STORE`: `memory` (default), `redis://…`, `redis+cluster://h:p,h:p`,
-//!   `postgres://…`, `mysql://…` or `sqlite://…` (Redis prefix `sess:`, SQL
+//!   `redis+sentinel://h:p,h:p/master`, `postgres://…`, `mysql://…` or `sqlite://…` (Redis prefix `sess:`, SQL
 //!   table `session`).
 //! - `X-Secure: true|false` request header: express's `req.secure`.
 //!

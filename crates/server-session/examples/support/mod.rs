@@ -18,6 +18,7 @@ pub(crate) enum Background {
 
 /// The store a URL names:
 /// `memory`, `redis://…`, `rediss://…`, `redis+cluster://host:port,host:port`,
+/// `redis+sentinel://host:port,host:port/master-name`,
 /// `postgres://…`, `mysql://…` (also MariaDB) or `sqlite://path`.
 /// The Redis key prefix is `sess:` and the SQL table `session`, the express
 /// stores' defaults.
@@ -32,7 +33,7 @@ pub(crate) async fn store_from_url(url: &str) -> Result<(Arc<dyn Store>, Backgro
             let sweeper = store.spawn_sweeper(Duration::from_secs(60));
             (Arc::new(store), Background::Sweeper(sweeper))
         }
-        "redis" | "rediss" | "redis+cluster" => {
+        "redis" | "rediss" | "redis+cluster" | "redis+sentinel" => {
             (Arc::new(RedisStore::connect(url).await.map_err(fail)?), Background::None)
         }
         "postgres" | "postgresql" => {
@@ -53,6 +54,6 @@ pub(crate) async fn store_from_url(url: &str) -> Result<(Arc<dyn Store>, Backgro
             let pruner = store.spawn_pruner(prune_every);
             (Arc::new(store), Background::Pruner(pruner))
         }
-        _ => return Err(format!("unsupported store URL `{url}`: use memory, redis://, redis+cluster://, postgres://, mysql:// or sqlite://")),
+        _ => return Err(format!("unsupported store URL `{url}`: use memory, redis://, redis+cluster://, redis+sentinel://, postgres://, mysql:// or sqlite://")),
     })
 }
