@@ -72,8 +72,8 @@ pub mod testing;
 
 pub use config::{
     CircuitBreaker, CommitErrorPolicy, ConfigError, ConflictPolicy, CookieOptions,
-    CorruptRecordPolicy, LoadErrorPolicy, PathMatch, SameSitePolicy, SecurePolicy, SessionConfig,
-    Unset,
+    CorruptRecordPolicy, ExpressPriority, ExpressSameSite, LoadErrorPolicy, PathMatch,
+    SameSitePolicy, SecurePolicy, SessionConfig, Unset,
 };
 #[cfg(feature = "axum")]
 pub use extract::SessionRejection;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::ConfigError;
 use crate::clock;
+use crate::store::attributes::{Case, Falsy, Member, Scalar, Spelling};
 use crate::store::cookie_data::{root_path, shared_path};
 use crate::store::{Priority, SameSite};
 
@@ -38,16 +39,142 @@ pub enum SameSitePolicy {
     Auto,
 }
 
-impl SameSitePolicy {
-    pub(crate) fn resolve(self, secure_request: bool) -> Option<SameSite> {
-        match self {
-            Self::Off => None,
-            Self::Strict => Some(SameSite::Strict),
-            Self::Lax => Some(SameSite::Lax),
-            Self::None => Some(SameSite::None),
-            Self::Auto if secure_request => Some(SameSite::None),
-            Self::Auto => Some(SameSite::Lax),
+/// express's `cookie.sameSite` option exactly as a Node app writes it:
+/// `true`, `false`, `null`, `"auto"`, or `"strict"`, `"lax"` or `"none"` in
+/// any case (`"Lax"`, `"STRICT"`).
+///
+/// It sends what the matching [`SameSitePolicy`] sends (`true` is
+/// `SameSite=Strict`, `"Lax"` is `SameSite=Lax`), and new sessions store it
+/// as given, as express does: a Node app sharing the store then reads back
+/// `req.session.cookie.sameSite === true` where it configured `true`. Give
+/// it to [`CookieOptions::with_express_same_site`]. A [`SameSitePolicy`]
+/// converts into one that stores lower case (`"lax"`; `Off` is `false`).
+///
+/// ```
+/// use serde_json::json;
+/// use server_session::{CookieOptions, ExpressSameSite, SameSitePolicy};
+///
+/// let same_site = ExpressSameSite::from_json(&json!(true)).expect("valid");
+/// assert_eq!(same_site.policy(), SameSitePolicy::Strict);
+/// assert_eq!(same_site.to_json(), json!(true));
+/// let cookie = CookieOptions::new().with_express_same_site(same_site);
+/// # let _ = cookie;
+/// assert_eq!(ExpressSameSite::from_json(&json!("sometimes")), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExpressSameSite(SameSiteOption);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum SameSiteOption {
+    /// `"auto"`: decided per new session, stored as `"none"` or `"lax"`.
+    Auto,
+    /// Stored as given.
+    Fixed(Member<SameSite>),
+}
+
+impl ExpressSameSite {
+    /// Reads express's option value. `None` for a value express-session
+    /// and the `cookie` package refuse (`option sameSite is invalid`): a
+    /// string other than `"auto"` (exactly) and the three keywords in any
+    /// case, or a truthy value of another type.
+    pub fn from_json(value: &serde_json::Value) -> Option<Self> {
+        if value.as_str() == Some("auto") {
+            return Some(Self(SameSiteOption::Auto));
         }
+        Member::from_json(Scalar::from(value)).map(|member| Self(SameSiteOption::Fixed(member)))
+    }
+
+    /// The option as JSON, as given.
+    pub fn to_json(self) -> serde_json::Value {
+        match self.0 {
+            SameSiteOption::Auto => serde_json::Value::from("auto"),
+            SameSiteOption::Fixed(member) => {
+                serde_json::to_value(member).unwrap_or(serde_json::Value::Null)
+            }
+        }
+    }
+
+    /// What it sends.
+    pub fn policy(self) -> SameSitePolicy {
+        match self.0 {
+            SameSiteOption::Auto => SameSitePolicy::Auto,
+            SameSiteOption::Fixed(member) => match member.value() {
+                None => SameSitePolicy::Off,
+                Some(SameSite::Strict) => SameSitePolicy::Strict,
+                Some(SameSite::Lax) => SameSitePolicy::Lax,
+                Some(SameSite::None) => SameSitePolicy::None,
+            },
+        }
+    }
+
+    /// What a new session stores: express's `'auto'` becomes `'none'` on a
+    /// secure request and `'lax'` otherwise; anything else is kept as given.
+    pub(crate) fn resolve(self, secure_request: bool) -> Member<SameSite> {
+        let lower = |same_site| Member::On(same_site, Spelling::Text(Case::LOWER));
+        match self.0 {
+            SameSiteOption::Auto if secure_request => lower(SameSite::None),
+            SameSiteOption::Auto => lower(SameSite::Lax),
+            SameSiteOption::Fixed(member) => member,
+        }
+    }
+}
+
+impl From<SameSitePolicy> for ExpressSameSite {
+    /// The policy, stored in lower case; `Off` is stored as `false`.
+    fn from(policy: SameSitePolicy) -> Self {
+        Self(match policy {
+            SameSitePolicy::Auto => SameSiteOption::Auto,
+            SameSitePolicy::Off => SameSiteOption::Fixed(Member::Off(Falsy::False)),
+            SameSitePolicy::Strict => SameSiteOption::Fixed(Member::typed(Some(SameSite::Strict))),
+            SameSitePolicy::Lax => SameSiteOption::Fixed(Member::typed(Some(SameSite::Lax))),
+            SameSitePolicy::None => SameSiteOption::Fixed(Member::typed(Some(SameSite::None))),
+        })
+    }
+}
+
+/// express's `cookie.priority` option exactly as a Node app writes it:
+/// `"low"`, `"medium"` or `"high"` in any case (`"HIGH"`, `"Medium"`), or
+/// a falsy `null`, `false`, `0` or `""` (no attribute).
+///
+/// It sends the same attribute as the matching [`Priority`] (`"HIGH"` is
+/// `Priority=High`), and new sessions store it as given, as express does.
+/// Give it to [`CookieOptions::with_express_priority`].
+///
+/// ```
+/// use serde_json::json;
+/// use server_session::{ExpressPriority, Priority};
+///
+/// let priority = ExpressPriority::from_json(&json!("LOW")).expect("valid");
+/// assert_eq!(priority.priority(), Some(Priority::Low));
+/// assert_eq!(priority.to_json(), json!("LOW"));
+/// assert_eq!(ExpressPriority::from_json(&json!(true)), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExpressPriority(Member<Priority>);
+
+impl ExpressPriority {
+    /// Reads express's option value. `None` for a value the `cookie`
+    /// package refuses (`option priority is invalid`): a truthy value that
+    /// is not one of the three keywords in some case.
+    pub fn from_json(value: &serde_json::Value) -> Option<Self> {
+        Member::from_json(Scalar::from(value)).map(Self)
+    }
+
+    /// The option as JSON, as given.
+    pub fn to_json(self) -> serde_json::Value {
+        serde_json::to_value(self.0).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The attribute it sends, if any.
+    pub fn priority(self) -> Option<Priority> {
+        self.0.value()
+    }
+}
+
+impl From<Priority> for ExpressPriority {
+    /// The priority, stored in lower case.
+    fn from(priority: Priority) -> Self {
+        Self(Member::typed(Some(priority)))
     }
 }
 
@@ -76,10 +203,11 @@ pub struct CookieOptions {
     // `None`: never set, so (as in express) left out of the stored cookie;
     // an explicit `Never`/`Off`/`false` is stored as `false`.
     pub(crate) secure: Option<SecurePolicy>,
-    pub(crate) same_site: Option<SameSitePolicy>,
+    pub(crate) same_site: Option<ExpressSameSite>,
     pub(crate) lifetime: Lifetime,
     pub(crate) partitioned: Option<bool>,
-    pub(crate) priority: Option<Priority>,
+    // Absent unless set, as in express.
+    pub(crate) priority: Member<Priority>,
 }
 
 impl Default for CookieOptions {
@@ -92,7 +220,7 @@ impl Default for CookieOptions {
             same_site: None,
             lifetime: Lifetime::BrowserSession,
             partitioned: None,
-            priority: None,
+            priority: Member::Absent,
         }
     }
 }
@@ -132,11 +260,30 @@ impl CookieOptions {
         self
     }
 
-    /// The `SameSite` attribute (default [`SameSitePolicy::Off`]).
+    /// The `SameSite` attribute (default [`SameSitePolicy::Off`]). New
+    /// sessions store it in lower case (`"lax"`; `Off` as `false`); see
+    /// [`with_express_same_site`](Self::with_express_same_site) to store
+    /// express's spelling.
     #[must_use]
     pub fn with_same_site(mut self, same_site: SameSitePolicy) -> Self {
+        self.same_site = Some(same_site.into());
+        self
+    }
+
+    /// The `SameSite` attribute from express's option as a Node app gives
+    /// it (`true`, `"Lax"`, …): the same attribute as its
+    /// [`policy`](ExpressSameSite::policy), and new sessions store the
+    /// option as given, as express does. Replaces an earlier
+    /// [`with_same_site`](Self::with_same_site).
+    #[must_use]
+    pub fn with_express_same_site(mut self, same_site: ExpressSameSite) -> Self {
         self.same_site = Some(same_site);
         self
+    }
+
+    /// The `SameSite` policy set, if any.
+    pub fn same_site(&self) -> Option<SameSitePolicy> {
+        self.same_site.map(ExpressSameSite::policy)
     }
 
     /// express's `maxAge`: the cookie and the stored session expire this
@@ -172,11 +319,30 @@ impl CookieOptions {
         self
     }
 
-    /// The `Priority` attribute.
+    /// The `Priority` attribute, stored in lower case (`"high"`); `None`
+    /// (the default) leaves it out. See
+    /// [`with_express_priority`](Self::with_express_priority) to store
+    /// express's spelling.
     #[must_use]
     pub fn with_priority(mut self, priority: Option<Priority>) -> Self {
-        self.priority = priority;
+        self.priority = Member::typed(priority);
         self
+    }
+
+    /// The `Priority` attribute from express's option as a Node app gives
+    /// it (`"HIGH"`, `"Low"`, `null`, …): the same attribute as its
+    /// [`priority`](ExpressPriority::priority), and new sessions store the
+    /// option as given, as express does. Replaces an earlier
+    /// [`with_priority`](Self::with_priority).
+    #[must_use]
+    pub fn with_express_priority(mut self, priority: ExpressPriority) -> Self {
+        self.priority = priority.0;
+        self
+    }
+
+    /// The `Priority` attribute set, if any.
+    pub fn priority(&self) -> Option<Priority> {
+        self.priority.value()
     }
 
     /// The cookie path, which also gates the layer.
@@ -249,6 +415,172 @@ impl CookieOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::Secrets;
+    use crate::engine::cookie::{new_session_cookie, set_cookie_header};
+    use serde_json::{json, Value};
+
+    /// What a new session made with `cookie` stores for `sameSite` and
+    /// `priority` (`Value::Null` inside `Some` for a stored `null`), and the
+    /// `SameSite`/`Priority` attributes its `Set-Cookie` carries.
+    fn new_session(
+        cookie: &CookieOptions,
+        secure_request: bool,
+    ) -> (Option<Value>, Option<Value>, Vec<String>) {
+        let data = new_session_cookie(cookie, secure_request, 0);
+        let stored = serde_json::to_value(&data).expect("cookie JSON");
+        let secrets = Secrets::new(["s"]).expect("a secret");
+        let header = set_cookie_header("sid", "id", None, &data, &secrets).expect("a header");
+        let attributes = header
+            .split("; ")
+            .filter(|part| part.starts_with("SameSite=") || part.starts_with("Priority="))
+            .map(String::from)
+            .collect();
+        (
+            stored.get("sameSite").cloned(),
+            stored.get("priority").cloned(),
+            attributes,
+        )
+    }
+
+    #[test]
+    fn express_same_site_is_stored_as_given_and_sent_as_cookie_0_7_sends_it() {
+        let cases = [
+            (json!(true), SameSitePolicy::Strict, Some("SameSite=Strict")),
+            (
+                json!("strict"),
+                SameSitePolicy::Strict,
+                Some("SameSite=Strict"),
+            ),
+            (
+                json!("STRICT"),
+                SameSitePolicy::Strict,
+                Some("SameSite=Strict"),
+            ),
+            (
+                json!("Strict"),
+                SameSitePolicy::Strict,
+                Some("SameSite=Strict"),
+            ),
+            (json!("lax"), SameSitePolicy::Lax, Some("SameSite=Lax")),
+            (json!("Lax"), SameSitePolicy::Lax, Some("SameSite=Lax")),
+            (json!("LAX"), SameSitePolicy::Lax, Some("SameSite=Lax")),
+            (json!("none"), SameSitePolicy::None, Some("SameSite=None")),
+            (json!("None"), SameSitePolicy::None, Some("SameSite=None")),
+            (json!("nOnE"), SameSitePolicy::None, Some("SameSite=None")),
+            (json!(false), SameSitePolicy::Off, None),
+            (json!(null), SameSitePolicy::Off, None),
+            (json!(0), SameSitePolicy::Off, None),
+            (json!(""), SameSitePolicy::Off, None),
+        ];
+        for (json, policy, attribute) in cases {
+            let option = ExpressSameSite::from_json(&json).unwrap_or_else(|| panic!("{json}"));
+            assert_eq!(option.policy(), policy, "{json}");
+            assert_eq!(option.to_json(), json, "{json}");
+            let cookie = CookieOptions::new().with_express_same_site(option);
+            assert_eq!(cookie.same_site(), Some(policy), "{json}");
+            for secure_request in [false, true] {
+                let (stored, _, sent) = new_session(&cookie, secure_request);
+                assert_eq!(stored.as_ref(), Some(&json), "{json} is stored as given");
+                assert_eq!(sent, Vec::from_iter(attribute.map(String::from)), "{json}");
+            }
+        }
+    }
+
+    #[test]
+    fn express_auto_is_exact_and_stores_what_express_resolves_it_to() {
+        let auto = ExpressSameSite::from_json(&json!("auto")).expect("auto");
+        assert_eq!(auto.policy(), SameSitePolicy::Auto);
+        assert_eq!(auto.to_json(), json!("auto"));
+        assert_eq!(auto, ExpressSameSite::from(SameSitePolicy::Auto));
+        let cookie = CookieOptions::new().with_express_same_site(auto);
+        let (stored, _, sent) = new_session(&cookie, false);
+        assert_eq!(stored, Some(json!("lax")));
+        assert_eq!(sent, ["SameSite=Lax"]);
+        let (stored, _, sent) = new_session(&cookie, true);
+        assert_eq!(stored, Some(json!("none")));
+        assert_eq!(sent, ["SameSite=None"]);
+        // express compares `=== 'auto'`; `cookie` then refuses the rest.
+        for json in [
+            json!("Auto"),
+            json!("AUTO"),
+            json!("sometimes"),
+            json!(1),
+            json!({}),
+        ] {
+            assert_eq!(ExpressSameSite::from_json(&json), None, "{json}");
+        }
+    }
+
+    #[test]
+    fn express_priority_is_stored_as_given_and_sent_as_cookie_0_7_sends_it() {
+        let cases = [
+            (json!("low"), Some(Priority::Low), Some("Priority=Low")),
+            (json!("LOW"), Some(Priority::Low), Some("Priority=Low")),
+            (json!("Low"), Some(Priority::Low), Some("Priority=Low")),
+            (
+                json!("medium"),
+                Some(Priority::Medium),
+                Some("Priority=Medium"),
+            ),
+            (
+                json!("Medium"),
+                Some(Priority::Medium),
+                Some("Priority=Medium"),
+            ),
+            (
+                json!("MEDIUM"),
+                Some(Priority::Medium),
+                Some("Priority=Medium"),
+            ),
+            (json!("high"), Some(Priority::High), Some("Priority=High")),
+            (json!("HIGH"), Some(Priority::High), Some("Priority=High")),
+            (json!("hIgH"), Some(Priority::High), Some("Priority=High")),
+            (json!(null), None, None),
+            (json!(false), None, None),
+            (json!(0), None, None),
+            (json!(""), None, None),
+        ];
+        for (json, priority, attribute) in cases {
+            let option = ExpressPriority::from_json(&json).unwrap_or_else(|| panic!("{json}"));
+            assert_eq!(option.priority(), priority, "{json}");
+            assert_eq!(option.to_json(), json, "{json}");
+            let cookie = CookieOptions::new().with_express_priority(option);
+            assert_eq!(cookie.priority(), priority, "{json}");
+            let (_, stored, sent) = new_session(&cookie, false);
+            assert_eq!(stored.as_ref(), Some(&json), "{json} is stored as given");
+            assert_eq!(sent, Vec::from_iter(attribute.map(String::from)), "{json}");
+        }
+        for json in [json!(true), json!("highest"), json!(3), json!([])] {
+            assert_eq!(ExpressPriority::from_json(&json), None, "{json}");
+        }
+    }
+
+    #[test]
+    fn typed_options_store_lower_case_as_before() {
+        let cases = [
+            (SameSitePolicy::Strict, Some(json!("strict"))),
+            (SameSitePolicy::Lax, Some(json!("lax"))),
+            (SameSitePolicy::None, Some(json!("none"))),
+            (SameSitePolicy::Off, Some(json!(false))),
+        ];
+        for (policy, json) in cases {
+            let cookie = CookieOptions::new().with_same_site(policy);
+            assert_eq!(new_session(&cookie, false).0, json, "{policy:?}");
+            assert_eq!(ExpressSameSite::from(policy).policy(), policy);
+        }
+        let (same_site, priority, sent) = new_session(&CookieOptions::new(), false);
+        assert_eq!((same_site, priority), (None, None), "left out unless set");
+        assert!(sent.is_empty());
+        let cookie = CookieOptions::new().with_priority(Some(Priority::High));
+        let (_, priority, sent) = new_session(&cookie, false);
+        assert_eq!(priority, Some(json!("high")));
+        assert_eq!(sent, ["Priority=High"]);
+        assert_eq!(
+            ExpressPriority::from(Priority::Medium).to_json(),
+            json!("medium")
+        );
+        assert_eq!(new_session(&cookie.with_priority(None), false).1, None);
+    }
 
     #[test]
     fn lifetimes_past_javascript_dates_name_the_option() {

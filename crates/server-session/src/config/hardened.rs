@@ -134,7 +134,7 @@ pub(crate) fn check_name_length(name: &str) -> Result<(), ConfigError> {
 pub(crate) fn check_needs_secure(options: &CookieOptions, strict: bool) -> Result<(), ConfigError> {
     let always_secure = options.secure == Some(SecurePolicy::Always);
     let auto_secure = options.secure == Some(SecurePolicy::Auto);
-    let problem = if options.same_site == Some(SameSitePolicy::None) && !always_secure {
+    let problem = if options.same_site() == Some(SameSitePolicy::None) && !always_secure {
         // `Auto` resolves to Secure exactly when the request is secure, and
         // `SameSite=Auto` already pairs None with Secure.
         (!auto_secure).then_some(("cookie.same_site", "SameSite=None needs Secure"))

@@ -32,7 +32,9 @@ use std::time::Duration;
 use http::request::Parts;
 
 pub(crate) use cookie_options::Lifetime;
-pub use cookie_options::{CookieOptions, SameSitePolicy, SecurePolicy};
+pub use cookie_options::{
+    CookieOptions, ExpressPriority, ExpressSameSite, SameSitePolicy, SecurePolicy,
+};
 pub use error::ConfigError;
 pub use hardened::{
     HARDENED_ABSOLUTE_TIMEOUT, HARDENED_COOKIE_NAME, HARDENED_IDLE_TIMEOUT,

@@ -2,7 +2,8 @@ use std::sync::Arc;
 
 use crate::clock;
 use crate::codec::{self, CookieError, Secrets, SetCookie};
-use crate::config::{CookieOptions, Lifetime, SameSitePolicy, SecurePolicy};
+use crate::config::{CookieOptions, Lifetime, SecurePolicy};
+use crate::store::attributes::Member;
 use crate::store::CookieData;
 
 /// The cookie a newly generated session starts with (express's `new
@@ -22,10 +23,9 @@ pub(crate) fn new_session_cookie(
             SecurePolicy::Always => true,
             SecurePolicy::Auto => secure_request,
         }),
-        same_site: options
-            .same_site
-            .and_then(|same_site| same_site.resolve(secure_request)),
-        same_site_off: options.same_site == Some(SameSitePolicy::Off),
+        same_site: options.same_site.map_or(Member::Absent, |same_site| {
+            same_site.resolve(secure_request)
+        }),
         partitioned: options.partitioned,
         priority: options.priority,
         ..CookieData::default()
@@ -80,8 +80,8 @@ pub(crate) fn set_cookie_header(
         http_only: cookie.http_only,
         secure: cookie.secure == Some(true),
         partitioned: cookie.partitioned == Some(true),
-        priority: cookie.priority,
-        same_site: cookie.same_site,
+        priority: cookie.priority(),
+        same_site: cookie.same_site(),
     }
     .to_header_value()
 }
@@ -101,7 +101,7 @@ pub(crate) fn clear_cookie_header(name: &str, cookie: &CookieData) -> Result<Str
         secure: cookie.secure == Some(true),
         partitioned: cookie.partitioned == Some(true),
         priority: None,
-        same_site: cookie.same_site,
+        same_site: cookie.same_site(),
     }
     .to_header_value()
 }

@@ -3,6 +3,7 @@ use std::time::{Duration, SystemTime};
 
 use super::Session;
 use crate::clock;
+use crate::store::attributes::Member;
 use crate::store::{CookieData, Priority, SameSite};
 
 /// The session's own cookie settings (express's `req.session.cookie`).
@@ -137,27 +138,28 @@ impl<'a> SessionCookie<'a> {
         self.write(|cookie| cookie.path = path);
     }
 
-    /// The `SameSite` attribute.
+    /// The `SameSite` attribute, however it is stored (express's `true`
+    /// and `"strict"` are both [`SameSite::Strict`]).
     pub fn same_site(&self) -> Option<SameSite> {
         self.read(CookieData::same_site)
     }
 
-    /// Sets the `SameSite` attribute.
+    /// Sets the `SameSite` attribute, stored in lower case (`"lax"`), or
+    /// leaves it out with `None`.
     pub fn set_same_site(&self, same_site: Option<SameSite>) {
-        self.write(|cookie| {
-            cookie.same_site = same_site;
-            cookie.same_site_off = false;
-        });
+        self.write(|cookie| cookie.same_site = Member::typed(same_site));
     }
 
-    /// The `Priority` attribute.
+    /// The `Priority` attribute, however it is stored (`"HIGH"` and
+    /// `"high"` are both [`Priority::High`]).
     pub fn priority(&self) -> Option<Priority> {
         self.read(CookieData::priority)
     }
 
-    /// Sets the `Priority` attribute.
+    /// Sets the `Priority` attribute, stored in lower case (`"high"`), or
+    /// leaves it out with `None`.
     pub fn set_priority(&self, priority: Option<Priority>) {
-        self.write(|cookie| cookie.priority = priority);
+        self.write(|cookie| cookie.priority = Member::typed(priority));
     }
 
     /// The `Partitioned` flag.

@@ -7,7 +7,10 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
+use super::attributes::{Member, Scalar};
 use crate::clock;
+
+pub use super::attributes::{Priority, SameSite};
 
 /// The path `"/"`, allocated once for the whole process.
 pub(crate) fn root_path() -> Arc<str> {
@@ -24,92 +27,6 @@ pub(crate) fn shared_path(path: &str) -> Arc<str> {
     }
 }
 
-/// The `SameSite` attribute of the session cookie.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum SameSite {
-    /// `SameSite=Strict`: never sent on cross-site requests.
-    Strict,
-    /// `SameSite=Lax`: sent on top-level cross-site navigations.
-    Lax,
-    /// `SameSite=None`: sent everywhere; browsers require `Secure` with it.
-    None,
-}
-
-impl SameSite {
-    /// The attribute's value as it appears in `Set-Cookie`.
-    pub fn as_attribute(self) -> &'static str {
-        match self {
-            Self::Strict => "Strict",
-            Self::Lax => "Lax",
-            Self::None => "None",
-        }
-    }
-
-    fn as_stored(self) -> &'static str {
-        match self {
-            Self::Strict => "strict",
-            Self::Lax => "lax",
-            Self::None => "none",
-        }
-    }
-
-    /// Parses express's spellings, case-insensitively (`"lax"`, `"Strict"`, …).
-    pub fn parse(text: &str) -> Option<Self> {
-        if text.eq_ignore_ascii_case("strict") {
-            Some(Self::Strict)
-        } else if text.eq_ignore_ascii_case("lax") {
-            Some(Self::Lax)
-        } else if text.eq_ignore_ascii_case("none") {
-            Some(Self::None)
-        } else {
-            None
-        }
-    }
-}
-
-/// The `Priority` attribute (a Chrome extension) of the session cookie.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Priority {
-    /// `Priority=Low`.
-    Low,
-    /// `Priority=Medium`.
-    Medium,
-    /// `Priority=High`.
-    High,
-}
-
-impl Priority {
-    /// The attribute's value as it appears in `Set-Cookie`.
-    pub fn as_attribute(self) -> &'static str {
-        match self {
-            Self::Low => "Low",
-            Self::Medium => "Medium",
-            Self::High => "High",
-        }
-    }
-
-    fn as_stored(self) -> &'static str {
-        match self {
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-        }
-    }
-
-    /// Parses `low`, `medium` or `high`, case-insensitively.
-    pub fn parse(text: &str) -> Option<Self> {
-        if text.eq_ignore_ascii_case("low") {
-            Some(Self::Low)
-        } else if text.eq_ignore_ascii_case("medium") {
-            Some(Self::Medium)
-        } else if text.eq_ignore_ascii_case("high") {
-            Some(Self::High)
-        } else {
-            None
-        }
-    }
-}
-
 /// The session cookie's settings as express stores them (`sess.cookie`).
 ///
 /// Times are milliseconds: `expires` since the Unix epoch, `original_max_age`
@@ -119,7 +36,9 @@ impl Priority {
 pub struct CookieData {
     pub(crate) original_max_age: Option<i64>,
     pub(crate) partitioned: Option<bool>,
-    pub(crate) priority: Option<Priority>,
+    // `priority` and `sameSite` as express keeps them: absent, a falsy
+    // value, or the attribute as it was spelled (`"HIGH"`, `true`, `"Lax"`).
+    pub(crate) priority: Member<Priority>,
     pub(crate) expires: Option<i64>,
     pub(crate) secure: Option<bool>,
     pub(crate) http_only: bool,
@@ -128,10 +47,7 @@ pub struct CookieData {
     // Shared: almost every cookie's path is "/", and records are cloned on
     // every load, so the path must not cost an allocation each time.
     pub(crate) path: Arc<str>,
-    pub(crate) same_site: Option<SameSite>,
-    /// `sameSite` was set to `false` explicitly (no attribute either way;
-    /// express keeps the `false` in the record, and so do we).
-    pub(crate) same_site_off: bool,
+    pub(crate) same_site: Member<SameSite>,
 }
 
 impl Default for CookieData {
@@ -140,14 +56,13 @@ impl Default for CookieData {
         Self {
             original_max_age: None,
             partitioned: None,
-            priority: None,
+            priority: Member::Absent,
             expires: None,
             secure: None,
             http_only: true,
             domain: None,
             path: root_path(),
-            same_site: None,
-            same_site_off: false,
+            same_site: Member::Absent,
         }
     }
 }
@@ -194,14 +109,16 @@ impl CookieData {
         &self.path
     }
 
-    /// The `SameSite` attribute.
+    /// The `SameSite` attribute, however the record spells it (`true` and
+    /// `"strict"` are both [`SameSite::Strict`]).
     pub fn same_site(&self) -> Option<SameSite> {
-        self.same_site
+        self.same_site.value()
     }
 
-    /// The `Priority` attribute.
+    /// The `Priority` attribute, however the record spells it (`"HIGH"` and
+    /// `"high"` are both [`Priority::High`]).
     pub fn priority(&self) -> Option<Priority> {
-        self.priority
+        self.priority.value()
     }
 
     /// The `Partitioned` flag, when one was set.
@@ -256,17 +173,17 @@ impl CookieData {
         self
     }
 
-    /// Sets `SameSite`.
+    /// Sets `SameSite`, stored in lower case (`"lax"`); `None` leaves it out.
     #[must_use]
     pub fn with_same_site(mut self, same_site: Option<SameSite>) -> Self {
-        self.same_site = same_site;
+        self.same_site = Member::typed(same_site);
         self
     }
 
-    /// Sets `Priority`.
+    /// Sets `Priority`, stored in lower case (`"high"`); `None` leaves it out.
     #[must_use]
     pub fn with_priority(mut self, priority: Option<Priority>) -> Self {
-        self.priority = priority;
+        self.priority = Member::typed(priority);
         self
     }
 
@@ -333,8 +250,8 @@ impl Serialize for CookieData {
         if let Some(partitioned) = self.partitioned {
             map.serialize_entry("partitioned", &partitioned)?;
         }
-        if let Some(priority) = self.priority {
-            map.serialize_entry("priority", priority.as_stored())?;
+        if self.priority.is_present() {
+            map.serialize_entry("priority", &self.priority)?;
         }
         match self.expires {
             Some(ms) => map.serialize_entry("expires", &clock::to_iso(ms))?,
@@ -348,10 +265,8 @@ impl Serialize for CookieData {
             map.serialize_entry("domain", &**domain)?;
         }
         map.serialize_entry("path", &*self.path)?;
-        if let Some(same_site) = self.same_site {
-            map.serialize_entry("sameSite", same_site.as_stored())?;
-        } else if self.same_site_off {
-            map.serialize_entry("sameSite", &false)?;
+        if self.same_site.is_present() {
+            map.serialize_entry("sameSite", &self.same_site)?;
         }
         map.end()
     }
@@ -368,6 +283,8 @@ enum Loose {
     Int(i64),
     Float(f64),
     Text(String),
+    Null,
+    /// An array or an object.
     Other,
 }
 
@@ -398,10 +315,10 @@ impl<'de> Deserialize<'de> for Loose {
                 Ok(Loose::Text(value))
             }
             fn visit_unit<E: de::Error>(self) -> Result<Loose, E> {
-                Ok(Loose::Other)
+                Ok(Loose::Null)
             }
             fn visit_none<E: de::Error>(self) -> Result<Loose, E> {
-                Ok(Loose::Other)
+                Ok(Loose::Null)
             }
             fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Loose, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
@@ -423,7 +340,18 @@ impl Loose {
             Self::Int(n) => Some(*n != 0),
             Self::Float(n) => Some(*n != 0.0),
             Self::Text(text) => Some(!text.is_empty()),
-            Self::Other => None,
+            Self::Null | Self::Other => None,
+        }
+    }
+
+    fn scalar(&self) -> Scalar<'_> {
+        match self {
+            Self::Bool(flag) => Scalar::Bool(*flag),
+            Self::Int(n) => Scalar::Number(*n as f64),
+            Self::Float(n) => Scalar::Number(*n),
+            Self::Text(text) => Scalar::Text(text),
+            Self::Null => Scalar::Null,
+            Self::Other => Scalar::Other,
         }
     }
 
@@ -485,20 +413,18 @@ impl<'de> Visitor<'de> for CookieVisitor {
                         cookie.path = shared_path(&path);
                     }
                 }
+                // Kept as written (`true`, `"Lax"`, `null`, …), as express
+                // keeps them. A value the `cookie` package would refuse to
+                // send (`"auto"`, `"sometimes"`, `priority: true`) is
+                // dropped: express would fail every response that sets the
+                // cookie.
                 "sameSite" => {
-                    let value = map.next_value::<Loose>()?;
-                    cookie.same_site_off = matches!(value, Loose::Bool(false));
-                    cookie.same_site = match value {
-                        Loose::Bool(true) => Some(SameSite::Strict),
-                        Loose::Text(text) => SameSite::parse(&text),
-                        _ => None,
-                    }
+                    cookie.same_site =
+                        Member::from_json(map.next_value::<Loose>()?.scalar()).unwrap_or_default();
                 }
                 "priority" => {
-                    cookie.priority = match map.next_value::<Loose>()? {
-                        Loose::Text(text) => Priority::parse(&text),
-                        _ => None,
-                    }
+                    cookie.priority =
+                        Member::from_json(map.next_value::<Loose>()?.scalar()).unwrap_or_default();
                 }
                 "partitioned" => cookie.partitioned = map.next_value::<Loose>()?.truthy(),
                 _ => {
@@ -566,6 +492,101 @@ mod tests {
             let cookie: CookieData = serde_json::from_str(&json).expect("a cookie");
             assert_eq!(cookie.expires, Some(expires), "{json}");
         }
+    }
+
+    /// A cookie Node could have stored, with `sameSite` and `priority` as
+    /// given (`None`: left out).
+    fn stored(same_site: Option<&str>, priority: Option<&str>) -> String {
+        let mut json = String::from(r#"{"originalMaxAge":60000,"#);
+        if let Some(priority) = priority {
+            json.push_str(&format!(r#""priority":{priority},"#));
+        }
+        json.push_str(r#""expires":"2026-11-27T14:05:08.424Z","httpOnly":true,"path":"/""#);
+        if let Some(same_site) = same_site {
+            json.push_str(&format!(r#","sameSite":{same_site}"#));
+        }
+        json.push('}');
+        json
+    }
+
+    #[test]
+    fn every_same_site_and_priority_spelling_round_trips_byte_for_byte() {
+        let same_sites = [
+            (None, None),
+            (Some("true"), Some(SameSite::Strict)),
+            (Some(r#""strict""#), Some(SameSite::Strict)),
+            (Some(r#""Strict""#), Some(SameSite::Strict)),
+            (Some(r#""STRICT""#), Some(SameSite::Strict)),
+            (Some(r#""lax""#), Some(SameSite::Lax)),
+            (Some(r#""Lax""#), Some(SameSite::Lax)),
+            (Some(r#""LAX""#), Some(SameSite::Lax)),
+            (Some(r#""none""#), Some(SameSite::None)),
+            (Some(r#""None""#), Some(SameSite::None)),
+            (Some(r#""NONE""#), Some(SameSite::None)),
+            (Some("false"), None),
+            (Some("null"), None),
+            (Some("0"), None),
+            (Some(r#""""#), None),
+        ];
+        let priorities = [
+            (None, None),
+            (Some(r#""low""#), Some(Priority::Low)),
+            (Some(r#""LOW""#), Some(Priority::Low)),
+            (Some(r#""Medium""#), Some(Priority::Medium)),
+            (Some(r#""medium""#), Some(Priority::Medium)),
+            (Some(r#""HIGH""#), Some(Priority::High)),
+            (Some(r#""High""#), Some(Priority::High)),
+            (Some("null"), None),
+            (Some("false"), None),
+            (Some("0"), None),
+            (Some(r#""""#), None),
+        ];
+        for (same_site_json, same_site) in same_sites {
+            for (priority_json, priority) in priorities {
+                let json = stored(same_site_json, priority_json);
+                let cookie: CookieData = serde_json::from_str(&json).expect("a cookie");
+                assert_eq!(cookie.same_site(), same_site, "{json}");
+                assert_eq!(cookie.priority(), priority, "{json}");
+                assert_eq!(serde_json::to_string(&cookie).expect("json"), json);
+            }
+        }
+    }
+
+    #[test]
+    fn values_the_cookie_package_refuses_are_dropped() {
+        // express would fail every response that sends the cookie.
+        for (same_site, priority) in [
+            (r#""auto""#, "true"),
+            (r#""Lax ""#, r#""urgent""#),
+            ("1", "1"),
+            ("[]", "{}"),
+        ] {
+            let json = stored(Some(same_site), Some(priority));
+            let cookie: CookieData = serde_json::from_str(&json).expect("a cookie");
+            assert_eq!((cookie.same_site(), cookie.priority()), (None, None));
+            assert_eq!(
+                serde_json::to_string(&cookie).expect("json"),
+                stored(None, None)
+            );
+        }
+    }
+
+    #[test]
+    fn the_typed_setters_store_lower_case() {
+        let json = stored(Some("true"), Some(r#""HIGH""#));
+        let cookie: CookieData = serde_json::from_str(&json).expect("a cookie");
+        let cookie = cookie
+            .with_same_site(Some(SameSite::Strict))
+            .with_priority(Some(Priority::High));
+        assert_eq!(
+            serde_json::to_string(&cookie).expect("json"),
+            stored(Some(r#""strict""#), Some(r#""high""#))
+        );
+        let cookie = cookie.with_same_site(None).with_priority(None);
+        assert_eq!(
+            serde_json::to_string(&cookie).expect("json"),
+            stored(None, None)
+        );
     }
 
     #[test]

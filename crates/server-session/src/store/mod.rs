@@ -75,6 +75,7 @@
 //! }
 //! ```
 
+pub(crate) mod attributes;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub(crate) mod cookie_data;
