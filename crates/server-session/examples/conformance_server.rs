@@ -53,8 +53,8 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{Map, Value};
 use server_session::{
-    CookieOptions, IsSecure, Priority, SameSitePolicy, SecurePolicy, Session, SessionConfig,
-    SessionLayer, Unset,
+    CookieOptions, ExpressPriority, ExpressSameSite, IsSecure, SecurePolicy, Session,
+    SessionConfig, SessionLayer, Unset,
 };
 
 mod support;
@@ -359,25 +359,17 @@ fn cookie_from_options(
             other => return Err(bad_option("cookie.secure", other)),
         });
     }
+    // Kept as given (`true`, `"Lax"`, `"HIGH"`, `null`): new sessions store
+    // them so, as express does.
     if let Some(same_site) = cookie.get("sameSite") {
-        cookie_options = cookie_options.with_same_site(match same_site {
-            Value::Bool(true) => SameSitePolicy::Strict,
-            Value::Bool(false) | Value::Null => SameSitePolicy::Off,
-            Value::String(s) if s.eq_ignore_ascii_case("strict") => SameSitePolicy::Strict,
-            Value::String(s) if s.eq_ignore_ascii_case("lax") => SameSitePolicy::Lax,
-            Value::String(s) if s.eq_ignore_ascii_case("none") => SameSitePolicy::None,
-            Value::String(s) if s.eq_ignore_ascii_case("auto") => SameSitePolicy::Auto,
-            other => return Err(bad_option("cookie.sameSite", other)),
-        });
+        let same_site = ExpressSameSite::from_json(same_site)
+            .ok_or_else(|| bad_option("cookie.sameSite", same_site))?;
+        cookie_options = cookie_options.with_express_same_site(same_site);
     }
     if let Some(priority) = cookie.get("priority") {
-        cookie_options = cookie_options.with_priority(match priority {
-            Value::Null => None,
-            Value::String(s) => {
-                Some(Priority::parse(s).ok_or_else(|| bad_option("cookie.priority", priority))?)
-            }
-            other => return Err(bad_option("cookie.priority", other)),
-        });
+        let priority = ExpressPriority::from_json(priority)
+            .ok_or_else(|| bad_option("cookie.priority", priority))?;
+        cookie_options = cookie_options.with_express_priority(priority);
     }
     if let Some(partitioned) = cookie.get("partitioned").and_then(Value::as_bool) {
         cookie_options = cookie_options.with_partitioned(partitioned);
