@@ -14,6 +14,9 @@
 // (default postgres://postgres@127.0.0.1:5432/test), FIXTURES_DIR (default
 // the directory above). Re-runnable: keys live under a unique prefix and the
 // table in a unique schema, both removed at the end, even on failure.
+//
+//   node capture-fixtures.js                  every scenario
+//   node capture-fixtures.js NAME [NAME ...]  only these (the other files stay)
 'use strict';
 
 const crypto = require('node:crypto');
@@ -152,6 +155,64 @@ const SCENARIOS = [
     },
     assign(sess) {
       sess.flag = false;
+    },
+    requests: ['/set'],
+  },
+  {
+    name: 'samesite_priority_mixed_case',
+    description:
+      'sameSite "Lax" and priority "HIGH": express stores the options as given, cookie 0.7.2 lower-cases them to send SameSite=Lax and Priority=High.',
+    options: {
+      cookie: { sameSite: 'Lax', priority: 'HIGH', maxAge: 60000 },
+      resave: false,
+      saveUninitialized: false,
+    },
+    assign(sess) {
+      sess.n = 1;
+    },
+    requests: ['/set'],
+  },
+  {
+    name: 'samesite_priority_upper_case',
+    description:
+      'sameSite "NONE" (with secure true over https) and priority "Low", stored as given, sent as SameSite=None and Priority=Low.',
+    options: {
+      proxy: true,
+      cookie: { secure: true, sameSite: 'NONE', priority: 'Low', maxAge: 60000 },
+      resave: false,
+      saveUninitialized: false,
+    },
+    headers: { 'X-Forwarded-Proto': 'https' },
+    assign(sess) {
+      sess.n = 2;
+    },
+    requests: ['/set'],
+  },
+  {
+    name: 'samesite_false_priority_null',
+    description:
+      'sameSite false and priority null: no attribute, and express keeps both values in the record.',
+    options: {
+      cookie: { sameSite: false, priority: null, maxAge: 60000 },
+      resave: false,
+      saveUninitialized: false,
+    },
+    assign(sess) {
+      sess.n = 3;
+    },
+    requests: ['/set'],
+  },
+  {
+    name: 'samesite_zero_priority_empty',
+    description:
+      'sameSite 0 and priority "": falsy, so no attribute; express keeps both values in the record.',
+    options: {
+      cookie: { sameSite: 0, priority: '', maxAge: 60000 },
+      resave: false,
+      saveUninitialized: false,
+    },
+    assign(sess) {
+      sess.n = 4;
     },
     requests: ['/set'],
   },
@@ -470,7 +531,11 @@ async function main() {
   const written = [];
   try {
     const meta = versions();
-    for (const scenario of SCENARIOS) {
+    const wanted = process.argv.slice(2);
+    const unknown = wanted.filter((name) => !SCENARIOS.some((scenario) => scenario.name === name));
+    if (unknown.length > 0) throw new Error(`unknown scenario: ${unknown.join(', ')}`);
+    const chosen = SCENARIOS.filter((scenario) => wanted.length === 0 || wanted.includes(scenario.name));
+    for (const scenario of chosen) {
       const fixture = {
         scenario: scenario.name,
         description: scenario.description,

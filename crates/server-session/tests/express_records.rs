@@ -27,6 +27,10 @@ const FIXTURES: &[(&str, &str)] = fixtures!(
     "all_attributes_samesite_true",
     "samesite_none_secure_auto",
     "secure_auto_http",
+    "samesite_priority_mixed_case",
+    "samesite_priority_upper_case",
+    "samesite_false_priority_null",
+    "samesite_zero_priority_empty",
     "unicode",
     "nested_numbers",
     "integer_keys",
@@ -391,18 +395,33 @@ fn assert_cookie_as_stored(label: &str, stored: &Value, cookie: &CookieData) {
         js["partitioned"].as_bool(),
         "{label}: partitioned"
     );
+    // cookie 0.7.2 skips a falsy value (absent, false, null, 0, ""),
+    // serialises `sameSite: true` as `SameSite=Strict`, and lower-cases a
+    // string before it compares.
     let same_site = match &js["sameSite"] {
-        Value::Null => None,
-        // cookie 0.7.2 serialises `sameSite: true` as `SameSite=Strict`.
+        falsy if is_falsy(falsy) => None,
         Value::Bool(true) => Some(SameSite::Strict),
         Value::String(text) => Some(SameSite::parse(text).expect("a SameSite value")),
         other => panic!("{label}: unexpected sameSite {other}"),
     };
     assert_eq!(cookie.same_site(), same_site, "{label}: sameSite");
-    let priority = js["priority"]
-        .as_str()
-        .map(|text| Priority::parse(text).expect("a priority"));
+    let priority = match &js["priority"] {
+        falsy if is_falsy(falsy) => None,
+        Value::String(text) => Some(Priority::parse(text).expect("a priority")),
+        other => panic!("{label}: unexpected priority {other}"),
+    };
     assert_eq!(cookie.priority(), priority, "{label}: priority");
+}
+
+/// JavaScript's falsy JSON values (a missing member reads as `null`).
+fn is_falsy(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(flag) => !flag,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(text) => text.is_empty(),
+        Value::Array(_) | Value::Object(_) => false,
+    }
 }
 
 #[test]

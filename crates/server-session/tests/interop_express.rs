@@ -555,6 +555,79 @@ async fn same_set_cookie(store: &str, issuer: Kind) {
     assert!(plain.set_cookies.is_empty(), "{plain:?}");
 }
 
+/// express's `sameSite` and `priority` options as a Node app may write
+/// them: `true` and an upper-case keyword.
+fn spelled_options() -> Value {
+    let mut options = recommended(json!("shared secret"));
+    options["cookie"]["sameSite"] = json!(true);
+    options["cookie"]["priority"] = json!("LOW");
+    options
+}
+
+/// The stored cookie of session `id` as text, without `expires` (which
+/// differs between writes), so that two servers' records compare exactly.
+async fn stored_cookie_settings(probe: &mut Probe, id: &str) -> String {
+    let mut record = stored(probe, id).await.expect("stored");
+    let cookie = record["cookie"].as_object_mut().expect("a cookie object");
+    cookie.shift_remove("expires");
+    serde_json::to_string(cookie).expect("json")
+}
+
+/// Both servers store `sameSite: true` and `priority: "LOW"` as given (as
+/// express does), keep them when they save the other's session, and send
+/// `Priority=Low; SameSite=Strict` for them.
+async fn spelled_as_given(store: &str, first: Kind) {
+    let second = other(first);
+    let mut pair = Pair::same(store, spelled_options()).await;
+    let created = pair.get(first, "/set/a/1", None).await;
+    let (cookie, sent) = pair.cookie_of(&created, "a new session");
+    let id = pair.id(first, &cookie).await;
+    let settings = stored_cookie_settings(&mut pair.probe, &id).await;
+    assert_eq!(
+        settings,
+        r#"{"originalMaxAge":60000,"priority":"LOW","httpOnly":true,"path":"/","sameSite":true}"#,
+        "{} stores the options as given",
+        first.label()
+    );
+    let attributes = |set: &SetCookie| -> Vec<String> {
+        set.attributes
+            .iter()
+            .filter(|a| !a.starts_with("Expires="))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        attributes(&sent),
+        ["Path=/", "HttpOnly", "Priority=Low", "SameSite=Strict"]
+    );
+
+    // The other server loads it, changes it and saves it: the stored
+    // cookie keeps its spelling, and the header is the same.
+    let changed = pair.get(second, "/set/b/2", Some(&cookie)).await;
+    let (_, resent) = pair.cookie_of(&changed, "a changed persistent session");
+    assert_eq!(attributes(&resent), attributes(&sent));
+    assert_eq!(
+        stored_cookie_settings(&mut pair.probe, &id).await,
+        settings,
+        "{} keeps the spelling",
+        second.label()
+    );
+    let record = pair.probe.record(&id).await.expect("stored");
+    assert!(record.ends_with(r#","a":"1","b":"2"}"#), "{record}");
+    // …and its own new sessions store the same.
+    let own = pair.get(second, "/set/c/3", None).await;
+    let (own_cookie, _) = pair.cookie_of(&own, "the other's new session");
+    let own_id = pair.id(second, &own_cookie).await;
+    assert_eq!(
+        stored_cookie_settings(&mut pair.probe, &own_id).await,
+        settings
+    );
+    assert_eq!(
+        pair.get(first, "/get/b", Some(&cookie)).await.body,
+        r#""2""#
+    );
+}
+
 /// The absolute timeout the deadline cases give the Rust server: short, so
 /// the suite stays fast, yet long enough for a few requests before it.
 const ABSOLUTE_TIMEOUT_MS: i64 = 2_500;
@@ -790,6 +863,11 @@ interop_tests! {
     redis_node_cookie_accepted_by_rust_byte_for_byte: "REDIS_URL" => |url: String| async move { same_set_cookie(&url, Kind::Node).await };
     postgres_rust_cookie_accepted_by_node_byte_for_byte: "POSTGRES_URL" => |url: String| async move { same_set_cookie(&url, Kind::Rust).await };
     postgres_node_cookie_accepted_by_rust_byte_for_byte: "POSTGRES_URL" => |url: String| async move { same_set_cookie(&url, Kind::Node).await };
+
+    redis_rust_spells_same_site_and_priority_as_node: "REDIS_URL" => |url: String| async move { spelled_as_given(&url, Kind::Rust).await };
+    redis_node_spells_same_site_and_priority_as_rust: "REDIS_URL" => |url: String| async move { spelled_as_given(&url, Kind::Node).await };
+    postgres_rust_spells_same_site_and_priority_as_node: "POSTGRES_URL" => |url: String| async move { spelled_as_given(&url, Kind::Rust).await };
+    postgres_node_spells_same_site_and_priority_as_rust: "POSTGRES_URL" => |url: String| async move { spelled_as_given(&url, Kind::Node).await };
 
     redis_absolute_deadline_survives_express_saves: "REDIS_URL" => |url: String| async move { deadline_survives_express_saves(&url).await };
     postgres_absolute_deadline_survives_express_saves: "POSTGRES_URL" => |url: String| async move { deadline_survives_express_saves(&url).await };

@@ -31,6 +31,10 @@ const FIXTURES: &[(&str, &str)] = fixtures!(
     "all_attributes_samesite_true",
     "samesite_none_secure_auto",
     "secure_auto_http",
+    "samesite_priority_mixed_case",
+    "samesite_priority_upper_case",
+    "samesite_false_priority_null",
+    "samesite_zero_priority_empty",
     "unicode",
     "nested_numbers",
     "integer_keys",
@@ -335,11 +339,12 @@ fn assert_cookie_as_stored(label: &str, json: &Value, cookie: &CookieData) {
     assert_eq!(cookie.domain(), js["domain"].as_str(), "{label}");
     assert_eq!(cookie.secure(), js["secure"].as_bool(), "{label}");
     assert_eq!(cookie.partitioned(), js["partitioned"].as_bool(), "{label}");
+    // cookie 0.7.2 skips a falsy value (false, null, 0, ""), sends
+    // `sameSite: true` as SameSite=Strict, and lower-cases strings.
     let same_site = match &js["sameSite"] {
-        Value::Null => None,
-        // cookie 0.7.2 sends `sameSite: true` as SameSite=Strict.
         Value::Bool(true) => Some(SameSite::Strict),
         Value::String(text) => SameSite::parse(text),
+        Value::Null | Value::Bool(false) | Value::Number(_) => None,
         other => panic!("{label}: sameSite {other}"),
     };
     assert_eq!(cookie.same_site(), same_site, "{label}");
