@@ -116,7 +116,7 @@ async fn saving_a_node_record_writes_the_bytes_node_wrote() {
         store.destroy(&id).await.expect("destroy");
         store.destroy(&over).await.expect("destroy");
     }
-    assert_eq!(exact, 13, "scenarios without a known difference");
+    assert_eq!(exact, 15, "scenarios without a known difference");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

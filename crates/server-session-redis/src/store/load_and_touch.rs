@@ -31,9 +31,10 @@ use crate::error::RedisFailure;
 /// `KEYS[1]` is the session key; `ARGV[1]` the default TTL for a
 /// browser-session cookie (`"originalMaxAge":null`). The stored value puts
 /// `cookie` first with `originalMaxAge` first in it (express and this crate
-/// both write it so), which is all the script reads; any other shape is left
-/// untouched and reported so (`0`), and the layer then touches at the end as
-/// usual. Returns `false` for a missing key, else `{value, touched}`.
+/// both write it so, unless the session has array-index keys such as `"2"`,
+/// which JavaScript writes first), which is all the script reads; any other
+/// shape is left untouched and reported so (`0`), and the layer then touches
+/// at the end as usual. Returns `false` for a missing key, else `{value, touched}`.
 static LOAD_AND_TOUCH: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"

@@ -81,6 +81,7 @@ pub mod conformance;
 pub(crate) mod cookie_data;
 mod error;
 pub(crate) mod hashed_ids;
+mod js_json;
 mod record;
 pub(crate) mod retry;
 mod version;

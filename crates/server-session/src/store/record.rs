@@ -8,6 +8,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::js_json::{has_array_index, is_array_index, js_order, JsFormatter, JsValue};
 use super::{CookieData, StoreError};
 
 /// Property names express never copies from a stored session onto
@@ -47,7 +48,8 @@ pub(crate) fn is_reserved(key: &str) -> bool {
 ///
 /// Its JSON form is byte-compatible with express-session, connect-redis and
 /// connect-pg-simple: `{"cookie":{…},"key":value,…}`, cookie first, data keys
-/// in insertion order. The data map is shared copy-on-write, so cloning a
+/// in insertion order; as in JavaScript, array-index keys (`"2"`) come before
+/// all others, and numbers take JavaScript's notation. The data map is shared copy-on-write, so cloning a
 /// record is cheap.
 #[derive(Clone, Default, PartialEq)]
 pub struct Record {
@@ -115,15 +117,22 @@ impl Record {
         }
     }
 
-    /// The record as express's JSON.
+    /// The record as express's JSON: `JSON.stringify(req.session)`, byte
+    /// for byte (numbers in JavaScript's notation, array-index keys first).
     pub fn to_json(&self) -> String {
-        // Serializing string keys and JSON values into a String cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        // serde_json writes UTF-8 only.
+        String::from_utf8(self.to_json_vec()).unwrap_or_default()
     }
 
     /// The record as express's JSON, as bytes.
     pub fn to_json_vec(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        let mut out = Vec::with_capacity(128);
+        let mut serializer = serde_json::Serializer::with_formatter(&mut out, JsFormatter);
+        // Writing string keys and JSON values into a Vec cannot fail.
+        if self.serialize(&mut serializer).is_err() {
+            out.clear();
+        }
+        out
     }
 
     /// Reads a stored record. A record that is not a JSON object, or has no
@@ -217,11 +226,34 @@ fn ceil_div_1000(ms: i64) -> i64 {
 }
 
 impl Serialize for Record {
+    /// `cookie`, then the data keys in insertion order; but as in
+    /// JavaScript, array-index keys (`"2"`, `"10"`) come first, ascending,
+    /// at every depth (see `js_json`).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(self.data.len() + 1))?;
+        let any_index = self
+            .data
+            .iter()
+            .any(|(key, value)| is_array_index(key) || has_array_index(value));
+        if !any_index {
+            map.serialize_entry("cookie", &self.cookie)?;
+            for (key, value) in self.data.iter() {
+                map.serialize_entry(key, value)?;
+            }
+            return map.end();
+        }
+        let entries = js_order(&self.data);
+        let indexes = entries
+            .iter()
+            .take_while(|(key, _)| is_array_index(key))
+            .count();
+        let (indexed, named) = entries.split_at(indexes);
+        for (key, value) in indexed {
+            map.serialize_entry(key, &JsValue(value))?;
+        }
         map.serialize_entry("cookie", &self.cookie)?;
-        for (key, value) in self.data.iter() {
-            map.serialize_entry(key, value)?;
+        for (key, value) in named {
+            map.serialize_entry(key, &JsValue(value))?;
         }
         map.end()
     }
@@ -336,6 +368,28 @@ mod tests {
             record.to_json(),
             r#"{"cookie":{"originalMaxAge":5,"partitioned":true,"priority":"high","expires":"2030-01-01T00:00:00.000Z","secure":true,"httpOnly":false,"domain":"example.com","path":"/a","sameSite":"lax"}}"#
         );
+    }
+
+    #[test]
+    fn array_index_keys_and_numbers_are_written_as_javascript_writes_them() {
+        let Value::Object(data) = serde_json::json!({
+            "user": "erin", "10": "ten", "2": "two", "nested": {"b": 1, "1": "one"},
+            "micro": 0.000001, "big": 1e21, "float": 5.0,
+        }) else {
+            unreachable!("an object literal");
+        };
+        let record = Record::new(CookieData::default(), data);
+        // JSON.stringify of the same session in Node 20, but for `5.0`,
+        // which Node writes `5`: kept as a double, so it reads back as one.
+        let written = record.to_json();
+        assert_eq!(
+            written,
+            r#"{"2":"two","10":"ten","cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"user":"erin","nested":{"1":"one","b":1},"micro":0.000001,"big":1e+21,"float":5.0}"#
+        );
+        assert_eq!(record.to_json_vec(), written.as_bytes());
+        let again = Record::from_json(written.as_bytes()).expect("record");
+        assert_eq!(again, record);
+        assert_eq!(again.to_json(), written);
     }
 
     #[test]

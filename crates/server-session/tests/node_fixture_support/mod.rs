@@ -186,9 +186,6 @@ fn expected_ours(scenario: &str, node: &str) -> Result<String, String> {
         return Err(fragment.to_owned());
     }
     let mut ours = node.to_owned();
-    if difference["cookie_first"] == Value::Bool(true) {
-        ours = cookie_first(&ours);
-    }
     for pair in difference["replace"].as_array().into_iter().flatten() {
         let (Some(from), Some(to)) = (pair[0].as_str(), pair[1].as_str()) else {
             panic!("{scenario}: a replace pair is not two strings: {pair}");
@@ -201,32 +198,6 @@ fn expected_ours(scenario: &str, node: &str) -> Result<String, String> {
         "{scenario}: a known difference that changes nothing"
     );
     Ok(ours)
-}
-
-/// Moves the `"cookie":{…}` member of a JSON object to the front.
-fn cookie_first(json: &str) -> String {
-    let start = json
-        .find(",\"cookie\":{")
-        .expect("a cookie member after another member");
-    let object = start + ",\"cookie\":".len();
-    let mut end = object;
-    let (mut in_string, mut escaped) = (false, false);
-    for (at, byte) in json[object..].bytes().enumerate() {
-        match byte {
-            _ if escaped => escaped = false,
-            b'\\' if in_string => escaped = true,
-            b'"' => in_string = !in_string,
-            // The cookie object holds no nested object.
-            b'}' if !in_string => {
-                end = object + at + 1;
-                break;
-            }
-            _ => {}
-        }
-    }
-    let member = &json[start + 1..end];
-    let rest = format!("{}{}", &json[..start], &json[end..]);
-    format!("{{{member},{}", &rest[1..])
 }
 
 /// Loads `id`, which holds `node`'s bytes as its Node store wrote them: a
