@@ -20,6 +20,7 @@ use crate::error::map_redis_error;
 mod connect;
 mod durable;
 mod load_and_touch;
+mod load_with_expiry;
 
 use load_and_touch::TouchState;
 
@@ -483,6 +484,19 @@ impl Store for RedisStore {
                 return Ok(self.load(id).await?.map(|loaded| (loaded, false)));
             }
             self.load_and_touch_enabled(id).await
+        })
+    }
+
+    fn load_with_expiry<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> StoreFuture<'a, Option<(LoadedRecord, Option<i64>)>> {
+        Box::pin(async move {
+            if self.disable_touch || self.disable_ttl {
+                // Touching does nothing here, so there is nothing to spare.
+                return Ok(self.load(id).await?.map(|loaded| (loaded, None)));
+            }
+            self.load_with_expiry_now(id).await
         })
     }
 

@@ -28,6 +28,9 @@ pub(crate) struct Statements {
     /// return rows from an `UPDATE` (MySQL/MariaDB): then a load and a
     /// separate touch at the end of the request.
     pub(crate) load_and_touch: Option<String>,
+    /// `sess` of the live row of `sid` (as `load`) and its `expire` in
+    /// milliseconds since the epoch, as a 64-bit integer; binds id, now.
+    pub(crate) load_with_expiry: String,
     /// Whether `sid` has a live row; binds id, now.
     pub(crate) exists_live: String,
     /// Moves `expire` of the live row of `sid`; binds expire, id, now.
@@ -236,6 +239,37 @@ where
         Ok(Some((loaded, touched.found())))
     }
 
+    /// `Store::load_with_expiry` without the timeout: one `SELECT`, which
+    /// writes nothing. The touch moves only `expire`, never `sess`'s
+    /// `cookie.expires` (as connect-pg-simple's), so `expire` is the
+    /// expiry the store enforces. With `disable_touch` a plain load: a
+    /// touch writes nothing anyway.
+    async fn load_with_expiry_now(
+        &self,
+        id: &str,
+    ) -> Result<Option<(LoadedRecord, Option<i64>)>, StoreError> {
+        if self.settings().disable_touch {
+            return Ok(self.load_now(id).await?.map(|loaded| (loaded, None)));
+        }
+        self.ensure_table().await?;
+        let stored: Option<(Self::Sess, i64)> = sqlx::query_as(&self.statements().load_with_expiry)
+            .bind(id)
+            .bind(Self::now())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(map_sqlx)?;
+        let Some((sess, expire_ms)) = stored else {
+            return Ok(None);
+        };
+        let bytes = sess.as_ref();
+        let record = Record::from_json(bytes)?;
+        let loaded = LoadedRecord {
+            record,
+            version: Version::digest_of(bytes),
+        };
+        Ok(Some((loaded, Some(expire_ms))))
+    }
+
     /// `Store::save` without the timeout.
     async fn save_now(
         &self,
@@ -417,6 +451,16 @@ macro_rules! store_impl {
                 Option<(::server_session::store::LoadedRecord, bool)>,
             > {
                 self.timed($crate::backend::Backend::load_and_touch_now(self, id))
+            }
+
+            fn load_with_expiry<'a>(
+                &'a self,
+                id: &'a str,
+            ) -> ::server_session::store::StoreFuture<
+                'a,
+                Option<(::server_session::store::LoadedRecord, Option<i64>)>,
+            > {
+                self.timed($crate::backend::Backend::load_with_expiry_now(self, id))
             }
 
             fn save<'a>(

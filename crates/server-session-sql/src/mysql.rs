@@ -291,6 +291,13 @@ impl Sql {
                 // No `UPDATE … RETURNING` in MySQL or MariaDB, so an unchanged
                 // request loads here and touches at its end.
                 load_and_touch: None,
+                // `expire` holds UTC (see `Instant`): its distance from the
+                // epoch, whatever `time_zone` says.
+                load_with_expiry: format!(
+                    "SELECT sess, \
+                     CAST(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expire) DIV 1000 AS SIGNED) \
+                     FROM {t} WHERE sid = ? AND expire >= ?"
+                ),
                 exists_live: format!("SELECT COUNT(*) FROM {t} WHERE sid = ? AND expire >= ?"),
                 touch: format!("UPDATE {t} SET expire = ? WHERE sid = ? AND expire >= ?"),
                 destroy: format!("DELETE FROM {t} WHERE sid = ?"),

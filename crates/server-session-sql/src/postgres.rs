@@ -307,6 +307,14 @@ impl Sql {
                     "UPDATE {t} SET expire = COALESCE(to_timestamp({new_expire}), expire) \
                      WHERE sid = $1 AND {live} RETURNING sess::text, {new_expire} IS NOT NULL"
                 )),
+                // `expire` is a `timestamp` written from `to_timestamp`, that is
+                // in the session's time zone; read back the same way, as the
+                // `live` comparison does.
+                load_with_expiry: format!(
+                    "SELECT sess::text, \
+                     CAST(floor(EXTRACT(EPOCH FROM expire::timestamptz) * 1000) AS bigint) \
+                     FROM {t} WHERE sid = $1 AND {live}"
+                ),
                 exists_live: format!("SELECT EXISTS (SELECT 1 FROM {t} WHERE sid = $1 AND {live})"),
                 touch: format!(
                     "UPDATE {t} SET expire = to_timestamp($1) WHERE sid = $2 AND expire >= to_timestamp($3)"

@@ -282,6 +282,9 @@ impl Sql {
                     "UPDATE {t} SET expire = COALESCE({new_expire}, expire) \
                      WHERE sid = ?1 AND expire >= ?2 RETURNING sess, {new_expire} IS NOT NULL"
                 )),
+                load_with_expiry: format!(
+                    "SELECT sess, expire * 1000 FROM {t} WHERE sid = ?1 AND expire >= ?2"
+                ),
                 exists_live: format!("SELECT COUNT(*) FROM {t} WHERE sid = ?1 AND expire >= ?2"),
                 touch: format!("UPDATE {t} SET expire = ?1 WHERE sid = ?2 AND expire >= ?3"),
                 destroy: format!("DELETE FROM {t} WHERE sid = ?1"),

@@ -34,6 +34,8 @@ pub(crate) struct Context {
     next_owner: AtomicU64,
     /// The absolute timeout in milliseconds, if any.
     pub(crate) absolute_ms: Option<i64>,
+    /// `touch_after` in milliseconds, if set.
+    pub(crate) touch_after_ms: Option<i64>,
     /// Fails store calls fast while the store is down.
     breaker: Option<Breaker>,
 }
@@ -67,6 +69,7 @@ impl Context {
         };
         Ok(Self {
             absolute_ms: config.absolute_timeout.map(crate::clock::duration_to_ms),
+            touch_after_ms: config.touch_after.map(crate::clock::duration_to_ms),
             breaker: config.circuit_breaker.map(Breaker::new),
             config,
             secrets,

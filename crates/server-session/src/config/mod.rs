@@ -84,6 +84,7 @@ pub struct SessionConfig {
     pub(crate) resign_old_secret: bool,
     pub(crate) clear_cookie_on_destroy: bool,
     pub(crate) absolute_timeout: Option<Duration>,
+    pub(crate) touch_after: Option<Duration>,
     /// Started from [`SessionConfig::hardened`]: stricter checks.
     pub(crate) hardened: bool,
     /// The key that hashes IDs at rest, when they are.
@@ -122,6 +123,7 @@ impl fmt::Debug for SessionConfig {
             .field("resign_old_secret", &self.resign_old_secret)
             .field("clear_cookie_on_destroy", &self.clear_cookie_on_destroy)
             .field("absolute_timeout", &self.absolute_timeout)
+            .field("touch_after", &self.touch_after)
             .field("hardened", &self.hardened)
             .field("ids_hashed_at_rest", &self.id_hash_key.is_some())
             .field("lazy_load", &self.lazy_load)
@@ -154,6 +156,7 @@ impl SessionConfig {
             resign_old_secret: false,
             clear_cookie_on_destroy: false,
             absolute_timeout: None,
+            touch_after: None,
             hardened: false,
             id_hash_key: None,
             lazy_load: false,
@@ -386,6 +389,45 @@ impl SessionConfig {
         self
     }
 
+    /// Touches that don't write (connect-mongo's `touchAfter`; default
+    /// none: every unchanged request touches, as in express).
+    ///
+    /// With a duration set, a request that leaves its session unchanged
+    /// extends the stored expiry only when the touch would move it later by
+    /// more than that duration; otherwise the request is a pure read on
+    /// every store (one `GET` and `PTTL` round trip on Redis, one `SELECT`
+    /// on SQL) and writes nothing. The stored expiry is then never earlier
+    /// than the one express would have stored by more than the duration, so
+    /// the idle timeout shortens by at most that much, and a Node app on the
+    /// same store still sees the session live. Pick a duration well under
+    /// `max_age` (an hour for a day, say).
+    ///
+    /// - A changed session is saved as always; the save writes the expiry.
+    /// - `resave` still saves every request: that write is what it asks for.
+    ///   Use this option with `resave` off.
+    /// - `rolling` still sends the cookie on every request, with the
+    ///   browser's expiry moved; the store's expiry follows this option, so
+    ///   it may trail the browser's by up to the duration.
+    /// - Browser-session cookies (no `max_age`) touch every request: their
+    ///   stored lifetime is the store's own default, which the layer does
+    ///   not know.
+    /// - With an absolute timeout, the touch an expiry is compared with is
+    ///   clamped at the deadline, as the touch itself is.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use server_session::{CookieOptions, SessionConfig};
+    /// // A day's idle timeout, written at most once an hour per session.
+    /// let config = SessionConfig::new("a secret of at least 32 random bytes!!")
+    ///     .with_cookie(CookieOptions::new().with_max_age(Some(Duration::from_secs(24 * 3600))))
+    ///     .with_touch_after(Some(Duration::from_secs(3600)));
+    /// ```
+    #[must_use]
+    pub fn with_touch_after(mut self, touch_after: Option<Duration>) -> Self {
+        self.touch_after = touch_after;
+        self
+    }
+
     /// Store each session under a keyed hash of its ID
     /// (`base64url(HMAC-SHA256(key, id))`) instead of the ID itself, on every
     /// store (default off, as in express). A leaked dump, a backup or a
@@ -468,6 +510,15 @@ impl SessionConfig {
             if ms <= 0 || ms > crate::clock::JS_DATE_LIMIT_MS {
                 return Err(ConfigError::invalid(
                     "absolute_timeout",
+                    "must be at least 1 ms and within JavaScript's dates (8.64e15 ms)",
+                ));
+            }
+        }
+        if let Some(touch_after) = self.touch_after {
+            let ms = crate::clock::duration_to_ms(touch_after);
+            if ms <= 0 || ms > crate::clock::JS_DATE_LIMIT_MS {
+                return Err(ConfigError::invalid(
+                    "touch_after",
                     "must be at least 1 ms and within JavaScript's dates (8.64e15 ms)",
                 ));
             }

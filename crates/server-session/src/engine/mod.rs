@@ -10,12 +10,14 @@
 //!   header for a session;
 //! - [`end`]: at the end of the request, whether to save, touch or destroy,
 //!   and whether to send `Set-Cookie`;
-//! - [`absolute`]: the absolute timeout's verdict, and the expiry it caps.
+//! - [`absolute`]: the absolute timeout's verdict, and the expiry it caps;
+//! - [`touch_after`]: whether an unchanged request may skip its touch.
 
 pub(crate) mod absolute;
 pub(crate) mod cookie;
 pub(crate) mod end;
 pub(crate) mod gate;
+pub(crate) mod touch_after;
 
 #[cfg(test)]
 mod tests;

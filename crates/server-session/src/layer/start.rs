@@ -9,10 +9,11 @@ use crate::context::{copy_head, Context};
 use crate::engine::absolute::{self, Verdict};
 use crate::engine::end::{snapshot_on_load, Standing};
 use crate::engine::gate::{is_secure, path_matches, session_id_from_cookie, CookieLookup};
+use crate::engine::touch_after;
 use crate::id_tag;
 use crate::session::live::{self, take_created, Live, LiveState};
 use crate::session::state::{SavedSnapshot, SessionState};
-use crate::store::StoreError;
+use crate::store::{LoadedRecord, StoreError};
 use crate::{Session, SessionError};
 
 /// How a request begins.
@@ -134,8 +135,8 @@ impl Prelude {
             // process, a Node service, or a "sign out everywhere") since that
             // request loaded it. Joining without asking would let one slow
             // request keep a stolen cookie alive past both.
-            match context.timed(context.store.load_and_touch(id)).await {
-                Ok(Some((loaded, touched))) => {
+            match load(context, id).await {
+                Ok(Some((loaded, on_load))) => {
                     let (data, created) = take_created(loaded.record.data);
                     let now = context.absolute_ms.map(|_| clock::now_ms());
                     let verdict = match now {
@@ -150,14 +151,31 @@ impl Prelude {
                             // Kept as stored, so saving never drops it.
                             _ => created,
                         };
-                        // A store-side touch (to now + originalMaxAge) past the
-                        // deadline is brought back by the end-of-request touch.
-                        let touched_to = now.and_then(|now| {
-                            Some(now.saturating_add(loaded.record.cookie.original_max_age?))
-                        });
-                        let touched_for = (touched
-                            && !absolute::overshoots(touched_to, context.deadline(created)))
-                        .then(|| loaded.record.cookie.clone());
+                        let touched = match on_load {
+                            OnLoad::Touched(touched) => {
+                                // A store-side touch (to now + originalMaxAge) past the
+                                // deadline is brought back by the end-of-request touch.
+                                let touched_to = now.and_then(|now| {
+                                    Some(now.saturating_add(loaded.record.cookie.original_max_age?))
+                                });
+                                touched
+                                    && !absolute::overshoots(touched_to, context.deadline(created))
+                            }
+                            // Counts as touched, so the end of an unchanged
+                            // request leaves the store alone.
+                            OnLoad::StoredExpiry(stored) => context.touch_after_ms.is_some_and(
+                                |touch_after| {
+                                    touch_after::skips_touch(
+                                        touch_after,
+                                        loaded.record.cookie.original_max_age,
+                                        stored,
+                                        context.deadline(created),
+                                        now.unwrap_or_else(clock::now_ms),
+                                    )
+                                },
+                            ),
+                        };
+                        let touched_for = touched.then(|| loaded.record.cookie.clone());
                         let mut state =
                             LiveState::new(loaded.record.cookie, data, Some(loaded.version));
                         state.created = created;
@@ -228,6 +246,33 @@ impl Prelude {
             self.request_state(context, live),
             Arc::clone(context),
         ))
+    }
+}
+
+/// What loading found out about the stored expiry.
+enum OnLoad {
+    /// `load_and_touch`: whether the store touched the record as it loaded it.
+    Touched(bool),
+    /// `load_with_expiry` (under `touch_after`): the expiry the store holds.
+    StoredExpiry(Option<i64>),
+}
+
+/// Loads the session: with its touch in the same round trip by default, or
+/// as a pure read with the stored expiry under `touch_after`, which then
+/// decides whether the request touches at all.
+async fn load(
+    context: &Context,
+    id: &str,
+) -> Result<Option<(LoadedRecord, OnLoad)>, StoreError> {
+    match context.touch_after_ms {
+        None => Ok(context
+            .timed(context.store.load_and_touch(id))
+            .await?
+            .map(|(loaded, touched)| (loaded, OnLoad::Touched(touched)))),
+        Some(_) => Ok(context
+            .timed(context.store.load_with_expiry(id))
+            .await?
+            .map(|(loaded, stored)| (loaded, OnLoad::StoredExpiry(stored)))),
     }
 }
 

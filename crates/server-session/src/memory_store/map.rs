@@ -319,6 +319,29 @@ impl Sessions {
         Ok(None)
     }
 
+    /// [`load`](Self::load), with the entry's expiry: the cookie's
+    /// `expires`, or the idle lifetime's end for a browser-session cookie.
+    pub(super) fn load_with_expiry(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<(LoadedRecord, Option<i64>)>, StoreError> {
+        let shard = lock(&self.shards[self.shard_index(id)]);
+        match shard.entries.get(id) {
+            Some(entry) if entry.expires_at > now => {
+                let (stored, expires_at) = (entry.stored(), entry.expires_at);
+                drop(shard);
+                Ok(Some((stored.loaded()?, Some(expires_at))))
+            }
+            Some(_) => {
+                drop(shard);
+                // Removes the expired entry, as a plain load does.
+                self.load(id, now).map(|_| None)
+            }
+            None => Ok(None),
+        }
+    }
+
     /// [`load`](Self::load), and under the same lock the touch express
     /// would make at the end of an unchanged request: `expires = now +
     /// originalMaxAge` (the idle lifetime for a browser-session cookie).

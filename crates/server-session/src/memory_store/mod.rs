@@ -333,6 +333,13 @@ impl Store for MemoryStore {
         Box::pin(async move { self.sessions.load_and_touch(id, clock::now_ms()) })
     }
 
+    fn load_with_expiry<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> StoreFuture<'a, Option<(LoadedRecord, Option<i64>)>> {
+        Box::pin(async move { self.sessions.load_with_expiry(id, clock::now_ms()) })
+    }
+
     fn save<'a>(
         &'a self,
         id: &'a str,

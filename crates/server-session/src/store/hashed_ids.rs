@@ -63,6 +63,13 @@ impl Store for HashedIds {
         Box::pin(async move { self.inner.load_and_touch(&self.key_of(id)).await })
     }
 
+    fn load_with_expiry<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> StoreFuture<'a, Option<(LoadedRecord, Option<i64>)>> {
+        Box::pin(async move { self.inner.load_with_expiry(&self.key_of(id)).await })
+    }
+
     fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move { self.inner.destroy(&self.key_of(id)).await })
     }

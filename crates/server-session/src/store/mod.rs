@@ -190,6 +190,35 @@ pub trait Store: Send + Sync + 'static {
         Box::pin(async move { Ok(self.load(id).await?.map(|loaded| (loaded, false))) })
     }
 
+    /// Loads the record together with the expiry the store itself will
+    /// enforce on it, in milliseconds since the epoch, in one pure read
+    /// (nothing is written). `None` for the expiry: the store keeps none, or
+    /// cannot tell.
+    ///
+    /// The layer calls this instead of
+    /// [`load_and_touch`](Self::load_and_touch) under
+    /// [`SessionConfig::with_touch_after`](crate::SessionConfig::with_touch_after),
+    /// to decide whether an unchanged request needs to touch at all.
+    ///
+    /// The default loads and returns the record's `cookie.expires`, right
+    /// for a store whose touch rewrites it. Stores whose touch moves only
+    /// their own expiry (a TTL, an `expire` column) and leaves the JSON as
+    /// it was, as connect-redis and connect-pg-simple do, must override it:
+    /// the bundled stores do (Redis with `GET` and `PTTL` in one round trip,
+    /// SQL with one `SELECT` of `sess` and `expire`, MemoryStore from its
+    /// entry).
+    fn load_with_expiry<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> StoreFuture<'a, Option<(LoadedRecord, Option<i64>)>> {
+        Box::pin(async move {
+            Ok(self.load(id).await?.map(|loaded| {
+                let expires = loaded.record.cookie.expires;
+                (loaded, expires)
+            }))
+        })
+    }
+
     /// Deletes the record. Deleting a missing record is not an error.
     fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()>;
 
@@ -241,6 +270,12 @@ impl<S: Store + ?Sized> Store for Arc<S> {
     }
     fn load_and_touch<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<(LoadedRecord, bool)>> {
         (**self).load_and_touch(id)
+    }
+    fn load_with_expiry<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> StoreFuture<'a, Option<(LoadedRecord, Option<i64>)>> {
+        (**self).load_with_expiry(id)
     }
     fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
         (**self).destroy(id)

@@ -90,6 +90,13 @@ impl Store for RetryOnce {
         Box::pin(twice(move || self.inner.load_and_touch(id)))
     }
 
+    fn load_with_expiry<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> StoreFuture<'a, Option<(LoadedRecord, Option<i64>)>> {
+        Box::pin(twice(move || self.inner.load_with_expiry(id)))
+    }
+
     fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(twice(move || self.inner.destroy(id)))
     }
