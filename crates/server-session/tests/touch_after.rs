@@ -1,0 +1,409 @@
+//! `SessionConfig::with_touch_after` on every bundled store: an unchanged
+//! request within `touch_after` is a pure read (the stored expiry does not
+//! move, and PostgreSQL counts no update), one past it touches, a changed
+//! session still saves, and the stored expiry never trails express's by
+//! more than `touch_after`, so the session stays live for Node.
+//!
+//! The stored expiry is read straight from each store's own bookkeeping
+//! (Redis `PTTL`, the SQL `expire` column, the MemoryStore's record, which
+//! its touch rewrites), not through the method under test.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use server_session::store::now_ms;
+use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer, Store};
+use server_session_redis::RedisStore;
+use server_session_sql::{MySqlStore, PostgresStore, SqliteStore};
+
+use support::{get as get_path, get_with_cookie, wrap};
+
+const SECRET: &str = "a touch-after secret of 32 bytes or more";
+const HOUR: Duration = Duration::from_secs(3_600);
+const DAY: Duration = Duration::from_secs(24 * 3_600);
+
+/// A store, and a way to read the expiry it enforces without the layer.
+enum Probe {
+    Memory(MemoryStore),
+    Sqlite(SqliteStore),
+    Redis(RedisStore, redis::aio::MultiplexedConnection),
+    Postgres(PostgresStore),
+    MySql(MySqlStore),
+}
+
+impl Probe {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Memory(_) => "memory",
+            Self::Sqlite(_) => "sqlite",
+            Self::Redis(..) => "redis",
+            Self::Postgres(_) => "postgres",
+            Self::MySql(_) => "mysql",
+        }
+    }
+
+    fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Self::Memory(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+            Self::Redis(store, _) => Arc::new(store.clone()),
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::MySql(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The expiry the store holds for `id`, in ms since the epoch.
+    async fn stored_expiry(&self, id: &str) -> i64 {
+        match self {
+            Self::Memory(store) => store
+                .load(id)
+                .await
+                .expect("load")
+                .and_then(|loaded| loaded.record.cookie().expires_ms())
+                .expect("a stored expiry"),
+            Self::Sqlite(store) => sqlx::query_scalar::<_, i64>(&format!(
+                "SELECT expire * 1000 FROM {} WHERE sid = ?1",
+                store.quoted_table()
+            ))
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .expect("the row"),
+            Self::Redis(store, conn) => {
+                let before = now_ms();
+                let pttl: i64 = redis::cmd("PTTL")
+                    .arg(store.key(id))
+                    .query_async(&mut conn.clone())
+                    .await
+                    .expect("PTTL");
+                assert!(pttl > 0, "no TTL on {}", store.key(id));
+                before + pttl
+            }
+            Self::Postgres(store) => sqlx::query_scalar::<_, i64>(&format!(
+                "SELECT CAST(EXTRACT(EPOCH FROM expire::timestamptz) * 1000 AS bigint) \
+                 FROM {} WHERE sid = $1",
+                store.qualified_table()
+            ))
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .expect("the row"),
+            Self::MySql(store) => sqlx::query_scalar::<_, i64>(&format!(
+                "SELECT CAST(TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', expire) * 1000 AS SIGNED) \
+                 FROM {} WHERE sid = ?",
+                store.quoted_table()
+            ))
+            .bind(id)
+            .fetch_one(store.pool())
+            .await
+            .expect("the row"),
+        }
+    }
+
+    /// How far the expiry may seem to move with no write: Redis's is read
+    /// as now + PTTL, which drifts by the time between the two readings.
+    fn jitter_ms(&self) -> i64 {
+        match self {
+            Self::Redis(..) => 250,
+            _ => 0,
+        }
+    }
+}
+
+/// Every bundled store (the services when their URLs are set; an unset one
+/// prints `SKIPPED`, and fails under `SESSION_REQUIRE_SERVICES=1`).
+async fn probes() -> Vec<Probe> {
+    let required = std::env::var("SESSION_REQUIRE_SERVICES").as_deref() == Ok("1");
+    let url = |var: &str| match std::env::var(var) {
+        Ok(url) => Some(url),
+        Err(_) if required => panic!("{var} is unset and SESSION_REQUIRE_SERVICES=1"),
+        Err(_) => {
+            println!("SKIPPED: {var} is unset, so that store is not tested");
+            None
+        }
+    };
+    let mut probes = vec![Probe::Memory(MemoryStore::new())];
+    let path = std::env::temp_dir().join(format!(
+        "server-session-touch-after-{}.db",
+        server_session::codec::generate_id()
+    ));
+    let sqlite = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("SQLite opens a temporary file");
+    sqlite.migrate().await.expect("SQLite migrates");
+    probes.push(Probe::Sqlite(sqlite));
+    if let Some(url) = url("REDIS_URL") {
+        let store = RedisStore::connect(&url).await.expect("Redis answers");
+        let conn = redis::Client::open(url.as_str())
+            .expect("a Redis URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("Redis answers");
+        probes.push(Probe::Redis(store, conn));
+    }
+    if let Some(url) = url("POSTGRES_URL") {
+        let store = PostgresStore::connect(&url)
+            .await
+            .expect("PostgreSQL answers");
+        store.migrate().await.expect("PostgreSQL migrates");
+        probes.push(Probe::Postgres(store));
+    }
+    if let Some(url) = url("MYSQL_URL") {
+        let store = MySqlStore::connect(&url).await.expect("MySQL answers");
+        store.migrate().await.expect("MySQL migrates");
+        probes.push(Probe::MySql(store));
+    }
+    probes
+}
+
+fn app(store: Arc<dyn Store>, config: SessionConfig) -> Router {
+    async fn set(session: Session) -> String {
+        session.insert("user", "ada").expect("insert");
+        session.id()
+    }
+    async fn rename(session: Session) -> &'static str {
+        session.insert("user", "grace").expect("insert");
+        "renamed"
+    }
+    async fn read(session: Session) -> String {
+        session
+            .get::<String>("user")
+            .expect("a string")
+            .unwrap_or_else(|| String::from("none"))
+    }
+    let routes = Router::new()
+        .route("/set", get(set))
+        .route("/rename", get(rename))
+        .route("/read", get(read));
+    let layer = SessionLayer::from_arc(store, config).expect("valid options");
+    wrap(routes, layer)
+}
+
+fn config(max_age: Duration, touch_after: Option<Duration>) -> SessionConfig {
+    SessionConfig::new(SECRET)
+        .with_cookie(CookieOptions::new().with_max_age(Some(max_age)))
+        .with_touch_after(touch_after)
+}
+
+/// `/set` on a new session: its ID and the cookie to send back.
+async fn new_session(app: &Router) -> (String, String) {
+    let created = get_path(app, "/set").await;
+    let cookie = created
+        .cookie()
+        .split(';')
+        .next()
+        .expect("a name=value pair")
+        .to_owned();
+    (created.body.clone(), cookie)
+}
+
+#[tokio::test]
+async fn an_unchanged_request_within_touch_after_leaves_the_stored_expiry_alone() {
+    for probe in probes().await {
+        let name = probe.name();
+        let lazy = app(probe.store(), config(DAY, Some(HOUR)));
+        let eager = app(probe.store(), config(DAY, None));
+        let (lazy_id, lazy_cookie) = new_session(&lazy).await;
+        let (eager_id, eager_cookie) = new_session(&eager).await;
+        let lazy_before = probe.stored_expiry(&lazy_id).await;
+        let eager_before = probe.stored_expiry(&eager_id).await;
+
+        // Past a whole second, so that second-based expiries would move too.
+        tokio::time::sleep(Duration::from_millis(1_300)).await;
+        let lazy_read = get_with_cookie(&lazy, "/read", &lazy_cookie).await;
+        lazy_read.expect(200, "ada");
+        assert!(lazy_read.header("set-cookie").is_none(), "{name}");
+        get_with_cookie(&eager, "/read", &eager_cookie)
+            .await
+            .expect(200, "ada");
+
+        let lazy_moved = probe.stored_expiry(&lazy_id).await - lazy_before;
+        let eager_moved = probe.stored_expiry(&eager_id).await - eager_before;
+        assert!(
+            lazy_moved.abs() <= probe.jitter_ms(),
+            "{name}: the expiry moved by {lazy_moved} ms under touch_after"
+        );
+        assert!(
+            eager_moved >= 900,
+            "{name}: without touch_after the touch moved the expiry by only {eager_moved} ms"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_expiry_that_would_move_by_more_than_touch_after_is_touched() {
+    for probe in probes().await {
+        let name = probe.name();
+        let app = app(probe.store(), config(DAY, Some(Duration::from_secs(1))));
+        let (id, cookie) = new_session(&app).await;
+        let before = probe.stored_expiry(&id).await;
+
+        tokio::time::sleep(Duration::from_millis(2_300)).await;
+        get_with_cookie(&app, "/read", &cookie)
+            .await
+            .expect(200, "ada");
+        let touched = probe.stored_expiry(&id).await;
+        assert!(
+            touched - before >= 1_500,
+            "{name}: 2.3 s later the expiry moved by only {} ms",
+            touched - before
+        );
+
+        // Right after the touch, the next request is a read again.
+        get_with_cookie(&app, "/read", &cookie)
+            .await
+            .expect(200, "ada");
+        let after = probe.stored_expiry(&id).await - touched;
+        assert!(after.abs() <= probe.jitter_ms(), "{name}: moved by {after} ms");
+    }
+}
+
+#[tokio::test]
+async fn a_changed_session_is_still_saved() {
+    for probe in probes().await {
+        let name = probe.name();
+        let store = probe.store();
+        let app = app(Arc::clone(&store), config(DAY, Some(HOUR)));
+        let (id, cookie) = new_session(&app).await;
+        let before = probe.stored_expiry(&id).await;
+
+        tokio::time::sleep(Duration::from_millis(1_300)).await;
+        get_with_cookie(&app, "/rename", &cookie)
+            .await
+            .expect(200, "renamed");
+        let stored = store.load(&id).await.expect("load").expect("stored");
+        assert_eq!(
+            stored.record.data().get("user"),
+            Some(&serde_json::json!("grace")),
+            "{name}"
+        );
+        // The save wrote the expiry as well.
+        let moved = probe.stored_expiry(&id).await - before;
+        assert!(moved >= 900, "{name}: the save moved the expiry by {moved} ms");
+        get_with_cookie(&app, "/read", &cookie)
+            .await
+            .expect(200, "grace");
+    }
+}
+
+/// A short idle timeout kept alive by reads every 400 ms for longer than
+/// the timeout itself: after each one the stored expiry is at most
+/// `touch_after` earlier than express's (`request time + maxAge`), and a
+/// plain load, as a Node app on the store makes, still finds the session
+/// at the end.
+#[tokio::test]
+async fn the_stored_expiry_never_trails_express_by_more_than_touch_after() {
+    const MAX_AGE_MS: i64 = 3_000;
+    const TOUCH_AFTER_MS: i64 = 1_000;
+    for probe in probes().await {
+        let name = probe.name();
+        let store = probe.store();
+        let app = app(
+            Arc::clone(&store),
+            config(
+                Duration::from_millis(MAX_AGE_MS as u64),
+                Some(Duration::from_millis(TOUCH_AFTER_MS as u64)),
+            ),
+        );
+        let (id, cookie) = new_session(&app).await;
+        let mut touches = 0;
+        let mut last = probe.stored_expiry(&id).await;
+        for _ in 0..12 {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            let sent = now_ms();
+            get_with_cookie(&app, "/read", &cookie)
+                .await
+                .expect(200, "ada");
+            let stored = probe.stored_expiry(&id).await;
+            let express = sent + MAX_AGE_MS;
+            assert!(
+                stored >= express - TOUCH_AFTER_MS - probe.jitter_ms(),
+                "{name}: stored {stored} trails express's {express} by more than touch_after"
+            );
+            if stored - last > probe.jitter_ms() {
+                touches += 1;
+            }
+            last = stored;
+        }
+        // 4.8 s of reads on a 3 s idle timeout: alive, with some touches
+        // and fewer than one per read.
+        assert!((1..12).contains(&touches), "{name}: {touches} touches");
+        assert!(
+            store.load(&id).await.expect("load").is_some(),
+            "{name}: the session died for a plain load"
+        );
+    }
+}
+
+/// PostgreSQL's own statistics: under `touch_after`, unchanged requests
+/// update no row of the table; without it, each one updates it.
+#[tokio::test]
+async fn postgres_counts_no_update_for_unchanged_requests() {
+    let Ok(url) = std::env::var("POSTGRES_URL") else {
+        assert!(
+            std::env::var("SESSION_REQUIRE_SERVICES").as_deref() != Ok("1"),
+            "POSTGRES_URL is unset and SESSION_REQUIRE_SERVICES=1"
+        );
+        println!("SKIPPED: POSTGRES_URL is unset");
+        return;
+    };
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .expect("PostgreSQL answers");
+    let table = format!(
+        "touch_after_{}",
+        server_session::codec::generate_id()
+            .to_lowercase()
+            .replace(['-', '_'], "")
+    );
+    let store = PostgresStore::from_pool(pool).with_table(table);
+    store.migrate().await.expect("migrate");
+    let updates = || async {
+        sqlx::query("SELECT pg_stat_force_next_flush()")
+            .execute(store.pool())
+            .await
+            .expect("flush statistics");
+        sqlx::query_scalar::<_, i64>(
+            "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relid = to_regclass($1)",
+        )
+        .bind(store.qualified_table())
+        .fetch_one(store.pool())
+        .await
+        .expect("table statistics")
+    };
+    for (touch_after, expected) in [(Some(HOUR), 0), (None, 5)] {
+        let app = app(Arc::new(store.clone()), config(DAY, touch_after));
+        let (_, cookie) = new_session(&app).await;
+        let before = updates().await;
+        for _ in 0..5 {
+            get_with_cookie(&app, "/read", &cookie)
+                .await
+                .expect(200, "ada");
+        }
+        assert_eq!(updates().await - before, expected, "touch_after {touch_after:?}");
+    }
+    sqlx::query(&format!("DROP TABLE {}", store.qualified_table()))
+        .execute(store.pool())
+        .await
+        .expect("drop the table");
+}
+
+#[test]
+fn touch_after_must_be_at_least_a_millisecond() {
+    for bad in [Duration::ZERO, Duration::from_micros(999)] {
+        let error = SessionLayer::new(MemoryStore::new(), config(DAY, Some(bad)))
+            .expect_err("refused");
+        assert_eq!(error.option(), "touch_after", "{bad:?}");
+    }
+    SessionLayer::new(
+        MemoryStore::new(),
+        config(DAY, Some(Duration::from_millis(1))),
+    )
+    .expect("1 ms is accepted");
+}
