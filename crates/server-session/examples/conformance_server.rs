@@ -31,6 +31,9 @@
 //! - `absoluteTimeout`: milliseconds (a whole number, at least 1), the hard
 //!   maximum lifetime counted from creation; `null` means none (which lifts
 //!   hardened's 12 h).
+//! - `touchAfter`: milliseconds (a whole number, at least 1): an unchanged
+//!   request writes the stored expiry only when it would move by more than
+//!   this (`SessionConfig::with_touch_after`).
 //! - `resignOldSecret: true`: a cookie an older secret verified is re-issued
 //!   signed with the first.
 //! - `clearCookieOnDestroy: true`: `/destroy` and `/unset` expire the cookie
@@ -307,6 +310,15 @@ fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
             })?;
             config = config.with_absolute_timeout(Some(Duration::from_millis(ms)));
         }
+    }
+    if let Some(value) = options.get("touchAfter") {
+        let ms = value.as_u64().filter(|ms| *ms > 0).ok_or_else(|| {
+            format!(
+                "{} (a whole number of milliseconds, at least 1)",
+                bad_option("touchAfter", value)
+            )
+        })?;
+        config = config.with_touch_after(Some(Duration::from_millis(ms)));
     }
     if let Some(resign) = given_flag(options, "resignOldSecret")? {
         config = config.with_resign_old_secret(resign);

@@ -357,6 +357,11 @@ async fn the_new_keys_refuse_bad_values_with_the_key_named() {
         (r#"{"absoluteTimeout":-1}"#, "`absoluteTimeout`"),
         (r#"{"absoluteTimeout":1.5}"#, "`absoluteTimeout`"),
         (r#"{"absoluteTimeout":"1500"}"#, "`absoluteTimeout`"),
+        (r#"{"touchAfter":0}"#, "`touchAfter`"),
+        (r#"{"touchAfter":-1}"#, "`touchAfter`"),
+        (r#"{"touchAfter":1.5}"#, "`touchAfter`"),
+        (r#"{"touchAfter":"1000"}"#, "`touchAfter`"),
+        (r#"{"touchAfter":null}"#, "`touchAfter`"),
         (r#"{"resignOldSecret":1}"#, "`resignOldSecret`"),
         (
             r#"{"clearCookieOnDestroy":"true"}"#,
@@ -725,4 +730,72 @@ async fn hash_ids_at_rest_keeps_raw_ids_out_of_redis() {
     assert!(found, "no hashed key holds the session");
     let refused = refused(r#"{"hashIdsAtRest":"yes"}"#);
     assert!(refused.contains("hashIdsAtRest"), "{refused}");
+}
+
+/// `touchAfter` on Redis, black-box: an unchanged request within it leaves
+/// the key's TTL where the creating request put it, while the same request
+/// without the key moves it (express's touch).
+#[tokio::test]
+async fn touch_after_makes_an_unchanged_request_leave_the_redis_ttl_alone() {
+    let Some(url) = server_session::conformance::service_url("REDIS_URL") else {
+        return;
+    };
+    let lazy = start_on(
+        r#"{"touchAfter":3600000,"resave":false,"saveUninitialized":false,"cookie":{"maxAge":86400000}}"#,
+        &url,
+    );
+    let eager = start_on(
+        r#"{"resave":false,"saveUninitialized":false,"cookie":{"maxAge":86400000}}"#,
+        &url,
+    );
+    let client = reqwest::Client::new();
+    let redis = redis::Client::open(url.as_str())
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection");
+    let mut sessions = Vec::new();
+    for server in [&lazy, &eager] {
+        let (set_cookie, _) = get(&client, format!("{}/set/a/1", server.base), None).await;
+        let cookie = pair_of(&set_cookie.expect("a cookie")).to_owned();
+        let (_, id) = get(&client, format!("{}/id", server.base), Some(&cookie)).await;
+        sessions.push((server, cookie, id));
+    }
+    let expiry = |id: String| {
+        let mut redis = redis.clone();
+        async move {
+            let before = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("after 1970")
+                .as_millis() as i64;
+            let pttl: i64 = redis::cmd("PTTL")
+                .arg(format!("sess:{id}"))
+                .query_async(&mut redis)
+                .await
+                .expect("PTTL");
+            assert!(pttl > 0, "sess:{id} has no TTL");
+            before + pttl
+        }
+    };
+    let mut before = Vec::new();
+    for (_, _, id) in &sessions {
+        before.push(expiry(id.clone()).await);
+    }
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let mut moved = Vec::new();
+    for ((server, cookie, id), before) in sessions.iter().zip(before) {
+        let (set_cookie, body) = get(&client, format!("{}/get/a", server.base), Some(cookie)).await;
+        assert_eq!((set_cookie, body.as_str()), (None, r#""1""#));
+        moved.push(expiry(id.clone()).await - before);
+    }
+    assert!(
+        moved[0].abs() <= 250,
+        "touchAfter: the TTL moved by {} ms",
+        moved[0]
+    );
+    assert!(
+        moved[1] >= 900,
+        "express's touch moved the TTL by only {} ms",
+        moved[1]
+    );
 }

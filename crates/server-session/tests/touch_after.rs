@@ -258,7 +258,10 @@ async fn an_expiry_that_would_move_by_more_than_touch_after_is_touched() {
             .await
             .expect(200, "ada");
         let after = probe.stored_expiry(&id).await - touched;
-        assert!(after.abs() <= probe.jitter_ms(), "{name}: moved by {after} ms");
+        assert!(
+            after.abs() <= probe.jitter_ms(),
+            "{name}: moved by {after} ms"
+        );
     }
 }
 
@@ -283,7 +286,10 @@ async fn a_changed_session_is_still_saved() {
         );
         // The save wrote the expiry as well.
         let moved = probe.stored_expiry(&id).await - before;
-        assert!(moved >= 900, "{name}: the save moved the expiry by {moved} ms");
+        assert!(
+            moved >= 900,
+            "{name}: the save moved the expiry by {moved} ms"
+        );
         get_with_cookie(&app, "/read", &cookie)
             .await
             .expect(200, "grace");
@@ -386,7 +392,11 @@ async fn postgres_counts_no_update_for_unchanged_requests() {
                 .await
                 .expect(200, "ada");
         }
-        assert_eq!(updates().await - before, expected, "touch_after {touch_after:?}");
+        assert_eq!(
+            updates().await - before,
+            expected,
+            "touch_after {touch_after:?}"
+        );
     }
     sqlx::query(&format!("DROP TABLE {}", store.qualified_table()))
         .execute(store.pool())
@@ -397,8 +407,8 @@ async fn postgres_counts_no_update_for_unchanged_requests() {
 #[test]
 fn touch_after_must_be_at_least_a_millisecond() {
     for bad in [Duration::ZERO, Duration::from_micros(999)] {
-        let error = SessionLayer::new(MemoryStore::new(), config(DAY, Some(bad)))
-            .expect_err("refused");
+        let error =
+            SessionLayer::new(MemoryStore::new(), config(DAY, Some(bad))).expect_err("refused");
         assert_eq!(error.option(), "touch_after", "{bad:?}");
     }
     SessionLayer::new(

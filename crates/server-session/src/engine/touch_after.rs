@@ -50,13 +50,37 @@ mod tests {
     #[test]
     fn skips_only_while_the_expiry_would_move_by_at_most_touch_after() {
         // Touched 59 minutes ago: moving by 59 minutes is not worth a write.
-        assert!(skips_touch(HOUR, Some(DAY), Some(NOW + DAY - 59 * 60_000), None, NOW));
+        assert!(skips_touch(
+            HOUR,
+            Some(DAY),
+            Some(NOW + DAY - 59 * 60_000),
+            None,
+            NOW
+        ));
         // Exactly touch_after: still skipped.
-        assert!(skips_touch(HOUR, Some(DAY), Some(NOW + DAY - HOUR), None, NOW));
+        assert!(skips_touch(
+            HOUR,
+            Some(DAY),
+            Some(NOW + DAY - HOUR),
+            None,
+            NOW
+        ));
         // One millisecond more: the touch is made.
-        assert!(!skips_touch(HOUR, Some(DAY), Some(NOW + DAY - HOUR - 1), None, NOW));
+        assert!(!skips_touch(
+            HOUR,
+            Some(DAY),
+            Some(NOW + DAY - HOUR - 1),
+            None,
+            NOW
+        ));
         // A stored expiry later than the touch would give stays.
-        assert!(skips_touch(HOUR, Some(DAY), Some(NOW + DAY + 999), None, NOW));
+        assert!(skips_touch(
+            HOUR,
+            Some(DAY),
+            Some(NOW + DAY + 999),
+            None,
+            NOW
+        ));
     }
 
     #[test]
@@ -74,12 +98,36 @@ mod tests {
     fn the_absolute_deadline_clamps_the_touch_and_is_never_overrun() {
         let deadline = NOW + 2 * HOUR;
         // The touch would stop at the deadline, where the expiry already is.
-        assert!(skips_touch(HOUR, Some(DAY), Some(deadline), Some(deadline), NOW));
+        assert!(skips_touch(
+            HOUR,
+            Some(DAY),
+            Some(deadline),
+            Some(deadline),
+            NOW
+        ));
         // Within touch_after of the deadline.
-        assert!(skips_touch(HOUR, Some(DAY), Some(NOW + HOUR), Some(deadline), NOW));
+        assert!(skips_touch(
+            HOUR,
+            Some(DAY),
+            Some(NOW + HOUR),
+            Some(deadline),
+            NOW
+        ));
         // More than touch_after before it.
-        assert!(!skips_touch(HOUR, Some(DAY), Some(NOW + HOUR - 1), Some(deadline), NOW));
+        assert!(!skips_touch(
+            HOUR,
+            Some(DAY),
+            Some(NOW + HOUR - 1),
+            Some(deadline),
+            NOW
+        ));
         // A stored expiry past the deadline is brought back.
-        assert!(!skips_touch(HOUR, Some(DAY), Some(deadline + 1), Some(deadline), NOW));
+        assert!(!skips_touch(
+            HOUR,
+            Some(DAY),
+            Some(deadline + 1),
+            Some(deadline),
+            NOW
+        ));
     }
 }

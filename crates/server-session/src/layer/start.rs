@@ -163,8 +163,8 @@ impl Prelude {
                             }
                             // Counts as touched, so the end of an unchanged
                             // request leaves the store alone.
-                            OnLoad::StoredExpiry(stored) => context.touch_after_ms.is_some_and(
-                                |touch_after| {
+                            OnLoad::StoredExpiry(stored) => {
+                                context.touch_after_ms.is_some_and(|touch_after| {
                                     touch_after::skips_touch(
                                         touch_after,
                                         loaded.record.cookie.original_max_age,
@@ -172,8 +172,8 @@ impl Prelude {
                                         context.deadline(created),
                                         now.unwrap_or_else(clock::now_ms),
                                     )
-                                },
-                            ),
+                                })
+                            }
                         };
                         let touched_for = touched.then(|| loaded.record.cookie.clone());
                         let mut state =
@@ -260,10 +260,7 @@ enum OnLoad {
 /// Loads the session: with its touch in the same round trip by default, or
 /// as a pure read with the stored expiry under `touch_after`, which then
 /// decides whether the request touches at all.
-async fn load(
-    context: &Context,
-    id: &str,
-) -> Result<Option<(LoadedRecord, OnLoad)>, StoreError> {
+async fn load(context: &Context, id: &str) -> Result<Option<(LoadedRecord, OnLoad)>, StoreError> {
     match context.touch_after_ms {
         None => Ok(context
             .timed(context.store.load_and_touch(id))
