@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use server_session::store::now_ms;
+use server_session::store::{
+    now_ms, CookieData, LoadedRecord, Record, SaveCondition, SaveOutcome, StoreFuture,
+};
 use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer, Store};
 use server_session_redis::RedisStore;
 use server_session_sql::{MySqlStore, PostgresStore, SqliteStore};
@@ -402,6 +404,144 @@ async fn postgres_counts_no_update_for_unchanged_requests() {
         .execute(store.pool())
         .await
         .expect("drop the table");
+}
+
+/// The store contract behind the option: `load_with_expiry` reports the
+/// expiry the store enforces, which is the one a `touch` set (not the
+/// record's `cookie.expires`, which Redis's and SQL's touch leave as it
+/// was), and nothing for a missing record.
+#[tokio::test]
+async fn load_with_expiry_reports_the_expiry_the_last_touch_set() {
+    for probe in probes().await {
+        let name = probe.name();
+        let store = probe.store();
+        let id = server_session::codec::generate_id();
+        assert!(
+            store.load_with_expiry(&id).await.expect("load").is_none(),
+            "{name}"
+        );
+        let now = now_ms();
+        let cookie = CookieData::default().with_original_max_age_ms(Some(60_000));
+        let saved = Record::new(
+            cookie.clone().with_expires_ms(Some(now + 60_000)),
+            serde_json::Map::new(),
+        );
+        let outcome = store
+            .save(&id, &saved, SaveCondition::IfAbsent)
+            .await
+            .expect("save");
+        assert!(matches!(outcome, SaveOutcome::Saved(_)), "{name}");
+        let touched = Record::new(
+            cookie.with_expires_ms(Some(now + 120_000)),
+            serde_json::Map::new(),
+        );
+        store.touch(&id, &touched).await.expect("touch");
+        let (_, expiry) = store
+            .load_with_expiry(&id)
+            .await
+            .expect("load")
+            .expect("stored");
+        let expiry = expiry.unwrap_or_else(|| panic!("{name}: no expiry"));
+        // Whole seconds on SQL and Redis, rounded up.
+        assert!(
+            (now + 119_000..=now + 121_500).contains(&expiry),
+            "{name}: {} ms from now",
+            expiry - now
+        );
+        let stored = probe.stored_expiry(&id).await;
+        assert!(
+            (expiry - stored).abs() <= 1_000,
+            "{name}: {expiry} vs {stored}"
+        );
+        store.destroy(&id).await.expect("destroy");
+    }
+}
+
+/// A MemoryStore that counts the calls the layer makes.
+#[derive(Clone, Default)]
+struct Counting {
+    inner: MemoryStore,
+    calls: Arc<std::sync::Mutex<Vec<&'static str>>>,
+}
+
+impl Counting {
+    fn note(&self, call: &'static str) {
+        self.calls.lock().expect("lock").push(call);
+    }
+
+    fn take(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.calls.lock().expect("lock"))
+    }
+}
+
+impl Store for Counting {
+    fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>> {
+        self.note("load");
+        self.inner.load(id)
+    }
+    fn load_and_touch<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<(LoadedRecord, bool)>> {
+        self.note("load_and_touch");
+        self.inner.load_and_touch(id)
+    }
+    fn load_with_expiry<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> StoreFuture<'a, Option<(LoadedRecord, Option<i64>)>> {
+        self.note("load_with_expiry");
+        self.inner.load_with_expiry(id)
+    }
+    fn save<'a>(
+        &'a self,
+        id: &'a str,
+        record: &'a Record,
+        condition: SaveCondition,
+    ) -> StoreFuture<'a, SaveOutcome> {
+        self.note("save");
+        self.inner.save(id, record, condition)
+    }
+    fn touch<'a>(&'a self, id: &'a str, record: &'a Record) -> StoreFuture<'a, ()> {
+        self.note("touch");
+        self.inner.touch(id, record)
+    }
+    fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
+        self.note("destroy");
+        self.inner.destroy(id)
+    }
+    fn kind(&self) -> &'static str {
+        "counting"
+    }
+}
+
+/// The calls an unchanged request makes: with default options the one
+/// `load_and_touch` as before; under `touch_after` one `load_with_expiry`
+/// and nothing else, also through the wrapper that hashes IDs at rest; a
+/// browser-session cookie still touches at the end.
+#[tokio::test]
+async fn an_unchanged_request_makes_one_pure_read_under_touch_after() {
+    let cases = [
+        (config(DAY, None), vec!["load_and_touch"]),
+        (config(DAY, Some(HOUR)), vec!["load_with_expiry"]),
+        (
+            config(DAY, Some(HOUR)).with_hashed_ids_at_rest("a key of at least 32 bytes, for ids"),
+            vec!["load_with_expiry"],
+        ),
+        (
+            SessionConfig::new(SECRET).with_touch_after(Some(HOUR)),
+            vec!["load_with_expiry", "touch"],
+        ),
+    ];
+    for (config, expected) in cases {
+        let store = Counting::default();
+        let app = app(Arc::new(store.clone()), config);
+        let (_, cookie) = new_session(&app).await;
+        assert_eq!(store.take(), ["save"]);
+        for _ in 0..3 {
+            get_with_cookie(&app, "/read", &cookie)
+                .await
+                .expect(200, "ada");
+            assert_eq!(store.take(), expected);
+        }
+    }
 }
 
 #[test]
