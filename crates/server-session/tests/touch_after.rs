@@ -544,6 +544,36 @@ async fn an_unchanged_request_makes_one_pure_read_under_touch_after() {
     }
 }
 
+/// `rolling` still sends the cookie, with a fresh `Expires`, on every
+/// request; the store's expiry follows `touch_after`. `resave` still saves
+/// every request: that write is what it asks for.
+#[tokio::test]
+async fn rolling_sends_the_cookie_and_resave_saves_as_before() {
+    let store = Counting::default();
+    let rolling = app(
+        Arc::new(store.clone()),
+        config(DAY, Some(HOUR)).with_rolling(true),
+    );
+    let (_, cookie) = new_session(&rolling).await;
+    store.take();
+    let read = get_with_cookie(&rolling, "/read", &cookie).await;
+    read.expect(200, "ada");
+    assert!(
+        read.header("set-cookie").is_some(),
+        "rolling sends the cookie"
+    );
+    assert_eq!(store.take(), ["load_with_expiry"]);
+
+    let resave = app(
+        Arc::new(store.clone()),
+        config(DAY, Some(HOUR)).with_resave(true),
+    );
+    get_with_cookie(&resave, "/read", &cookie)
+        .await
+        .expect(200, "ada");
+    assert_eq!(store.take(), ["load_with_expiry", "save"]);
+}
+
 #[test]
 fn touch_after_must_be_at_least_a_millisecond() {
     for bad in [Duration::ZERO, Duration::from_micros(999)] {

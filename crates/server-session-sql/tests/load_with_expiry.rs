@@ -1,0 +1,144 @@
+//! `load_with_expiry` reads the `expire` column back as the instant the
+//! store enforces, whatever the connection's time zone says (PostgreSQL's
+//! `TimeZone`, MySQL's `time_zone`), and it moves with a touch while the
+//! stored `cookie.expires` does not.
+
+mod common;
+
+use server_session::store::{now_ms, CookieData, Record, SaveCondition, SaveOutcome, Store};
+
+use common::unique_name;
+
+/// Saves a 60 s record, touches it to 300 s, and checks what
+/// `load_with_expiry` reports.
+async fn check(name: &str, store: &dyn Store) {
+    let id = unique_name("lwe");
+    assert!(store.load_with_expiry(&id).await.expect("load").is_none());
+    let now = now_ms();
+    let cookie = CookieData::default().with_original_max_age_ms(Some(60_000));
+    let record = Record::new(
+        cookie.clone().with_expires_ms(Some(now + 60_000)),
+        serde_json::Map::new(),
+    );
+    let saved = store
+        .save(&id, &record, SaveCondition::IfAbsent)
+        .await
+        .expect("save");
+    assert!(matches!(saved, SaveOutcome::Saved(_)), "{name}");
+    let (_, expiry) = store
+        .load_with_expiry(&id)
+        .await
+        .expect("load")
+        .expect("found");
+    let expiry = expiry.expect("an expiry");
+    // `expire` is whole seconds, rounded up.
+    assert!(
+        (now + 59_000..=now + 61_000).contains(&expiry),
+        "{name}: saved, {} ms from now",
+        expiry - now
+    );
+    let touched = Record::new(
+        cookie.with_expires_ms(Some(now + 300_000)),
+        serde_json::Map::new(),
+    );
+    store.touch(&id, &touched).await.expect("touch");
+    let (loaded, expiry) = store
+        .load_with_expiry(&id)
+        .await
+        .expect("load")
+        .expect("found");
+    assert_eq!(
+        loaded.record.cookie().expires_ms(),
+        Some(now + 60_000),
+        "{name}"
+    );
+    let expiry = expiry.expect("an expiry");
+    assert!(
+        (now + 299_000..=now + 301_000).contains(&expiry),
+        "{name}: touched, {} ms from now",
+        expiry - now
+    );
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_reads_expire_back_in_any_session_time_zone() {
+    use std::str::FromStr as _;
+
+    use server_session_sql::PostgresStore;
+    use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+    let Some(url) = common::service_url("POSTGRES_URL") else {
+        return;
+    };
+    let table = unique_name("lwe");
+    for zone in ["UTC", "Pacific/Kiritimati", "America/Los_Angeles"] {
+        let options = PgConnectOptions::from_str(&url)
+            .expect("a PostgreSQL URL")
+            .options([("TimeZone", zone)]);
+        let pool = PgPoolOptions::new()
+            .connect_with(options)
+            .await
+            .expect("connect");
+        let store = PostgresStore::from_pool(pool).with_table(table.clone());
+        store.migrate().await.expect("migrate");
+        check(&format!("postgres {zone}"), &store).await;
+    }
+    let store = PostgresStore::connect(&url)
+        .await
+        .expect("connect")
+        .with_table(table);
+    sqlx::query(&format!("DROP TABLE {}", store.qualified_table()))
+        .execute(store.pool())
+        .await
+        .expect("drop");
+}
+
+#[cfg(feature = "mysql")]
+#[tokio::test]
+async fn mysql_reads_expire_back_in_any_session_time_zone() {
+    use server_session_sql::MySqlStore;
+    use sqlx::mysql::MySqlPoolOptions;
+    use sqlx::Executor as _;
+
+    let Some(url) = common::service_url("MYSQL_URL") else {
+        return;
+    };
+    let table = unique_name("lwe");
+    for zone in ["+00:00", "+13:00", "-08:00"] {
+        let pool = MySqlPoolOptions::new()
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    conn.execute(format!("SET time_zone = '{zone}'").as_str())
+                        .await
+                        .map(drop)
+                })
+            })
+            .connect(&url)
+            .await
+            .expect("connect");
+        let store = MySqlStore::from_pool(pool).with_table(table.clone());
+        store.migrate().await.expect("migrate");
+        check(&format!("mysql {zone}"), &store).await;
+    }
+    let store = MySqlStore::connect(&url)
+        .await
+        .expect("connect")
+        .with_table(table);
+    sqlx::query(&format!("DROP TABLE {}", store.quoted_table()))
+        .execute(store.pool())
+        .await
+        .expect("drop");
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn sqlite_reads_expire_back() {
+    use server_session_sql::SqliteStore;
+
+    let store = SqliteStore::connect("sqlite::memory:")
+        .await
+        .expect("an in-memory database");
+    store.migrate().await.expect("migrate");
+    check("sqlite", &store).await;
+}
