@@ -475,6 +475,58 @@ async fn extended(store: &str, actor: Kind, rolling: bool) {
     );
 }
 
+/// `touchAfter` on the Rust server: unchanged requests every second, for
+/// longer than the 5 s idle timeout, touch the store only now and then,
+/// yet the stored expiry never trails express's (request time + maxAge) by
+/// more than `touchAfter`, and express, which has no such option, still
+/// finds the session live at the end.
+async fn touch_after_keeps_the_session_live_for_node(store: &str) {
+    const TOUCH_AFTER_MS: i64 = 2_000;
+    const READS: usize = 8;
+    let node_options = {
+        let mut options = recommended(json!("shared secret"));
+        options["cookie"]["maxAge"] = json!(SHORT_MAX_AGE_MS);
+        options
+    };
+    let mut rust_options = node_options.clone();
+    rust_options["touchAfter"] = json!(TOUCH_AFTER_MS);
+    let mut pair = Pair::start(store, rust_options, node_options).await;
+    let created = pair.get(Kind::Node, "/set/a/1", None).await;
+    let (cookie, _) = pair.cookie_of(&created, "node creates");
+    let id = pair.id(Kind::Node, &cookie).await;
+    let mut last = pair.probe.expiry_ms(&id).await.expect("an expiry");
+    let mut moves = 0;
+    for _ in 0..READS {
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        let sent = node_support::now_ms();
+        let read = pair.get(Kind::Rust, "/get/a", Some(&cookie)).await;
+        assert_eq!(read.body, r#""1""#);
+        assert!(read.set_cookies.is_empty(), "{read:?}");
+        let expiry = pair.probe.expiry_ms(&id).await.expect("still stored");
+        // PostgreSQL rounds up to the second; Redis's PTTL is read a few
+        // milliseconds after the request.
+        assert!(
+            expiry >= sent + SHORT_MAX_AGE_MS - TOUCH_AFTER_MS - 250,
+            "the stored expiry is {} ms after the request",
+            expiry - sent
+        );
+        if expiry - last > 250 {
+            moves += 1;
+        }
+        last = expiry;
+    }
+    assert!(
+        (1..READS).contains(&moves),
+        "{moves} touches for {READS} unchanged requests"
+    );
+    // 8 s after creation, on a 5 s idle timeout: alive for express.
+    assert_eq!(pair.id(Kind::Node, &cookie).await, id, "express lost it");
+    assert_eq!(
+        pair.get(Kind::Node, "/get/a", Some(&cookie)).await.body,
+        r#""1""#
+    );
+}
+
 /// express's cookie with every attribute, over https behind a proxy.
 fn all_attributes() -> Value {
     json!({
@@ -858,6 +910,9 @@ interop_tests! {
     redis_rust_rolling_extends_node_session: "REDIS_URL" => |url: String| async move { extended(&url, Kind::Rust, true).await };
     postgres_node_rolling_extends_rust_session: "POSTGRES_URL" => |url: String| async move { extended(&url, Kind::Node, true).await };
     postgres_rust_rolling_extends_node_session: "POSTGRES_URL" => |url: String| async move { extended(&url, Kind::Rust, true).await };
+
+    redis_touch_after_keeps_the_session_live_for_node: "REDIS_URL" => |url: String| async move { touch_after_keeps_the_session_live_for_node(&url).await };
+    postgres_touch_after_keeps_the_session_live_for_node: "POSTGRES_URL" => |url: String| async move { touch_after_keeps_the_session_live_for_node(&url).await };
 
     redis_rust_cookie_accepted_by_node_byte_for_byte: "REDIS_URL" => |url: String| async move { same_set_cookie(&url, Kind::Rust).await };
     redis_node_cookie_accepted_by_rust_byte_for_byte: "REDIS_URL" => |url: String| async move { same_set_cookie(&url, Kind::Node).await };
