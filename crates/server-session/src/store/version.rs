@@ -5,7 +5,7 @@ use std::fmt;
 /// Stores derive it from the stored value itself (a digest, or a generation
 /// counter that only the store can change), so that a write made by another
 /// process, Node's connect-redis included, changes it. Compare-and-set saves
-/// ([`SaveCondition::IfVersion`](crate::SaveCondition::IfVersion)) succeed
+/// ([`SaveCondition::IfVersion`](crate::store::SaveCondition::IfVersion)) succeed
 /// only while the stored version still equals it.
 ///
 /// A version holds at most 32 bytes inline, so it is `Copy` and costs no
