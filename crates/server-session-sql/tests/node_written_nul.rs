@@ -225,9 +225,17 @@ async fn a_session_node_wrote_with_a_nul_is_loaded_touched_and_saved() {
     let loaded = store.load(&sid).await.expect("load").expect("live");
     assert_eq!(loaded.record.data()["return_to"], "\u{0}");
     assert_eq!(loaded.record.data()["k\u{0}ey"], "x\u{0}y");
-    assert_eq!(
-        loaded.record.cookie().original_max_age_ms(),
-        Some(MAX_AGE_MS)
+    // express reads the clock twice when it sets maxAge, so the
+    // originalMaxAge it stores can come out a millisecond or so short
+    // (README difference 7).
+    let max_age = loaded
+        .record
+        .cookie()
+        .original_max_age_ms()
+        .expect("express stored the max age");
+    assert!(
+        (MAX_AGE_MS - 50..=MAX_AGE_MS).contains(&max_age),
+        "originalMaxAge {max_age}"
     );
 
     // Bring `expire` closer, so that the touch has to move it.
@@ -253,7 +261,7 @@ async fn a_session_node_wrote_with_a_nul_is_loaded_touched_and_saved() {
     let (sess, expire) = row(&store, &sid).await;
     assert_eq!(sess, written, "the touch keeps Node's bytes");
     assert!(
-        (ceil_secs(before + MAX_AGE_MS)..=ceil_secs(after + MAX_AGE_MS)).contains(&expire),
+        (ceil_secs(before + max_age)..=ceil_secs(after + max_age)).contains(&expire),
         "expire {expire} is not now + maxAge"
     );
     store
