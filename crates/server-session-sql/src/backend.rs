@@ -182,12 +182,7 @@ where
         let Some(sess) = stored else {
             return Ok(None);
         };
-        let bytes = sess.as_ref();
-        let record = Record::from_json(bytes)?;
-        Ok(Some(LoadedRecord {
-            record,
-            version: Version::digest_of(bytes),
-        }))
+        loaded_from(sess.as_ref()).map(Some)
     }
 
     /// `Store::load_and_touch` without the timeout: one statement where the
@@ -230,13 +225,7 @@ where
         let Some((sess, touched)) = stored else {
             return Ok(None);
         };
-        let bytes = sess.as_ref();
-        let record = Record::from_json(bytes)?;
-        let loaded = LoadedRecord {
-            record,
-            version: Version::digest_of(bytes),
-        };
-        Ok(Some((loaded, touched.found())))
+        Ok(Some((loaded_from(sess.as_ref())?, touched.found())))
     }
 
     /// `Store::load_with_expiry` without the timeout: one `SELECT`, which
@@ -261,13 +250,7 @@ where
         let Some((sess, expire_ms)) = stored else {
             return Ok(None);
         };
-        let bytes = sess.as_ref();
-        let record = Record::from_json(bytes)?;
-        let loaded = LoadedRecord {
-            record,
-            version: Version::digest_of(bytes),
-        };
-        Ok(Some((loaded, Some(expire_ms))))
+        Ok(Some((loaded_from(sess.as_ref())?, Some(expire_ms))))
     }
 
     /// `Store::save` without the timeout.
@@ -531,3 +514,12 @@ macro_rules! store_impl {
 }
 
 pub(crate) use store_impl;
+
+/// A record read from the stored `sess` text, versioned by that text's
+/// digest: every read path must agree on it for compare-and-set to hold.
+fn loaded_from(bytes: &[u8]) -> Result<LoadedRecord, StoreError> {
+    Ok(LoadedRecord {
+        record: Record::from_json(bytes)?,
+        version: Version::digest_of(bytes),
+    })
+}
