@@ -14,7 +14,10 @@
 //! - [`session`]: the [`Session`] handle handlers use;
 //! - [`store`]: the [`Store`] contract and the stored [`Record`];
 //! - [`memory_store`]: [`MemoryStore`], fit for production on one process;
-//! - [`layer`]: the tower [`SessionLayer`];
+//! - [`driver`]: the request lifecycle (start, then commit) every framework
+//!   adapter shares;
+//! - [`layer`]: the tower [`SessionLayer`], which only translates for the
+//!   driver;
 //! - [`testing`]: a `Session` for a handler's unit test, and a client that
 //!   carries cookies between requests;
 //! - the axum extractor for `Session` and `Option<Session>` (feature `axum`).
@@ -59,6 +62,7 @@ mod clock;
 pub mod codec;
 pub mod config;
 mod context;
+pub mod driver;
 mod engine;
 #[cfg(feature = "axum")]
 mod extract;
@@ -75,8 +79,7 @@ pub use config::{
     CorruptRecordPolicy, ExpressPriority, ExpressSameSite, LoadErrorPolicy, PathMatch,
     SameSitePolicy, SecurePolicy, SessionConfig, Unset,
 };
-#[cfg(feature = "axum")]
-pub use extract::SessionRejection;
+pub use driver::SessionRejection;
 pub use layer::SessionLayer;
 pub use memory_store::MemoryStore;
 pub use secure_hint::IsSecure;

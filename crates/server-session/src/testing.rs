@@ -39,14 +39,12 @@
 
 use std::collections::BTreeMap;
 use std::future::poll_fn;
-use std::sync::Arc;
 
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderValue, Request, Response};
 use tower_service::Service;
 
-use crate::context::Context;
-use crate::layer::start::{start, Start};
+use crate::driver::{SessionDriver, Start};
 use crate::{ConfigError, Session, SessionConfig, Store};
 
 /// The session a `GET /` request without a cookie would get from a layer
@@ -57,19 +55,20 @@ use crate::{ConfigError, Session, SessionConfig, Store};
 /// A [`ConfigError`], as [`SessionLayer::new`](crate::SessionLayer::new)
 /// would give for `config`.
 pub async fn session(store: impl Store, config: SessionConfig) -> Result<Session, ConfigError> {
-    let context = Arc::new(Context::new(config, Arc::new(store))?);
+    let driver = SessionDriver::new(store, config)?;
     let (head, ()) = Request::new(()).into_parts();
-    match start(&context, &head).await {
-        Start::With(session) => Ok(session),
-        // Only a store that is not ready, or a custom `genid` returning an
-        // unusable ID, stops a request without a cookie from getting one.
-        Start::WithoutSession | Start::StoreUnavailable | Start::Refuse(_) => {
-            Err(ConfigError::invalid(
-                "store",
-                "the store is not ready, or genid returned an unusable id",
-            ))
-        }
-    }
+    let session = match driver.start(&head).await {
+        Start::Run(slot) => slot.loaded(),
+        Start::WithoutSession | Start::Refuse(_) => None,
+    };
+    // Only a store that is not ready, or a custom `genid` returning an
+    // unusable ID, stops a request without a cookie from getting one.
+    session.ok_or_else(|| {
+        ConfigError::invalid(
+            "store",
+            "the store is not ready, or genid returned an unusable id",
+        )
+    })
 }
 
 /// Sends requests through a service and keeps the cookies it sets, as a

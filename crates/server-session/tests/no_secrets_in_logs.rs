@@ -222,7 +222,8 @@ fn a_secret_shorter_than_32_bytes_is_warned_about_when_the_layer_is_built() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
-    SessionLayer::new(MemoryStore::new(), SessionConfig::new("keyboard cat")).expect("accepted");
+    let _layer = SessionLayer::new(MemoryStore::new(), SessionConfig::new("keyboard cat"))
+        .expect("accepted");
     let log = captured.text();
     assert!(log.contains("shorter than 32 bytes"), "{log}");
     assert!(
@@ -231,6 +232,7 @@ fn a_secret_shorter_than_32_bytes_is_warned_about_when_the_layer_is_built() {
     );
     // A long enough secret says nothing.
     let before = log.len();
-    SessionLayer::new(MemoryStore::new(), SessionConfig::new(SECRET)).expect("accepted");
+    let _layer =
+        SessionLayer::new(MemoryStore::new(), SessionConfig::new(SECRET)).expect("accepted");
     assert_eq!(captured.text().len(), before);
 }

@@ -581,7 +581,7 @@ fn touch_after_must_be_at_least_a_millisecond() {
             SessionLayer::new(MemoryStore::new(), config(DAY, Some(bad))).expect_err("refused");
         assert_eq!(error.option(), "touch_after", "{bad:?}");
     }
-    SessionLayer::new(
+    let _layer = SessionLayer::new(
         MemoryStore::new(),
         config(DAY, Some(Duration::from_millis(1))),
     )

@@ -4,22 +4,20 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::SessionService;
-use crate::context::Context;
+use crate::driver::SessionDriver;
 use crate::{ConfigError, SessionConfig, Store};
 
 /// Adds express-style sessions to a tower service. See the
 /// [module docs](crate::layer) for an example.
 #[derive(Clone)]
+#[must_use]
 pub struct SessionLayer {
-    context: Arc<Context>,
+    driver: SessionDriver,
 }
 
 impl fmt::Debug for SessionLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionLayer")
-            .field("config", &self.context.config)
-            .field("store", &self.context.store.kind())
-            .finish()
+        f.debug_tuple("SessionLayer").field(&self.driver).finish()
     }
 }
 
@@ -38,21 +36,30 @@ impl SessionLayer {
     /// # Errors
     /// As [`new`](Self::new).
     pub fn from_arc(store: Arc<dyn Store>, config: SessionConfig) -> Result<Self, ConfigError> {
-        Ok(Self {
-            context: Arc::new(Context::new(config, store)?),
-        })
+        Ok(Self::from_driver(SessionDriver::from_arc(store, config)?))
+    }
+
+    /// A layer over a driver built elsewhere (shared with another adapter,
+    /// say).
+    pub fn from_driver(driver: SessionDriver) -> Self {
+        Self { driver }
+    }
+
+    /// The driver the layer runs requests with.
+    pub fn driver(&self) -> &SessionDriver {
+        &self.driver
     }
 
     /// How many sessions are live in this process right now, that is, held
     /// by a request in flight (or a `Session` clone kept elsewhere). For
     /// tests and metrics: it drops to zero when every request is done.
     pub fn live_sessions(&self) -> usize {
-        self.context.registry.len()
+        self.driver.live_sessions()
     }
 
     /// The options the layer runs with.
     pub fn config(&self) -> &SessionConfig {
-        &self.context.config
+        self.driver.config()
     }
 }
 
@@ -60,6 +67,6 @@ impl<S> Layer<S> for SessionLayer {
     type Service = SessionService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        SessionService::new(inner, Arc::clone(&self.context))
+        SessionService::new(inner, self.driver.clone())
     }
 }

@@ -8,6 +8,10 @@
 //! finishes before the response is handed on, so a client that sees the
 //! response can rely on the session being saved.
 //!
+//! The service only translates between tower and the
+//! [`SessionDriver`](crate::driver::SessionDriver), which makes every
+//! session decision, for the actix-web middleware too.
+//!
 //! ```
 //! use axum::{routing::get, Router};
 //! use server_session::{MemoryStore, Session, SessionConfig, SessionLayer};
@@ -24,13 +28,10 @@
 //! # }
 //! ```
 
-mod commit;
-pub(crate) mod deferred;
 mod future;
 #[allow(clippy::module_inception)]
 mod layer;
-pub(crate) mod service;
-pub(crate) mod start;
+mod service;
 
 pub use future::ResponseFuture;
 pub use layer::SessionLayer;

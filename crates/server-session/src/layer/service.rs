@@ -1,25 +1,16 @@
-use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::commit::commit;
-use super::deferred::Deferred;
-use super::start::{begin, Start};
-
-/// Marks a request that has no session because the store could not give
-/// one (not ready, or a load error under `ContinueWithoutSession`).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct StoreUnavailable;
 use super::ResponseFuture;
-use crate::context::Context;
+use crate::driver::{SessionDriver, Start};
 
 /// The service [`SessionLayer`](super::SessionLayer) wraps around yours.
 #[derive(Clone)]
 pub struct SessionService<S> {
     inner: S,
-    context: Arc<Context>,
+    driver: SessionDriver,
 }
 
 impl<S> std::fmt::Debug for SessionService<S> {
@@ -29,8 +20,23 @@ impl<S> std::fmt::Debug for SessionService<S> {
 }
 
 impl<S> SessionService<S> {
-    pub(crate) fn new(inner: S, context: Arc<Context>) -> Self {
-        Self { inner, context }
+    pub(crate) fn new(inner: S, driver: SessionDriver) -> Self {
+        Self { inner, driver }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
     }
 }
 
@@ -54,42 +60,28 @@ where
         // The clone that was driven to readiness serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let context = Arc::clone(&self.context);
+        let driver = self.driver.clone();
         ResponseFuture::new(async move {
             let (mut head, body) = request.into_parts();
-            let start = match begin(&context, &head) {
-                Ok(prelude) if context.config.lazy_load && prelude.needs_store() => {
-                    // Loaded by the extractor, if a handler asks for it.
-                    let deferred = Deferred::new(Arc::clone(&context), prelude);
-                    head.extensions.insert(Arc::clone(&deferred));
-                    let mut response = inner.call(Request::from_parts(head, body)).await?;
-                    if let Some(session) = deferred.loaded() {
-                        commit(&context, &session, &mut response).await;
-                    }
-                    return Ok(response);
-                }
-                Ok(prelude) => prelude.finish(&context, &head).await,
-                Err(start) => start,
-            };
-            let session = match start {
-                Start::WithoutSession => {
-                    return inner.call(Request::from_parts(head, body)).await;
-                }
-                Start::StoreUnavailable => {
-                    // So that the `Session` extractor names the real cause.
-                    head.extensions.insert(StoreUnavailable);
-                    return inner.call(Request::from_parts(head, body)).await;
-                }
+            let slot = match driver.start(&head).await {
+                Start::Run(slot) => slot,
                 Start::Refuse(status) => {
                     let mut response = Response::new(ResBody::default());
                     *response.status_mut() = status;
                     return Ok(response);
                 }
-                Start::With(session) => session,
+                Start::WithoutSession => return inner.call(Request::from_parts(head, body)).await,
             };
-            head.extensions.insert(session.clone());
+            // A ready session is a plain extension, for any tower service.
+            if let Some(session) = slot.ready() {
+                head.extensions.insert(session.clone());
+            } else {
+                head.extensions.insert(slot.clone());
+            }
             let mut response = inner.call(Request::from_parts(head, body)).await?;
-            commit(&context, &session, &mut response).await;
+            if let Some(session) = slot.loaded() {
+                driver.commit(&session).await.apply(&mut response);
+            }
             Ok(response)
         })
     }

@@ -16,7 +16,7 @@ use crate::session::state::{SavedSnapshot, SessionState};
 use crate::store::{LoadedRecord, StoreError};
 use crate::{Session, SessionError};
 
-/// How a request begins.
+/// How a request begins, once the store (if asked) has answered.
 pub(crate) enum Start {
     /// Outside the cookie path, or already inside another session layer.
     WithoutSession,
@@ -27,14 +27,6 @@ pub(crate) enum Start {
     Refuse(StatusCode),
     /// The request's session, loaded or new.
     With(Session),
-}
-
-/// express-session's entry steps (spec §2.1): gate, cookie, load or generate.
-pub(crate) async fn start(context: &Arc<Context>, head: &Parts) -> Start {
-    match begin(context, head) {
-        Ok(prelude) => prelude.finish(context, head).await,
-        Err(start) => start,
-    }
 }
 
 /// What the request's head says about its session, before any store call.
@@ -126,7 +118,7 @@ impl Prelude {
     }
 
     /// Loads the session the cookie names, or makes a new one.
-    pub(crate) async fn finish(self, context: &Arc<Context>, head: &Parts) -> Start {
+    pub(crate) async fn finish(self, context: &Arc<Context>) -> Start {
         let cookie_id = self.cookie_id.clone();
         if let Some(id) = &cookie_id {
             // Only a validly signed ID ever reaches the store. The store is asked
@@ -229,7 +221,7 @@ impl Prelude {
         // No cookie, or an unknown, expired or destroyed ID: a fresh session
         // under a new ID, never the client's. Nobody else can know the new ID
         // yet, so it needs no registry entry.
-        let id = match context.new_id(Some(head)) {
+        let id = match context.new_id(self.head_copy.as_deref()) {
             Ok(id) => Arc::from(id),
             Err(error) => {
                 // A `genid` that returns an unusable ID is the application's bug:
