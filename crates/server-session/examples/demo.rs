@@ -48,8 +48,6 @@ use serde::Deserialize;
 use server_session::config::{HARDENED_ABSOLUTE_TIMEOUT, HARDENED_IDLE_TIMEOUT};
 use server_session::{IsSecure, Session, SessionConfig, SessionError, SessionLayer};
 
-mod support;
-
 /// The only address the demo listens on; [`loopback_is_secure`] relies on it.
 const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
 
@@ -247,7 +245,7 @@ async fn main() {
         }
     };
     let config = SessionConfig::hardened(secret);
-    let (store, _background) = match support::store_from_url(&store_url).await {
+    let (store, _background) = match session_examples::stores::store_from_url(&store_url).await {
         Ok(store) => store,
         Err(error) => {
             eprintln!("demo: {error}");

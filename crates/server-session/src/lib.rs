@@ -48,6 +48,7 @@
 //! | feature | enables | default |
 //! |---|---|---|
 //! | `axum` | the `Session` extractor (`axum-core`) | yes |
+//! | `actix` | the `Session` extractor for actix-web (use `server-session-actix`, which turns it on) | no |
 //! | `conformance` | `server_session::conformance`, the store test kit for store authors | no |
 //!
 //! # Foreign types in the API
@@ -66,6 +67,8 @@ pub mod driver;
 mod engine;
 #[cfg(feature = "axum")]
 mod extract;
+#[cfg(feature = "actix")]
+mod extract_actix;
 mod id_tag;
 pub mod layer;
 pub mod memory_store;

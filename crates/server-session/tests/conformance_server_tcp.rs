@@ -1,5 +1,6 @@
 //! Starts the conformance server example as a real process and drives it
-//! over TCP, checking its cookies with cookie-signature's algorithm.
+//! over TCP, checking its cookies with cookie-signature's algorithm. Each
+//! test runs on both adapters (`<test>::tower`, `<test>::actix`).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -10,14 +11,11 @@ use tokio::time::{sleep_until, Instant};
 
 use server_session::codec::{self, Secrets};
 
-/// `cargo test` builds the examples next to the test binaries' directory.
+mod node_support;
+
+/// The conformance server of the adapter under test.
 fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let debug_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target profile directory");
-    debug_dir.join("examples").join("conformance_server")
+    node_support::rust_binary(node_support::adapter())
 }
 
 struct Server {
@@ -141,6 +139,7 @@ fn signed_pair(name: &str, id: &str, secret: &str) -> String {
     )
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn conformance_server_answers_the_contract_over_tcp() {
     let server = start(r#"{"secret":"keyboard cat","cookie":{"maxAge":60000}}"#);
@@ -199,6 +198,7 @@ async fn conformance_server_answers_the_contract_over_tcp() {
     let (set_cookie, body) = get(&client, format!("{}/id", gated.base), None).await;
     assert_eq!((set_cookie, body.as_str()), (None, "no session"));
 }
+}
 
 /// Creates a session through the server on `store` and returns its ID and
 /// the `Expires` of its cookie in epoch seconds.
@@ -230,6 +230,7 @@ fn now_secs() -> i64 {
         .as_secs() as i64
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn a_session_made_on_redis_is_a_connect_redis_record() {
     let Some(url) = server_session::conformance::service_url("REDIS_URL") else {
@@ -264,7 +265,9 @@ async fn a_session_made_on_redis_is_a_connect_redis_record() {
         expires - now_secs()
     );
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn a_session_made_on_postgres_is_a_connect_pg_simple_row() {
     let Some(url) = server_session::conformance::service_url("POSTGRES_URL") else {
@@ -292,6 +295,7 @@ async fn a_session_made_on_postgres_is_a_connect_pg_simple_row() {
         "expire {expire}, cookie {expires}, now {}",
         now_secs()
     );
+}
 }
 
 /// Runs the server with `options` expecting it to refuse them: exit status
@@ -348,6 +352,7 @@ fn expires_lead(set_cookie: &str, date: std::time::SystemTime) -> i64 {
 /// 32 bytes: the shortest secret `hardened` takes.
 const SECRET_32: &str = "conformance secret of 32 bytes!!";
 
+on_both_adapters! {
 #[tokio::test]
 async fn the_new_keys_refuse_bad_values_with_the_key_named() {
     assert_eq!(SECRET_32.len(), 32);
@@ -380,7 +385,9 @@ async fn the_new_keys_refuse_bad_values_with_the_key_named() {
         assert!(stderr.contains(named), "{options}: {stderr}");
     }
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn hardened_sends_a_host_prefixed_secure_lax_cookie_on_secure_requests() {
     let server = start(&format!(r#"{{"hardened":true,"secret":"{SECRET_32}"}}"#));
@@ -474,7 +481,9 @@ async fn hardened_sends_a_host_prefixed_secure_lax_cookie_on_secure_requests() {
     let lead = expires_lead(set_cookie, created.date);
     assert!((59..=61).contains(&lead), "Expires {lead} s after Date");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn absolute_timeout_ends_an_active_session_at_its_deadline() {
     let server = start(
@@ -528,7 +537,9 @@ async fn absolute_timeout_ends_an_active_session_at_its_deadline() {
     let lead = expires_lead(&set_cookie, created.date);
     assert!(lead >= 59, "no deadline: Expires {lead} s away");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn cycle_moves_the_data_to_a_new_id_and_kills_the_old_one() {
     let server = start(r#"{"resave":false,"saveUninitialized":false,"cookie":{"maxAge":60000}}"#);
@@ -563,7 +574,9 @@ async fn cycle_moves_the_data_to_a_new_id_and_kills_the_old_one() {
     let stale = get(&client, url("/id"), Some(&old_cookie)).await.1;
     assert!(stale != old_id && stale != new_id, "{stale}");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn cycle_keeps_the_absolute_deadline() {
     let server = start(
@@ -595,7 +608,9 @@ async fn cycle_keeps_the_absolute_deadline() {
     );
     assert_ne!(get(&client, url("/id"), Some(&new_cookie)).await.1, new_id);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn clear_cookie_on_destroy_expires_the_cookie_on_destroy_and_unset() {
     let server = start(r#"{"clearCookieOnDestroy":true,"cookie":{"maxAge":60000}}"#);
@@ -640,7 +655,9 @@ async fn clear_cookie_on_destroy_expires_the_cookie_on_destroy_and_unset() {
         assert!(ended.set_cookies.is_empty(), "{route}: {ended:?}");
     }
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn resign_old_secret_reissues_a_cookie_signed_by_an_older_secret() {
     let options = r#"{"secret":["new","old"],"resave":false,"saveUninitialized":false}"#;
@@ -679,7 +696,9 @@ async fn resign_old_secret_reissues_a_cookie_signed_by_an_older_secret() {
         assert!(read.set_cookies.is_empty(), "{read:?}");
     }
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn hash_ids_at_rest_keeps_raw_ids_out_of_redis() {
     let Some(url) = server_session::conformance::service_url("REDIS_URL") else {
@@ -731,7 +750,9 @@ async fn hash_ids_at_rest_keeps_raw_ids_out_of_redis() {
     let refused = refused(r#"{"hashIdsAtRest":"yes"}"#);
     assert!(refused.contains("hashIdsAtRest"), "{refused}");
 }
+}
 
+on_both_adapters! {
 /// `touchAfter` on Redis, black-box: an unchanged request within it leaves
 /// the key's TTL where the creating request put it, while the same request
 /// without the key moves it (express's touch).
@@ -798,4 +819,5 @@ async fn touch_after_makes_an_unchanged_request_leave_the_redis_ttl_alone() {
         "express's touch moved the TTL by only {} ms",
         moved[1]
     );
+}
 }

@@ -36,7 +36,7 @@ use std::time::Instant;
 
 use serde_json::{json, Map, Value};
 
-use node_support::{Kind, Reply, Server, SetCookie};
+use node_support::{Adapter, Kind, Reply, Server, SetCookie};
 
 /// The headers every request of a scenario carries: how the request looks
 /// to `issecure(req)`.
@@ -1144,13 +1144,15 @@ async fn run_scenario(
     }
 }
 
-async fn start_pair(set: &Arc<OptionSet>, store: &str) -> Arc<(Server, Server)> {
+async fn start_pair(set: &Arc<OptionSet>, store: &str, adapter: Adapter) -> Arc<(Server, Server)> {
     let (options_a, options_b) = (set.options.clone(), set.options.clone());
     let (store_a, store_b) = (store.to_owned(), store.to_owned());
-    let rust =
-        tokio::task::spawn_blocking(move || node_support::start(Kind::Rust, &options_a, &store_a));
-    let node =
-        tokio::task::spawn_blocking(move || node_support::start(Kind::Node, &options_b, &store_b));
+    let rust = tokio::task::spawn_blocking(move || {
+        node_support::start(Kind::Rust, adapter, &options_a, &store_a)
+    });
+    let node = tokio::task::spawn_blocking(move || {
+        node_support::start(Kind::Node, adapter, &options_b, &store_b)
+    });
     let rust = rust.await.expect("start the rust server");
     let node = node.await.expect("start the node server");
     Arc::new((rust, node))
@@ -1158,7 +1160,7 @@ async fn start_pair(set: &Arc<OptionSet>, store: &str) -> Arc<(Server, Server)> 
 
 /// All scenarios of one options set, on the MemoryStore and (for the Redis
 /// sets) on Redis.
-async fn run_set(set: Arc<OptionSet>, redis_url: Option<String>) -> Vec<Outcome> {
+async fn run_set(set: Arc<OptionSet>, redis_url: Option<String>, adapter: Adapter) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
     let mut stores: Vec<(String, Option<String>, &'static str)> =
         vec![(String::from("memory"), None, "")];
@@ -1168,7 +1170,7 @@ async fn run_set(set: Arc<OptionSet>, redis_url: Option<String>) -> Vec<Outcome>
         }
     }
     for (store, redis, suffix) in stores {
-        let servers = start_pair(&set, &store).await;
+        let servers = start_pair(&set, &store, adapter).await;
         let mut tasks = tokio::task::JoinSet::new();
         for scenario in scenarios_for(&set) {
             if !suffix.is_empty() && scenario.transport.name != PLAIN.name {
@@ -1199,15 +1201,16 @@ async fn run_sets(select: impl Fn(&OptionSet) -> bool) -> Vec<Outcome> {
         .filter(|set| select(set))
         .map(Arc::new)
         .collect();
-    // A few options sets at a time: each has its own pair of servers.
-    let limit = Arc::new(tokio::sync::Semaphore::new(4));
+    // A few options sets at a time, counting both adapters' runs: each set
+    // has its own pair of servers.
+    static LIMIT: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+    let adapter = node_support::adapter();
     let mut tasks = tokio::task::JoinSet::new();
     for set in sets {
-        let limit = Arc::clone(&limit);
         let redis_url = redis_url.clone();
         tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("semaphore");
-            run_set(set, redis_url).await
+            let _permit = LIMIT.acquire().await.expect("semaphore");
+            run_set(set, redis_url, adapter).await
         });
     }
     let mut outcomes = Vec::new();
@@ -1223,7 +1226,8 @@ async fn run_sets(select: impl Fn(&OptionSet) -> bool) -> Vec<Outcome> {
         }
     }
     println!(
-        "differential: {} scenarios, {} differ ({:.1} s)",
+        "differential ({}): {} scenarios, {} differ ({:.1} s)",
+        adapter.label(),
         outcomes.len(),
         differing.count(),
         started.elapsed().as_secs_f64()
@@ -1243,6 +1247,7 @@ fn explained_by(scenario: &str, line: &str) -> Option<usize> {
     })
 }
 
+on_both_adapters! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rust_and_express_agree_on_every_scenario() {
     if !node_support::node_ready() {
@@ -1304,4 +1309,5 @@ async fn rust_and_express_agree_on_every_scenario() {
         "each differing scenario shows exactly one known difference"
     );
     assert!(outcomes.len() >= 150, "only {} scenarios", outcomes.len());
+}
 }

@@ -1,19 +1,26 @@
 //! No lost updates (DESIGN §4): N clients increment one session's counter
 //! K times each, at once, spread over two independent layers that share a
 //! store through separate clients. The final count must be exactly N×K, on
-//! every store.
+//! every store, and on both adapters (`<test>::tower`, `<test>::actix`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::routing::get;
 use axum::Router;
+use server_session::driver::SessionDriver;
 use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer, Store};
+use server_session_actix::SessionMiddleware;
 use server_session_redis::RedisStore;
 use server_session_sql::{MySqlStore, PostgresStore, SqliteStore};
+use session_examples::routes::{answer, session_or_none};
 use tokio::sync::Notify;
+
+mod node_support;
+
+use node_support::Adapter;
 
 const CLIENTS: usize = 16;
 const INCREMENTS: usize = 50;
@@ -25,50 +32,25 @@ struct Gate {
     release: Arc<Notify>,
 }
 
+impl Gate {
+    /// `/slow-set/{key}/{value}`: inserts, then waits for the test's
+    /// signal before the request ends.
+    async fn slow_set(&self, session: &Session, key: String, value: String) -> String {
+        let outcome = session.insert(key, value);
+        self.entered.notify_one();
+        self.release.notified().await;
+        match outcome {
+            Ok(()) => String::from("ok"),
+            Err(error) => error.to_string(),
+        }
+    }
+}
+
+/// `/inc/{key}`: the conformance server's read-modify-write.
 async fn inc(session: Session, Path(key): Path<String>) -> String {
-    match session.update(key, |n: Option<i64>| n.unwrap_or(0) + 1) {
-        Ok(n) => n.to_string(),
-        Err(error) => error.to_string(),
-    }
-}
-
-async fn set(session: Session, Path((key, value)): Path<(String, String)>) -> String {
-    match session.insert(key, value) {
-        Ok(()) => String::from("ok"),
-        Err(error) => error.to_string(),
-    }
-}
-
-async fn get_key(session: Session, Path(key): Path<String>) -> String {
-    session
-        .get_value(&key)
-        .map_or_else(|| String::from("undefined"), |v| v.to_string())
-}
-
-async fn id(session: Session) -> String {
-    session.id()
-}
-
-async fn destroy(session: Session) -> String {
-    match session.destroy().await {
-        Ok(()) => String::from("destroyed"),
-        Err(error) => error.to_string(),
-    }
-}
-
-/// Inserts, then waits for the test's signal before the request ends.
-async fn slow_set(
-    State(gate): State<Gate>,
-    session: Session,
-    Path((key, value)): Path<(String, String)>,
-) -> String {
-    let outcome = session.insert(key, value);
-    gate.entered.notify_one();
-    gate.release.notified().await;
-    match outcome {
-        Ok(()) => String::from("ok"),
-        Err(error) => error.to_string(),
-    }
+    answer(&format!("/inc/{key}"), async { Ok(Some(session)) })
+        .await
+        .body
 }
 
 fn config() -> SessionConfig {
@@ -76,22 +58,42 @@ fn config() -> SessionConfig {
         .with_cookie(CookieOptions::new().with_max_age(Some(Duration::from_secs(3600))))
 }
 
+/// One server: the conformance routes (`/inc`, `/set`, `/get`, `/id`,
+/// `/destroy`) and `/slow-set`, on the adapter under test.
 struct Server {
     base: String,
-    layer: SessionLayer,
+    driver: SessionDriver,
     gate: Gate,
+    /// Stops the actix-web server, which runs on a thread of its own.
+    _actix: Option<ActixStop>,
 }
 
 async fn serve(store: Arc<dyn Store>) -> Server {
+    match node_support::adapter() {
+        Adapter::Tower => serve_tower(store).await,
+        Adapter::Actix => serve_actix(store),
+    }
+}
+
+async fn serve_tower(store: Arc<dyn Store>) -> Server {
     let layer = SessionLayer::from_arc(store, config()).expect("valid config");
     let gate = Gate::default();
+    async fn slow_set(
+        State(gate): State<Gate>,
+        session: Session,
+        Path((key, value)): Path<(String, String)>,
+    ) -> String {
+        gate.slow_set(&session, key, value).await
+    }
+    async fn route(request: Request) -> String {
+        let (mut parts, _) = request.into_parts();
+        let path = parts.uri.path().to_owned();
+        let session = Session::from_request_parts(&mut parts, &()).await;
+        answer(&path, async { session_or_none(session) }).await.body
+    }
     let app = Router::new()
-        .route("/inc/{key}", get(inc))
-        .route("/set/{key}/{value}", get(set))
-        .route("/get/{key}", get(get_key))
-        .route("/id", get(id))
-        .route("/destroy", get(destroy))
         .route("/slow-set/{key}/{value}", get(slow_set))
+        .fallback(route)
         .with_state(gate.clone())
         .layer(layer.clone());
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -103,8 +105,67 @@ async fn serve(store: Arc<dyn Store>) -> Server {
     });
     Server {
         base: format!("http://{address}"),
-        layer,
+        driver: layer.driver().clone(),
         gate,
+        _actix: None,
+    }
+}
+
+/// Stops an actix-web server when the test is done with it.
+struct ActixStop(actix_web::dev::ServerHandle);
+
+impl Drop for ActixStop {
+    fn drop(&mut self) {
+        // Sends the stop now; nobody needs to wait for it to finish.
+        drop(self.0.stop(false));
+    }
+}
+
+fn serve_actix(store: Arc<dyn Store>) -> Server {
+    use actix_web::{web, App, FromRequest, HttpRequest, HttpServer};
+
+    let sessions = SessionMiddleware::from_arc(store, config()).expect("valid config");
+    let gate = Gate::default();
+    async fn slow_set(
+        gate: web::Data<Gate>,
+        session: Session,
+        path: web::Path<(String, String)>,
+    ) -> String {
+        let (key, value) = path.into_inner();
+        gate.slow_set(&session, key, value).await
+    }
+    async fn route(request: HttpRequest) -> String {
+        let session = Session::extract(&request).await;
+        answer(request.path(), async { session_or_none(session) })
+            .await
+            .body
+    }
+    let (started, address) = std::sync::mpsc::channel();
+    let (middleware, data) = (sessions.clone(), web::Data::new(gate.clone()));
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(data.clone())
+                    .route("/slow-set/{key}/{value}", web::get().to(slow_set))
+                    .default_service(web::to(route))
+                    .wrap(middleware.clone())
+            })
+            .workers(2)
+            .bind(("127.0.0.1", 0))
+            .expect("bind");
+            let address = server.addrs()[0];
+            let server = server.run();
+            let _ = started.send((address, server.handle()));
+            let _ = server.await;
+        });
+    });
+    let (address, handle) = address.recv().expect("the actix-web server starts");
+    Server {
+        base: format!("http://{address}"),
+        driver: sessions.driver().clone(),
+        gate,
+        _actix: Some(ActixStop(handle)),
     }
 }
 
@@ -171,8 +232,8 @@ async fn counter_run(pair: &Pair) {
         (1 + CLIENTS * INCREMENTS).to_string(),
         "increments were lost"
     );
-    assert_eq!(pair.a.layer.live_sessions(), 0);
-    assert_eq!(pair.b.layer.live_sessions(), 0);
+    assert_eq!(pair.a.driver.live_sessions(), 0);
+    assert_eq!(pair.b.driver.live_sessions(), 0);
 }
 
 /// Concurrent inserts of different keys all survive.
@@ -251,6 +312,7 @@ fn random_name(prefix: &str) -> String {
     )
 }
 
+on_both_adapters! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn memory_store_loses_no_update() {
     // One MemoryStore, two layers: two registries, so the layers meet only
@@ -383,6 +445,7 @@ async fn sqlite_loses_no_update() {
     })
     .await;
     let _ = std::fs::remove_dir_all(dir);
+}
 }
 
 /// The live-session registry frees what it holds: after 100,000 sessions

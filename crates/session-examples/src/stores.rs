@@ -1,4 +1,4 @@
-//! Shared by the examples: a store chosen by URL.
+//! A store chosen by URL.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +9,12 @@ use server_session_redis::RedisStore;
 use server_session_sql::{MySqlStore, PostgresStore, SqliteStore};
 
 /// Keeps the store's background task alive as long as the server runs.
-#[allow(dead_code)] // the handles are held, never read
-pub(crate) enum Background {
+pub enum Background {
+    /// The store needs no task of its own.
     None,
+    /// The MemoryStore's sweeper of expired sessions.
     Sweeper(SweeperHandle),
+    /// A SQL store's pruner of expired rows.
     Pruner(server_session_sql::PrunerHandle),
 }
 
@@ -22,7 +24,7 @@ pub(crate) enum Background {
 /// `postgres://…`, `mysql://…` (also MariaDB) or `sqlite://path`.
 /// The Redis key prefix is `sess:` and the SQL table `session`, the express
 /// stores' defaults.
-pub(crate) async fn store_from_url(url: &str) -> Result<(Arc<dyn Store>, Background), String> {
+pub async fn store_from_url(url: &str) -> Result<(Arc<dyn Store>, Background), String> {
     let scheme = url.split("://").next().unwrap_or(url);
     // Expired rows are invisible anyway; pruning only reclaims space.
     let prune_every = Duration::from_secs(15 * 60);

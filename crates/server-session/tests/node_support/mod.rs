@@ -1,8 +1,13 @@
-//! Shared by `differential.rs` and `interop_express.rs`: starts the Rust
-//! conformance server (the `conformance_server` example) and the same
-//! contract on real express-session (`interop/node/conformance-server.js`)
-//! as child processes on 127.0.0.1, sends them requests, and reads their
+//! Shared by `differential.rs`, `interop_express.rs` and
+//! `conformance_server_tcp.rs`: starts the Rust conformance server (the
+//! `conformance_server` example on tower/axum, or
+//! `actix_conformance_server` on actix-web) and the same contract on real
+//! express-session (`interop/node/conformance-server.js`) as child
+//! processes on 127.0.0.1, sends them requests, and reads their
 //! `Set-Cookie` headers.
+//!
+//! Every case runs on both adapters from one body: [`on_adapter`] picks the
+//! adapter the Rust server of a case runs on.
 
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
@@ -38,6 +43,76 @@ impl Kind {
             Kind::Node => "node",
         }
     }
+}
+
+/// The framework adapter the Rust conformance server runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Adapter {
+    /// The tower layer, on axum (`conformance_server`).
+    Tower,
+    /// The actix-web middleware (`actix_conformance_server`).
+    Actix,
+}
+
+impl Adapter {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Adapter::Tower => "tower",
+            Adapter::Actix => "actix",
+        }
+    }
+
+    /// The example serving the contract, and the package it belongs to.
+    fn example(self) -> (&'static str, &'static str) {
+        match self {
+            Adapter::Tower => ("conformance_server", "server-session"),
+            Adapter::Actix => ("actix_conformance_server", "server-session-actix"),
+        }
+    }
+}
+
+tokio::task_local! {
+    static ADAPTER: Adapter;
+}
+
+/// Runs `case` with its Rust servers on `adapter`.
+pub(crate) async fn on_adapter<F: std::future::Future>(adapter: Adapter, case: F) -> F::Output {
+    ADAPTER.scope(adapter, case).await
+}
+
+/// The adapter of the case running on this task (tower outside
+/// [`on_adapter`]).
+pub(crate) fn adapter() -> Adapter {
+    ADAPTER
+        .try_with(|adapter| *adapter)
+        .unwrap_or(Adapter::Tower)
+}
+
+/// Generates, for each case, a module with one test per adapter:
+/// `<case>::tower` and `<case>::actix`, each running the same body.
+#[macro_export]
+macro_rules! on_both_adapters {
+    ($($(#[doc = $doc:literal])* #[tokio::test $($flavor:tt)*] async fn $name:ident() $body:block)*) => {
+        $(
+            $(#[doc = $doc])*
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn case() $body
+
+                #[tokio::test $($flavor)*]
+                async fn tower() {
+                    $crate::node_support::on_adapter($crate::node_support::Adapter::Tower, case()).await
+                }
+
+                #[tokio::test $($flavor)*]
+                async fn actix() {
+                    $crate::node_support::on_adapter($crate::node_support::Adapter::Actix, case()).await
+                }
+            }
+        )*
+    };
 }
 
 /// `interop/node` in this repository.
@@ -78,14 +153,18 @@ pub(crate) fn node_ready() -> bool {
     false
 }
 
-/// `cargo test` builds the examples next to the test binaries' directory.
-fn example_binary() -> PathBuf {
+/// The conformance server of `adapter`, checked to be built from the
+/// current sources. `cargo test` builds the examples next to the test
+/// binaries' directory.
+pub(crate) fn rust_binary(adapter: Adapter) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target profile directory");
-    profile_dir.join("examples").join("conformance_server")
+    let binary = profile_dir.join("examples").join(adapter.example().0);
+    check_example_binary(&binary, adapter);
+    binary
 }
 
 /// The newest modification time of `path`, or of any file under it.
@@ -109,9 +188,12 @@ fn newest_mtime(dir: &std::path::Path) -> Option<SystemTime> {
 /// Panics when the example binary is missing or older than the sources it
 /// is built from: `cargo test --test <name>` does not rebuild examples, and
 /// a stale server would compare an old build with express.
-fn check_example_binary(binary: &std::path::Path) {
-    let how = "build it with `cargo test -p server-session --all-features` (which builds the \
-               examples) or `cargo build -p server-session --example conformance_server`";
+fn check_example_binary(binary: &std::path::Path, adapter: Adapter) {
+    let (example, package) = adapter.example();
+    let how = format!(
+        "build it with `cargo test --workspace --all-features` (which builds the examples) or \
+         `cargo build -p {package} --all-features --example {example}`"
+    );
     let built = std::fs::metadata(binary)
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| panic!("{} is missing: {how}", binary.display()));
@@ -119,7 +201,9 @@ fn check_example_binary(binary: &std::path::Path) {
     let sources = [
         "server-session/src",
         "server-session/examples/conformance_server.rs",
-        "server-session/examples/support",
+        "server-session-actix/src",
+        "server-session-actix/examples/actix_conformance_server.rs",
+        "session-examples/src",
         "server-session-redis/src",
         "server-session-sql/src",
     ];
@@ -154,15 +238,16 @@ impl Drop for Server {
     }
 }
 
-/// Starts `kind` with `SESSION_OPTIONS = options` on `store` (`memory` or
-/// a store URL), on a free port, and waits (bounded) until it listens.
-pub(crate) fn start(kind: Kind, options: &Value, store: &str) -> Server {
+/// Starts `kind` (its Rust side on `adapter`) with `SESSION_OPTIONS =
+/// options` on `store` (`memory` or a store URL), on a free port, and waits
+/// (bounded) until it listens.
+pub(crate) fn start(kind: Kind, adapter: Adapter, options: &Value, store: &str) -> Server {
+    let label = match kind {
+        Kind::Rust => format!("rust ({})", adapter.label()),
+        Kind::Node => String::from("node"),
+    };
     let mut command = match kind {
-        Kind::Rust => {
-            let binary = example_binary();
-            check_example_binary(&binary);
-            Command::new(binary)
-        }
+        Kind::Rust => Command::new(rust_binary(adapter)),
         Kind::Node => {
             let mut command = Command::new("node");
             command
@@ -182,7 +267,7 @@ pub(crate) fn start(kind: Kind, options: &Value, store: &str) -> Server {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .unwrap_or_else(|e| panic!("start the {} conformance server: {e}", kind.label()));
+        .unwrap_or_else(|e| panic!("start the {} conformance server: {e}", label));
     let stdout = child.stdout.take().expect("piped stdout");
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
@@ -200,7 +285,7 @@ pub(crate) fn start(kind: Kind, options: &Value, store: &str) -> Server {
             let _ = child.wait();
             panic!(
                 "the {} conformance server did not start ({other:?}); options {options}, store {store}",
-                kind.label()
+                label
             );
         }
     };
@@ -209,7 +294,7 @@ pub(crate) fn start(kind: Kind, options: &Value, store: &str) -> Server {
         let _ = child.wait();
         panic!(
             "the {} conformance server printed {line:?}; options {options}, store {store}",
-            kind.label()
+            label
         );
     };
     Server {
