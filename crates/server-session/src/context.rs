@@ -9,6 +9,7 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use http::request::Parts;
+use tracing::Instrument as _;
 
 use crate::breaker::{Admission, Breaker};
 use crate::clock;
@@ -117,7 +118,17 @@ impl Context {
     /// Runs a store call under the configured timeout, unless the circuit
     /// breaker is open: then it fails at once with
     /// [`StoreError::Unavailable`], and the call is never started.
-    pub(crate) async fn timed<T>(&self, call: StoreFuture<'_, T>) -> Result<T, StoreError> {
+    pub(crate) async fn timed<T>(
+        &self,
+        op: &'static str,
+        call: StoreFuture<'_, T>,
+    ) -> Result<T, StoreError> {
+        let span = tracing::debug_span!("session.store", store = self.store.kind(), op);
+        self.admitted(call).instrument(span).await
+    }
+
+    /// One store call through the circuit breaker and under the timeout.
+    async fn admitted<T>(&self, call: StoreFuture<'_, T>) -> Result<T, StoreError> {
         let ticket = match self.breaker.as_ref().map(Breaker::admit) {
             None => None,
             Some(Admission::Call(ticket)) => Some(ticket),

@@ -106,6 +106,8 @@ async fn a_whole_lifecycle_logs_no_id_and_no_secret() {
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
+        // Spans too, as each closes with its fields.
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_writer(move || writer.clone())
         .finish();
     // The current-thread runtime runs the layer on this thread.
@@ -184,6 +186,20 @@ async fn a_whole_lifecycle_logs_no_id_and_no_secret() {
         log.contains("session="),
         "events carry a session tag:\n{log}"
     );
+    // Spans as tower-http writes them: one per request, with how its
+    // session started and ended, and one per store call.
+    for span in [
+        r#"session{start="new""#,
+        r#"session{start="loaded""#,
+        r#"end="saved""#,
+        r#"end="unchanged""#,
+        r#"end="failed""#,
+        r#"session.store{store="test" op="load_and_touch"}"#,
+        r#"session.store{store="test" op="save"}"#,
+        r#"session.store{store="test" op="destroy"}"#,
+    ] {
+        assert!(log.contains(span), "no `{span}` span in:\n{log}");
+    }
 
     let debug = debug.lock().expect("lock").join("\n");
     assert!(debug.contains("Session"), "{debug}");

@@ -92,7 +92,7 @@ pub(crate) async fn commit(context: &Context, session: &Session) -> Commit {
         },
         StoreOp::Touch => match &touch_record {
             Some(record) => context
-                .timed(store.touch(&live.id, record))
+                .timed("touch", store.touch(&live.id, record))
                 .await
                 .map_err(SessionError::from),
             None => Ok(()),
@@ -100,6 +100,17 @@ pub(crate) async fn commit(context: &Context, session: &Session) -> Commit {
         StoreOp::Destroy => persist::destroy(context, &live).await,
         StoreOp::Nothing => Ok(()),
     };
+    let span = tracing::Span::current();
+    span.record(
+        "end",
+        match (&stored, plan.store_op) {
+            (Err(_), _) => "failed",
+            (Ok(()), StoreOp::Save) => "saved",
+            (Ok(()), StoreOp::Touch) => "touched",
+            (Ok(()), StoreOp::Destroy) => "destroyed",
+            (Ok(()), StoreOp::Nothing) => "unchanged",
+        },
+    );
     if let Err(error) = stored {
         context.report("commit", &error);
         // Only a write the client is about to be told about matters: its own

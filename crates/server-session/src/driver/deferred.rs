@@ -11,6 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::OnceCell;
+use tracing::Instrument as _;
 
 use super::rejection::SessionRejection;
 use super::start::{Prelude, Start};
@@ -49,7 +50,8 @@ impl Deferred {
                 let Some(prelude) = prelude else {
                     return Ok(None);
                 };
-                match prelude.finish(&self.context).await {
+                let span = prelude.span.clone();
+                match prelude.finish(&self.context).instrument(span).await {
                     Start::With(session) => Ok(Some(session)),
                     Start::Refuse(status) => Err(SessionRejection::load_failed(status)),
                     Start::StoreUnavailable => Err(SessionRejection::store_unavailable()),

@@ -39,6 +39,7 @@ use std::sync::Arc;
 
 use http::request::Parts;
 use http::StatusCode;
+use tracing::Instrument as _;
 
 pub use commit::Commit;
 pub use rejection::SessionRejection;
@@ -99,7 +100,8 @@ impl SessionDriver {
             let deferred = Deferred::new(Arc::clone(&self.context), prelude);
             return Start::Run(SessionSlot(Slot::Deferred(deferred)));
         }
-        Start::from_loaded(prelude.finish(&self.context).await)
+        let span = prelude.span.clone();
+        Start::from_loaded(prelude.finish(&self.context).instrument(span).await)
     }
 
     /// express-session's end of request (spec §2.3, §2.5): touch the
@@ -107,7 +109,10 @@ impl SessionDriver {
     /// Call it after the handler, before the response leaves, so a client
     /// that sees the response can rely on the session being stored.
     pub async fn commit(&self, session: &Session) -> Commit {
-        commit::commit(&self.context, session).await
+        let span = session.state().span.clone();
+        commit::commit(&self.context, session)
+            .instrument(span)
+            .await
     }
 }
 

@@ -37,6 +37,8 @@ pub(crate) struct Prelude {
     cookie_value: Option<Arc<str>>,
     head_copy: Option<Arc<Parts>>,
     owner: u64,
+    /// The request's `session` span: how it started and ended, no ID.
+    pub(crate) span: tracing::Span,
 }
 
 /// The steps that need no store call: the layer gate, the path gate and
@@ -75,6 +77,13 @@ pub(crate) fn begin(context: &Arc<Context>, head: &Parts) -> Result<Prelude, Sta
         cookie_value,
         head_copy: context.needs_head().then(|| Arc::new(copy_head(head))),
         owner: context.next_owner(),
+        span: tracing::debug_span!(
+            "session",
+            start = tracing::field::Empty,
+            end = tracing::field::Empty,
+            conflicts = tracing::field::Empty,
+            session = tracing::field::Empty,
+        ),
     })
 }
 
@@ -114,6 +123,7 @@ impl Prelude {
             cookie_options: Arc::clone(&self.cookie_options),
             secure_request: self.secure_request,
             head: self.head_copy.clone(),
+            span: self.span.clone(),
         }
     }
 
@@ -175,6 +185,9 @@ impl Prelude {
                         // state, which holds changes not stored yet.
                         let live = context.registry.join_or_insert(id, state);
                         if !live.lock().destroyed {
+                            self.span.record("start", "loaded");
+                            self.span
+                                .record("session", tracing::field::display(id_tag::tag(id)));
                             let mut state = self.request_state(context, live);
                             state.touched_on_load = touched_for;
                             state.must_save =
@@ -230,6 +243,7 @@ impl Prelude {
                 return Start::Refuse(StatusCode::INTERNAL_SERVER_ERROR);
             }
         };
+        self.span.record("start", "new");
         let live = live::unregistered(
             id,
             context.new_live_state(&self.cookie_options, self.secure_request),
@@ -255,11 +269,11 @@ enum OnLoad {
 async fn load(context: &Context, id: &str) -> Result<Option<(LoadedRecord, OnLoad)>, StoreError> {
     match context.touch_after_ms {
         None => Ok(context
-            .timed(context.store.load_and_touch(id))
+            .timed("load_and_touch", context.store.load_and_touch(id))
             .await?
             .map(|(loaded, touched)| (loaded, OnLoad::Touched(touched)))),
         Some(_) => Ok(context
-            .timed(context.store.load_with_expiry(id))
+            .timed("load_with_expiry", context.store.load_with_expiry(id))
             .await?
             .map(|(loaded, stored)| (loaded, OnLoad::StoredExpiry(stored)))),
     }
@@ -276,7 +290,7 @@ async fn end_absolute(context: &Context, id: &str) {
         session = %id_tag::tag(id),
         "session reached its absolute timeout and was destroyed"
     );
-    if let Err(error) = context.timed(context.store.destroy(id)).await {
+    if let Err(error) = context.timed("destroy", context.store.destroy(id)).await {
         // The store's expiry was capped at the deadline, so it drops the
         // record by itself; the request goes on with a fresh session.
         context.report("destroy", &SessionError::Store(error));

@@ -75,7 +75,7 @@ pub(crate) async fn save(
         };
         let span = tracing::debug_span!("session.save", store = store.kind(), attempt);
         let outcome = context
-            .timed(store.save(&live.id, &record, condition))
+            .timed("save", store.save(&live.id, &record, condition))
             .instrument(span)
             .await?;
         match outcome {
@@ -88,6 +88,10 @@ pub(crate) async fn save(
                 // Changes made while the write was in flight stay pending.
                 let confirmed = confirmed.min(state.pending.len());
                 state.pending.drain(..confirmed);
+                if attempt > 0 {
+                    // The request's `session` span, when the commit saves.
+                    tracing::Span::current().record("conflicts", attempt);
+                }
                 return Ok(Persisted::Saved(record.data));
             }
             SaveOutcome::Conflict if version.is_none() => return Ok(Persisted::IdTaken),
@@ -95,7 +99,7 @@ pub(crate) async fn save(
                 if context.config.conflict == ConflictPolicy::Fail {
                     return Err(SessionError::Conflict);
                 }
-                let fresh = context.timed(store.load(&live.id)).await?;
+                let fresh = context.timed("load", store.load(&live.id)).await?;
                 {
                     let mut state = live.lock();
                     match fresh {
@@ -138,7 +142,9 @@ fn backoff(attempt: u32) -> Duration {
 /// a failure it is still stored, and still theirs.
 pub(crate) async fn destroy(context: &Context, live: &Live) -> Result<(), SessionError> {
     let _writing = live.commit.lock().await;
-    context.timed(context.store.destroy(&live.id)).await?;
+    context
+        .timed("destroy", context.store.destroy(&live.id))
+        .await?;
     live.lock().destroyed = true;
     tracing::debug!(session = %id_tag::tag(&live.id), "session destroyed");
     Ok(())
@@ -174,7 +180,10 @@ pub(crate) async fn move_to(
     let store = &context.store;
     let version = if stored_before {
         match context
-            .timed(store.save(&new_id, &record, SaveCondition::IfAbsent))
+            .timed(
+                "save",
+                store.save(&new_id, &record, SaveCondition::IfAbsent),
+            )
             .await?
         {
             SaveOutcome::Conflict => return Ok(Moved::IdTaken),
@@ -185,9 +194,9 @@ pub(crate) async fn move_to(
         None
     };
     if stored_before {
-        if let Err(error) = context.timed(store.destroy(&old.id)).await {
+        if let Err(error) = context.timed("destroy", store.destroy(&old.id)).await {
             // Undo the copy, so the session exists once, under the old ID.
-            if let Err(undo) = context.timed(store.destroy(&new_id)).await {
+            if let Err(undo) = context.timed("destroy", store.destroy(&new_id)).await {
                 context.report("cycle_id", &SessionError::Store(undo));
             }
             return Err(error.into());
@@ -222,7 +231,7 @@ pub(crate) async fn move_to(
 pub(crate) async fn reload(context: &Context, live: &Live, owner: u64) -> Result<(), SessionError> {
     let _writing = live.commit.lock().await;
     let fresh = context
-        .timed(context.store.load(&live.id))
+        .timed("load", context.store.load(&live.id))
         .await?
         .ok_or(SessionError::NotFound)?;
     let mut state = live.lock();

@@ -50,6 +50,8 @@ pub(crate) struct SessionState {
     pub(crate) secure_request: bool,
     /// The request head, kept only when a custom `genid` needs it.
     pub(crate) head: Option<Arc<Parts>>,
+    /// The request's `session` span, which the commit runs in.
+    pub(crate) span: tracing::Span,
 }
 
 impl SessionState {
