@@ -38,6 +38,7 @@ SCENARIOS = [
     # overlap. Shows what the single-cookie scenarios cost through
     # per-session coordination.
     ("counter_many", "/counter, 32 sessions", "/counter", "many"),
+    ("read_many", "/read, 32 sessions", "/read", "many"),
 ]
 
 children = []
@@ -213,6 +214,9 @@ def servers(args, redis_url, postgres_url):
         ("bare axum", [f"{BIN}/bare"], {}, False),
         ("ours MemoryStore", [f"{BIN}/ours"], {"STORE": "memory"}, False),
         ("ours Redis", [f"{BIN}/ours"], {"STORE": redis_url}, True),
+        # The actix-web adapter over the same driver, on actix-web's runtime.
+        ("ours-actix MemoryStore", [f"{BIN}/ours_actix"], {"STORE": "memory"}, False),
+        ("ours-actix Redis", [f"{BIN}/ours_actix"], {"STORE": redis_url}, True),
     ]
     if pg_ok:
         rows.append(("ours PostgreSQL", [f"{BIN}/ours"], {"STORE": postgres_url}, False))

@@ -86,6 +86,37 @@ pub fn ours_config() -> SessionConfig {
         .with_cookie(CookieOptions::new().with_max_age(Some(Duration::from_secs(MAX_AGE_SECS))))
 }
 
+/// The store `STORE` names for this library's servers: `redis://…`,
+/// `postgres://…` (table `$PG_TABLE`, default `bench_session`), or the
+/// MemoryStore. `REDIS_DISABLE_TOUCH=1` sets connect-redis's `disableTouch`.
+pub async fn ours_store(url: &str) -> Arc<dyn Store> {
+    if url.starts_with("redis") {
+        let disable_touch = std::env::var("REDIS_DISABLE_TOUCH").is_ok_and(|v| v == "1");
+        return Arc::new(
+            server_session_redis::RedisStore::connect(url)
+                .await
+                .expect("redis")
+                .with_disable_touch(disable_touch),
+        );
+    }
+    if url.starts_with("postgres") {
+        let table = std::env::var("PG_TABLE").unwrap_or_else(|_| "bench_session".into());
+        let store = server_session_sql::PostgresStore::connect(url)
+            .await
+            .expect("postgres")
+            .with_table(table);
+        store.migrate().await.expect("migrate");
+        return Arc::new(store);
+    }
+    // Unbounded, as the peers' MemoryStores are: the default bound
+    // (100,000) would evict the integrity check's session while the
+    // no-cookie scenario creates 100,000+ sessions in a few seconds.
+    let store = server_session::MemoryStore::new().unbounded();
+    // As a production deployment would run it.
+    store.spawn_sweeper(Duration::from_secs(60)).detach();
+    Arc::new(store)
+}
+
 /// The routes behind this library's layer over `store`.
 pub fn ours_router(store: Arc<dyn Store>) -> Router {
     ours_router_with(store, ours_config())

@@ -17,7 +17,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, App, FromRequest, HttpMessage, HttpRequest, HttpResponse, HttpServer};
 use server_session_actix::{IsSecure, Session, SessionMiddleware};
 use session_examples::routes::{answer, session_or_none};
-use session_examples::{fail, options, port_from_env, stores};
+use session_examples::{driver_from_env, fail, port_from_env};
 
 const NAME: &str = "actix_conformance_server";
 
@@ -37,12 +37,8 @@ async fn route(request: HttpRequest) -> HttpResponse {
 fn main() {
     // actix-web's own runtime: one current-thread runtime per worker.
     let result = actix_web::rt::System::new().block_on(async {
-        let config = options::config_from_env().unwrap_or_else(|e| fail(NAME, e));
-        let store_url = std::env::var("SESSION_STORE").unwrap_or_else(|_| String::from("memory"));
-        let (store, _background) = stores::store_from_url(&store_url)
-            .await
-            .unwrap_or_else(|e| fail(NAME, format!("SESSION_STORE: {e}")));
-        let sessions = SessionMiddleware::from_arc(store, config).unwrap_or_else(|e| fail(NAME, e));
+        let (driver, _background) = driver_from_env(NAME).await;
+        let sessions = SessionMiddleware::from_driver(driver);
         let port = port_from_env();
         let server = HttpServer::new(move || {
             App::new()

@@ -5,7 +5,6 @@ use std::fmt;
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
@@ -33,21 +32,14 @@ impl fmt::Debug for SessionMiddleware {
 }
 
 impl SessionMiddleware {
-    /// A middleware over `store` with these options.
+    /// A middleware over `store` (an `Arc<dyn Store>` shared with other
+    /// code is a store too) with these options.
     ///
     /// # Errors
-    /// A [`ConfigError`] naming the first option that cannot work, as
-    /// [`SessionLayer::new`](server_session::SessionLayer::new) gives.
+    /// The [`ConfigError`] [`SessionDriver::new`] gives, naming the first
+    /// option that cannot work.
     pub fn new(store: impl Store, config: SessionConfig) -> Result<Self, ConfigError> {
-        Ok(Self::from_driver(SessionDriver::new(store, config)?))
-    }
-
-    /// A middleware over a shared store.
-    ///
-    /// # Errors
-    /// As [`new`](Self::new).
-    pub fn from_arc(store: Arc<dyn Store>, config: SessionConfig) -> Result<Self, ConfigError> {
-        Ok(Self::from_driver(SessionDriver::from_arc(store, config)?))
+        SessionDriver::new(store, config).map(Self::from_driver)
     }
 
     /// A middleware over a driver built elsewhere: one driver can serve a

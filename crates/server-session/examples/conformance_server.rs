@@ -59,7 +59,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use server_session::{IsSecure, Session, SessionLayer};
 use session_examples::routes::{answer, session_or_none};
-use session_examples::{fail, options, port_from_env, stores};
+use session_examples::{driver_from_env, fail, port_from_env};
 
 const NAME: &str = "conformance_server";
 
@@ -89,15 +89,10 @@ async fn secure_hint(mut request: Request, next: Next) -> Response {
 
 #[tokio::main]
 async fn main() {
-    let config = options::config_from_env().unwrap_or_else(|e| fail(NAME, e));
-    let store_url = std::env::var("SESSION_STORE").unwrap_or_else(|_| String::from("memory"));
-    let (store, _background) = stores::store_from_url(&store_url)
-        .await
-        .unwrap_or_else(|e| fail(NAME, format!("SESSION_STORE: {e}")));
-    let layer = SessionLayer::from_arc(store, config).unwrap_or_else(|e| fail(NAME, e));
+    let (driver, _background) = driver_from_env(NAME).await;
     let app = Router::new()
         .fallback(route)
-        .layer(layer)
+        .layer(SessionLayer::from_driver(driver))
         .layer(middleware::from_fn(secure_hint));
 
     let port = port_from_env();

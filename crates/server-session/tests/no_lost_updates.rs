@@ -124,7 +124,7 @@ impl Drop for ActixStop {
 fn serve_actix(store: Arc<dyn Store>) -> Server {
     use actix_web::{web, App, FromRequest, HttpRequest, HttpServer};
 
-    let sessions = SessionMiddleware::from_arc(store, config()).expect("valid config");
+    let sessions = SessionMiddleware::new(store, config()).expect("valid config");
     let gate = Gate::default();
     async fn slow_set(
         gate: web::Data<Gate>,

@@ -7,6 +7,22 @@ pub mod options;
 pub mod routes;
 pub mod stores;
 
+use server_session::driver::SessionDriver;
+
+/// The driver a conformance server runs: the options of `SESSION_OPTIONS`
+/// over the store of `SESSION_STORE` (`memory` by default), with the
+/// store's background task, to keep while the server runs. Ends `server`
+/// with the cause when either is refused.
+pub async fn driver_from_env(server: &str) -> (SessionDriver, stores::Background) {
+    let config = options::config_from_env().unwrap_or_else(|e| fail(server, e));
+    let store_url = std::env::var("SESSION_STORE").unwrap_or_else(|_| String::from("memory"));
+    let (store, background) = stores::store_from_url(&store_url)
+        .await
+        .unwrap_or_else(|e| fail(server, format!("SESSION_STORE: {e}")));
+    let driver = SessionDriver::from_arc(store, config).unwrap_or_else(|e| fail(server, e));
+    (driver, background)
+}
+
 /// The port of `PORT`, 3000 when unset; `0` picks a free one.
 pub fn port_from_env() -> u16 {
     std::env::var("PORT")
