@@ -10,19 +10,15 @@
 //! rest of Node's bytes are kept as they are.
 
 mod common;
-// The fixtures and the store-independent steps, shared with the SQL crate's
-// node_fixtures test.
-#[path = "../../server-session/tests/node_fixture_support/mod.rs"]
-mod node_fixtures_support;
 
 use common::{unique, Raw};
-use node_fixtures_support::{
-    assert_loads_as_node, iso_to_ms, node_records, savable_node_records, save_as_new,
-    save_over_node, touch_as_express, touched_node_records, DEFAULT_TTL_SECS,
-};
 use serde_json::Value;
 use server_session::store::{now_ms, Store};
 use server_session_redis::RedisStore;
+use session_test_support::node_fixtures::{
+    assert_loads_as_node, iso_to_ms, node_records, savable_node_records, save_as_new,
+    save_over_node, touch_as_express, touched_node_records, DEFAULT_TTL_SECS,
+};
 
 /// The fixtures' connect-redis run.
 const RUN: &str = "redis";

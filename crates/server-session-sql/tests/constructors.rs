@@ -2,7 +2,7 @@
 //! (on first use), `from_pool`. SQLite only, so it needs no server.
 #![cfg(feature = "sqlite")]
 
-mod common;
+use session_test_support::services as common;
 
 use server_session::store::{SaveCondition, Store};
 use server_session_sql::SqliteStore;

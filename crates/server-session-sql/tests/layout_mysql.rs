@@ -2,7 +2,7 @@
 //! case-sensitive session IDs.
 #![cfg(feature = "mysql")]
 
-mod common;
+use session_test_support::services as common;
 
 use server_session::store::{SaveCondition, SaveOutcome, Store};
 use server_session_sql::MySqlStore;

@@ -2,7 +2,7 @@
 //! notices what connect-pg-simple (Node) writes.
 #![cfg(feature = "postgres")]
 
-mod common;
+use session_test_support::services as common;
 
 use server_session::store::{SaveCondition, SaveOutcome, Store, StoreError};
 use server_session_sql::PostgresStore;

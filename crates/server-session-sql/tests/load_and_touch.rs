@@ -3,7 +3,7 @@
 //! Rows are written as raw SQL, so the cases see what Node could have stored.
 #![cfg(any(feature = "postgres", feature = "sqlite"))]
 
-mod common;
+use session_test_support::services as common;
 
 use serde_json::{Map, Value};
 use server_session::store::{

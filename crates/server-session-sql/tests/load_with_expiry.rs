@@ -3,7 +3,7 @@
 //! `TimeZone`, MySQL's `time_zone`), and it moves with a touch while the
 //! stored `cookie.expires` does not.
 
-mod common;
+use session_test_support::services as common;
 
 use server_session::store::{now_ms, CookieData, Record, SaveCondition, SaveOutcome, Store};
 

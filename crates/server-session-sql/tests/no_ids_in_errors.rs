@@ -6,7 +6,7 @@
 //! <sess>, …)`). So none of them may show anything but codes and names.
 #![cfg(any(feature = "postgres", feature = "mysql"))]
 
-mod common;
+use session_test_support::services as common;
 
 use server_session::store::{now_ms, CookieData, Record, StoreError};
 

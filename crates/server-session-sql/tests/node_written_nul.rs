@@ -7,7 +7,7 @@
 //! table `session`, as the core crate's interop tests run it.
 #![cfg(feature = "postgres")]
 
-mod common;
+use session_test_support::services as common;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! so it needs no server and stays deterministic.
 #![cfg(feature = "sqlite")]
 
-mod common;
+use session_test_support::services as common;
 
 use std::time::Duration;
 

@@ -8,7 +8,7 @@
 //! enough here; `benches/faults.py` shows the same on real Redis and
 //! PostgreSQL outages.
 
-mod support;
+use session_test_support as support;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

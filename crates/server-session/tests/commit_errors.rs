@@ -2,7 +2,7 @@
 //! the end-of-request write of a change fails, the client gets no 2xx by
 //! default; a failed touch of an unchanged session keeps the response.
 
-mod support;
+use session_test_support as support;
 
 use axum::routing::get;
 use axum::Router;

@@ -11,7 +11,8 @@ use tokio::time::{sleep_until, Instant};
 
 use server_session::codec::{self, Secrets};
 
-mod node_support;
+use session_test_support::node as node_support;
+use session_test_support::on_both_adapters;
 
 /// The conformance server of the adapter under test.
 fn example_binary() -> PathBuf {

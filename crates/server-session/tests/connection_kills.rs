@@ -10,7 +10,7 @@
 //! `POSTGRES_URL` (an unset one prints `SKIPPED: …`, and fails under
 //! `SESSION_REQUIRE_SERVICES=1`).
 
-mod support;
+use session_test_support as support;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -13,7 +13,7 @@
 //! set (an unset one prints `SKIPPED: …`, and fails under
 //! `SESSION_REQUIRE_SERVICES=1`).
 
-mod support;
+use session_test_support as support;
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -14,7 +14,7 @@
 //!
 //! [`SessionCookie`]: server_session::SessionCookie
 
-mod support;
+use session_test_support as support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

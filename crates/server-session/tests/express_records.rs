@@ -11,38 +11,9 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 use server_session::codec::{sign_session_id, unsign_session_id, Secrets, SetCookie};
 use server_session::store::{CookieData, Priority, Record, SameSite, StoreError};
-
-macro_rules! fixtures {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("fixtures/express/", $name, ".json")))),*]
-    };
-}
-
-/// Every captured scenario; `every_fixture_file_is_checked` keeps this list
-/// in step with the directory.
-const FIXTURES: &[(&str, &str)] = fixtures!(
-    "max_age_60000",
-    "browser_session",
-    "all_attributes_lax",
-    "all_attributes_samesite_true",
-    "samesite_none_secure_auto",
-    "secure_auto_http",
-    "samesite_priority_mixed_case",
-    "samesite_priority_upper_case",
-    "samesite_false_priority_null",
-    "samesite_zero_priority_empty",
-    "unicode",
-    "nested_numbers",
-    "integer_keys",
-    "lone_surrogate",
-    "touch",
-    "touch_browser_session",
-);
-
-const KNOWN_DIFFERENCES: &str = include_str!("fixtures/express/known-differences.json");
-
-/// connect-redis's and connect-pg-simple's default TTL.
-const DEFAULT_TTL_SECS: i64 = 86_400;
+use session_test_support::node_fixtures::{
+    self, iso_to_ms, DEFAULT_TTL_SECS, FIXTURES, KNOWN_DIFFERENCES,
+};
 
 /// One response of one scenario, on one store.
 struct Step<'a> {
@@ -141,33 +112,10 @@ enum Expected {
 }
 
 fn expected_ours(scenario: &str, node: &str) -> Expected {
-    let known: Value = serde_json::from_str(KNOWN_DIFFERENCES).expect("known-differences.json");
-    let Some(difference) = known.get(scenario) else {
-        return Expected::Json(node.to_owned());
-    };
-    if let Some(fragment) = difference["unreadable"].as_str() {
-        return Expected::Unreadable(fragment.to_owned());
+    match node_fixtures::expected_ours(scenario, node) {
+        Ok(json) => Expected::Json(json),
+        Err(fragment) => Expected::Unreadable(fragment),
     }
-    let mut ours = node.to_owned();
-    for pair in difference["replace"].as_array().into_iter().flatten() {
-        let (Some(from), Some(to)) = (pair[0].as_str(), pair[1].as_str()) else {
-            panic!("{scenario}: a replace pair is not two strings: {pair}");
-        };
-        assert!(
-            ours.contains(from),
-            "{scenario}: known difference `{from}` no longer occurs in Node's record"
-        );
-        ours = ours.replace(from, to);
-    }
-    Expected::Json(ours)
-}
-
-fn iso_to_ms(iso: &str) -> i64 {
-    let json = format!(r#"{{"cookie":{{"expires":"{iso}"}}}}"#);
-    Record::from_json(json.as_bytes())
-        .ok()
-        .and_then(|record| record.expires_ms())
-        .unwrap_or_else(|| panic!("`{iso}` is not an express date"))
 }
 
 fn record_of(step: &Step<'_>) -> Option<Record> {

@@ -7,7 +7,7 @@
 //! Rust analogue are left out and listed in the README; here that is
 //! test 4 (`req.secret`) and test 15 (`req.sessionID` set to a function).
 
-mod support;
+use session_test_support as support;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;

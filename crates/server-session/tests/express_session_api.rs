@@ -9,7 +9,7 @@
 //! there is no Node "headers already sent" error to compare. It is listed
 //! in the README.
 
-mod support;
+use session_test_support as support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};

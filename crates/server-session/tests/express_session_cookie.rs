@@ -2,7 +2,7 @@
 //! .cookie" groups (`.*`, `.originalMaxAge`, `.secure`, `.maxAge`,
 //! `.expires`, `.partitioned`; spec §7.2, tests 115–136).
 
-mod support;
+use session_test_support as support;
 
 use std::time::{Duration, UNIX_EPOCH};
 

@@ -5,7 +5,7 @@
 //! Test 60 ("genid should reject non-function values") has no Rust
 //! analogue: `genid` is a closure by type. It is listed in the README.
 
-mod support;
+use session_test_support as support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -6,7 +6,7 @@
 //! `Unset` is an enum with only `Keep` and `Destroy`. It is listed in the
 //! README.
 
-mod support;
+use session_test_support as support;
 
 use axum::http::{Method, Uri};
 use axum::Router;

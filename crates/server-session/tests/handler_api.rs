@@ -1,7 +1,7 @@
 //! The API a handler uses (issue 16): `?` on `SessionError` in axum, one
 //! rule for a dead session, and named reserved keys.
 
-mod support;
+use session_test_support as support;
 
 use std::sync::{Arc, Mutex};
 

@@ -14,7 +14,8 @@
 
 #![cfg(feature = "conformance")]
 
-mod node_support;
+use session_test_support::node as node_support;
+use session_test_support::on_both_adapters;
 
 use std::time::{Duration, SystemTime};
 

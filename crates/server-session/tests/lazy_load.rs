@@ -2,7 +2,7 @@
 //! so routes that never use their session survive a store outage (issue 16,
 //! item 5). The default stays express's: load before every handler.
 
-mod support;
+use session_test_support as support;
 
 use axum::routing::get;
 use axum::Router;

@@ -18,7 +18,8 @@ use server_session_sql::{MySqlStore, PostgresStore, SqliteStore};
 use session_examples::routes::{answer, session_or_none};
 use tokio::sync::Notify;
 
-mod node_support;
+use session_test_support::node as node_support;
+use session_test_support::on_both_adapters;
 
 use node_support::Adapter;
 

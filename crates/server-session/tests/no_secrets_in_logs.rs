@@ -3,7 +3,7 @@
 //! the log nor any `Debug` string holds a session ID, a signed cookie value
 //! or a secret. The events themselves are there, tagged.
 
-mod support;
+use session_test_support as support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

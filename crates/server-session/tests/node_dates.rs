@@ -10,7 +10,7 @@
 //! `interop/node` (`scripts/node-deps.sh`). Without them the Node checks
 //! print `SKIPPED` and pass, unless `SESSION_REQUIRE_SERVICES=1`.
 
-mod support;
+use session_test_support as support;
 
 use std::io::Write as _;
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! session intact, and requests in flight on the old ID follow the move in
 //! this process, while another process finds it gone.
 
-mod support;
+use session_test_support as support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -7,7 +7,7 @@
 //! `MYSQL_URL` are set (an unset one prints `SKIPPED: …`, and fails under
 //! `SESSION_REQUIRE_SERVICES=1`).
 
-mod support;
+use session_test_support as support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 //! rotation that completes, cookies cleared on destroy, and the absolute
 //! timeout (on every store).
 
-mod support;
+use session_test_support as support;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

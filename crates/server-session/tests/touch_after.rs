@@ -8,7 +8,7 @@
 //! (Redis `PTTL`, the SQL `expire` column, the MemoryStore's record, which
 //! its touch rewrites), not through the method under test.
 
-mod support;
+use session_test_support as support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,9 +9,6 @@
 //! Every case runs on both adapters from one body: [`on_adapter`] picks the
 //! adapter the Rust server of a case runs on.
 
-// Each test file uses a different part of this module.
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -29,7 +26,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which implementation of the contract a server runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     /// The `conformance_server` example of this crate.
     Rust,
     /// express-session 1.19 in Node (`interop/node/conformance-server.js`).
@@ -37,7 +34,8 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    pub(crate) fn label(self) -> &'static str {
+    /// `rust` or `node`.
+    pub fn label(self) -> &'static str {
         match self {
             Kind::Rust => "rust",
             Kind::Node => "node",
@@ -47,7 +45,7 @@ impl Kind {
 
 /// The framework adapter the Rust conformance server runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Adapter {
+pub enum Adapter {
     /// The tower layer, on axum (`conformance_server`).
     Tower,
     /// The actix-web middleware (`actix_conformance_server`).
@@ -55,7 +53,8 @@ pub(crate) enum Adapter {
 }
 
 impl Adapter {
-    pub(crate) fn label(self) -> &'static str {
+    /// `tower` or `actix`, for messages.
+    pub fn label(self) -> &'static str {
         match self {
             Adapter::Tower => "tower",
             Adapter::Actix => "actix",
@@ -76,13 +75,13 @@ tokio::task_local! {
 }
 
 /// Runs `case` with its Rust servers on `adapter`.
-pub(crate) async fn on_adapter<F: std::future::Future>(adapter: Adapter, case: F) -> F::Output {
+pub async fn on_adapter<F: std::future::Future>(adapter: Adapter, case: F) -> F::Output {
     ADAPTER.scope(adapter, case).await
 }
 
 /// The adapter of the case running on this task (tower outside
 /// [`on_adapter`]).
-pub(crate) fn adapter() -> Adapter {
+pub fn adapter() -> Adapter {
     ADAPTER
         .try_with(|adapter| *adapter)
         .unwrap_or(Adapter::Tower)
@@ -103,12 +102,12 @@ macro_rules! on_both_adapters {
 
                 #[tokio::test $($flavor)*]
                 async fn tower() {
-                    $crate::node_support::on_adapter($crate::node_support::Adapter::Tower, case()).await
+                    $crate::node::on_adapter($crate::node::Adapter::Tower, case()).await
                 }
 
                 #[tokio::test $($flavor)*]
                 async fn actix() {
-                    $crate::node_support::on_adapter($crate::node_support::Adapter::Actix, case()).await
+                    $crate::node::on_adapter($crate::node::Adapter::Actix, case()).await
                 }
             }
         )*
@@ -116,7 +115,7 @@ macro_rules! on_both_adapters {
 }
 
 /// `interop/node` in this repository.
-pub(crate) fn node_dir() -> PathBuf {
+pub fn node_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/node")
 }
 
@@ -127,7 +126,7 @@ fn require_services() -> bool {
 /// Whether the Node side is installed (`scripts/node-deps.sh`). Prints
 /// `SKIPPED: …` and returns false when it is not; panics instead under
 /// `SESSION_REQUIRE_SERVICES=1`.
-pub(crate) fn node_ready() -> bool {
+pub fn node_ready() -> bool {
     let installed = node_dir()
         .join("node_modules/express-session/package.json")
         .is_file();
@@ -156,7 +155,7 @@ pub(crate) fn node_ready() -> bool {
 /// The conformance server of `adapter`, checked to be built from the
 /// current sources. `cargo test` builds the examples next to the test
 /// binaries' directory.
-pub(crate) fn rust_binary(adapter: Adapter) -> PathBuf {
+pub fn rust_binary(adapter: Adapter) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let profile_dir = exe
         .parent()
@@ -218,15 +217,17 @@ fn check_example_binary(binary: &std::path::Path, adapter: Adapter) {
 }
 
 /// A running server process, killed when dropped.
-pub(crate) struct Server {
+pub struct Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
-    pub(crate) base: String,
-    pub(crate) kind: Kind,
+    pub base: String,
+    /// Which implementation it runs.
+    pub kind: Kind,
 }
 
 impl Server {
-    pub(crate) fn url(&self, path: &str) -> String {
+    /// `path` on this server.
+    pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 }
@@ -241,7 +242,7 @@ impl Drop for Server {
 /// Starts `kind` (its Rust side on `adapter`) with `SESSION_OPTIONS =
 /// options` on `store` (`memory` or a store URL), on a free port, and waits
 /// (bounded) until it listens.
-pub(crate) fn start(kind: Kind, adapter: Adapter, options: &Value, store: &str) -> Server {
+pub fn start(kind: Kind, adapter: Adapter, options: &Value, store: &str) -> Server {
     let label = match kind {
         Kind::Rust => format!("rust ({})", adapter.label()),
         Kind::Node => String::from("node"),
@@ -305,7 +306,7 @@ pub(crate) fn start(kind: Kind, adapter: Adapter, options: &Value, store: &str) 
 }
 
 /// An HTTP client with a bounded timeout and no cookie jar of its own.
-pub(crate) fn client() -> reqwest::Client {
+pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .build()
@@ -314,17 +315,20 @@ pub(crate) fn client() -> reqwest::Client {
 
 /// One response, as the tests look at it.
 #[derive(Clone, Debug)]
-pub(crate) struct Reply {
-    pub(crate) status: u16,
-    pub(crate) body: String,
-    pub(crate) set_cookies: Vec<String>,
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// The body.
+    pub body: String,
+    /// Every `Set-Cookie` header, in order.
+    pub set_cookies: Vec<String>,
     /// The `Date` header, in whole seconds.
-    pub(crate) date: SystemTime,
+    pub date: SystemTime,
 }
 
 impl Reply {
     /// The `Set-Cookie` for cookie `name`, if exactly that one was sent.
-    pub(crate) fn cookie(&self, name: &str) -> Option<SetCookie> {
+    pub fn cookie(&self, name: &str) -> Option<SetCookie> {
         self.set_cookies
             .iter()
             .map(|header| SetCookie::parse(header))
@@ -334,11 +338,7 @@ impl Reply {
 
 /// Sends `GET url` with `headers` (repeated names are sent as repeated
 /// header lines).
-pub(crate) async fn get(
-    client: &reqwest::Client,
-    url: &str,
-    headers: &[(String, String)],
-) -> Reply {
+pub async fn get(client: &reqwest::Client, url: &str, headers: &[(String, String)]) -> Reply {
     let mut request = client.get(url);
     for (name, value) in headers {
         request = request.header(name.as_str(), value.as_str());
@@ -374,16 +374,18 @@ pub(crate) async fn get(
 
 /// A `Set-Cookie` header taken apart.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct SetCookie {
-    pub(crate) name: String,
+pub struct SetCookie {
+    /// The cookie's name.
+    pub name: String,
     /// The value as sent (still URI-encoded).
-    pub(crate) value: String,
+    pub value: String,
     /// The attributes in order, as sent (`Path=/`, `HttpOnly`, …).
-    pub(crate) attributes: Vec<String>,
+    pub attributes: Vec<String>,
 }
 
 impl SetCookie {
-    pub(crate) fn parse(header: &str) -> SetCookie {
+    /// Takes `header` apart.
+    pub fn parse(header: &str) -> SetCookie {
         let mut parts = header.split("; ");
         let pair = parts.next().unwrap_or_default();
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -395,7 +397,7 @@ impl SetCookie {
     }
 
     /// `Expires`, if present.
-    pub(crate) fn expires(&self) -> Option<SystemTime> {
+    pub fn expires(&self) -> Option<SystemTime> {
         self.attributes
             .iter()
             .find_map(|attribute| attribute.strip_prefix("Expires="))
@@ -407,7 +409,7 @@ impl SetCookie {
 
     /// The attributes with `Expires` replaced by its distance from `date`
     /// in whole seconds (`Expires=<date+N>`).
-    pub(crate) fn relative_attributes(&self, date: SystemTime) -> Vec<String> {
+    pub fn relative_attributes(&self, date: SystemTime) -> Vec<String> {
         self.attributes
             .iter()
             .map(|attribute| match attribute.strip_prefix("Expires=") {
@@ -422,22 +424,23 @@ impl SetCookie {
 
     /// The session ID in an `s:<id>.<mac>` value, if it is one (whatever
     /// the signature).
-    pub(crate) fn session_id(&self) -> Option<String> {
+    pub fn session_id(&self) -> Option<String> {
         id_in_value(&self.value)
     }
 }
 
 /// `later - earlier` in whole seconds (negative when `later` is earlier).
-pub(crate) fn seconds_between(earlier: SystemTime, later: SystemTime) -> i64 {
+pub fn seconds_between(earlier: SystemTime, later: SystemTime) -> i64 {
     millis_between(earlier, later).div_euclid(1000)
 }
 
 /// `later - earlier` in milliseconds (negative when `later` is earlier).
-pub(crate) fn millis_between(earlier: SystemTime, later: SystemTime) -> i64 {
+pub fn millis_between(earlier: SystemTime, later: SystemTime) -> i64 {
     epoch_millis(later) - epoch_millis(earlier)
 }
 
-pub(crate) fn epoch_millis(time: SystemTime) -> i64 {
+/// `time` in milliseconds since the epoch.
+pub fn epoch_millis(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {
         Ok(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
         Err(before) => -i64::try_from(before.duration().as_millis()).unwrap_or(i64::MAX),
@@ -445,7 +448,7 @@ pub(crate) fn epoch_millis(time: SystemTime) -> i64 {
 }
 
 /// `decodeURIComponent`, for the ASCII escapes express writes.
-pub(crate) fn percent_decode(text: &str) -> String {
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -465,7 +468,7 @@ pub(crate) fn percent_decode(text: &str) -> String {
 }
 
 /// The ID in an encoded `s:<id>.<mac>` cookie value.
-pub(crate) fn id_in_value(value: &str) -> Option<String> {
+pub fn id_in_value(value: &str) -> Option<String> {
     let decoded = percent_decode(value);
     let signed = decoded.strip_prefix("s:")?;
     let (id, _) = signed.rsplit_once('.')?;
@@ -476,7 +479,7 @@ pub(crate) fn id_in_value(value: &str) -> Option<String> {
 /// `encodeURIComponent('s:' + …)`: the cookie value for `id`. Written out
 /// here (HMAC-SHA256, unpadded standard base64) so the tests do not trust
 /// the crate's own codec.
-pub(crate) fn signed_value(id: &str, secret: &str) -> String {
+pub fn signed_value(id: &str, secret: &str) -> String {
     let mut mac =
         hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(id.as_bytes());
@@ -508,12 +511,12 @@ pub(crate) fn signed_value(id: &str, secret: &str) -> String {
 }
 
 /// Whether `value` (as sent in `Set-Cookie`) is `id` signed with `secret`.
-pub(crate) fn is_signed_with(value: &str, secret: &str) -> bool {
+pub fn is_signed_with(value: &str, secret: &str) -> bool {
     id_in_value(value).is_some_and(|id| signed_value(&id, secret) == value)
 }
 
 /// The `expires` of an express cookie JSON object, in epoch milliseconds.
-pub(crate) fn json_expires_ms(cookie: &Value) -> Option<i64> {
+pub fn json_expires_ms(cookie: &Value) -> Option<i64> {
     let text = cookie.get("expires")?.as_str()?;
     let parsed =
         time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
@@ -521,6 +524,6 @@ pub(crate) fn json_expires_ms(cookie: &Value) -> Option<i64> {
 }
 
 /// Now, in epoch milliseconds.
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     epoch_millis(SystemTime::now())
 }

@@ -13,15 +13,18 @@ use super::Res;
 /// the name, the raw value, and each attribute under its lowercased name
 /// (flags such as `HttpOnly` have an empty value).
 #[derive(Debug)]
-pub(crate) struct ParsedSetCookie {
-    pub(crate) name: String,
-    pub(crate) value: String,
-    pub(crate) attributes: Vec<(String, String)>,
+pub struct ParsedSetCookie {
+    /// The cookie's name.
+    pub name: String,
+    /// The raw value.
+    pub value: String,
+    /// Each attribute, lowercased name and value.
+    pub attributes: Vec<(String, String)>,
 }
 
 impl ParsedSetCookie {
     /// The attribute's value, by case-insensitive name.
-    pub(crate) fn attribute(&self, name: &str) -> Option<&str> {
+    pub fn attribute(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.attributes
             .iter()
@@ -30,13 +33,13 @@ impl ParsedSetCookie {
     }
 
     /// Whether the attribute is present, by case-insensitive name.
-    pub(crate) fn has(&self, name: &str) -> bool {
+    pub fn has(&self, name: &str) -> bool {
         self.attribute(name).is_some()
     }
 }
 
 /// Splits a `Set-Cookie` header value.
-pub(crate) fn parse_set_cookie(header: &str) -> ParsedSetCookie {
+pub fn parse_set_cookie(header: &str) -> ParsedSetCookie {
     let mut parts = header.split(';');
     let first = parts.next().unwrap_or_default();
     let (name, value) = first.split_once('=').unwrap_or((first, ""));
@@ -55,7 +58,7 @@ pub(crate) fn parse_set_cookie(header: &str) -> ParsedSetCookie {
 }
 
 /// Every `Set-Cookie` header, in order.
-pub(crate) fn set_cookies(headers: &HeaderMap) -> Vec<String> {
+pub fn set_cookies(headers: &HeaderMap) -> Vec<String> {
     headers
         .get_all(SET_COOKIE)
         .iter()
@@ -64,14 +67,14 @@ pub(crate) fn set_cookies(headers: &HeaderMap) -> Vec<String> {
 }
 
 /// The first `Set-Cookie` header.
-pub(crate) fn first_set_cookie(headers: &HeaderMap) -> Option<&str> {
+pub fn first_set_cookie(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(SET_COOKIE)
         .map(|value| value.to_str().expect("Set-Cookie is ASCII"))
 }
 
 /// JavaScript's `unescape` for the `%XX` escapes a cookie value holds.
-pub(crate) fn unescape(text: &str) -> String {
+pub fn unescape(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;
@@ -97,7 +100,7 @@ pub(crate) fn unescape(text: &str) -> String {
 
 /// upstream's `sid(res)`: the unescaped cookie value between `s:` and the
 /// first `.`.
-pub(crate) fn sid(headers: &HeaderMap) -> Option<String> {
+pub fn sid(headers: &HeaderMap) -> Option<String> {
     let header = first_set_cookie(headers)?;
     let value = unescape(&parse_set_cookie(header).value);
     let dot = value.find('.')?;
@@ -116,13 +119,13 @@ fn first_cookie_named(res: &Res, name: &str) -> ParsedSetCookie {
 
 /// upstream's `shouldSetCookie(name)`.
 #[track_caller]
-pub(crate) fn should_set_cookie(res: &Res, name: &str) {
+pub fn should_set_cookie(res: &Res, name: &str) {
     first_cookie_named(res, name);
 }
 
 /// upstream's `shouldNotHaveHeader(header)`.
 #[track_caller]
-pub(crate) fn should_not_have_header(res: &Res, header: &str) {
+pub fn should_not_have_header(res: &Res, header: &str) {
     assert!(
         !res.headers.contains_key(header),
         "should not have {header} header, got {:?}",
@@ -132,14 +135,14 @@ pub(crate) fn should_not_have_header(res: &Res, header: &str) {
 
 /// upstream's `shouldSetCookieToValue(name, val)`.
 #[track_caller]
-pub(crate) fn should_set_cookie_to_value(res: &Res, name: &str, value: &str) {
+pub fn should_set_cookie_to_value(res: &Res, name: &str, value: &str) {
     let data = first_cookie_named(res, name);
     assert_eq!(data.value, value, "should set cookie {name} to {value}");
 }
 
 /// upstream's `shouldSetCookieToDifferentSessionId(id)`.
 #[track_caller]
-pub(crate) fn should_set_cookie_to_different_session_id(res: &Res, id: &str) {
+pub fn should_set_cookie_to_different_session_id(res: &Res, id: &str) {
     assert_ne!(
         sid(&res.headers).as_deref(),
         Some(id),
@@ -149,7 +152,7 @@ pub(crate) fn should_set_cookie_to_different_session_id(res: &Res, id: &str) {
 
 /// upstream's `shouldSetCookieWithAttribute(name, attrib)`.
 #[track_caller]
-pub(crate) fn should_set_cookie_with_attribute(res: &Res, name: &str, attribute: &str) {
+pub fn should_set_cookie_with_attribute(res: &Res, name: &str, attribute: &str) {
     let data = first_cookie_named(res, name);
     assert!(
         data.has(attribute),
@@ -159,7 +162,7 @@ pub(crate) fn should_set_cookie_with_attribute(res: &Res, name: &str, attribute:
 
 /// upstream's `shouldSetCookieWithoutAttribute(name, attrib)`.
 #[track_caller]
-pub(crate) fn should_set_cookie_without_attribute(res: &Res, name: &str, attribute: &str) {
+pub fn should_set_cookie_without_attribute(res: &Res, name: &str, attribute: &str) {
     let data = first_cookie_named(res, name);
     assert!(
         !data.has(attribute),
@@ -169,7 +172,7 @@ pub(crate) fn should_set_cookie_without_attribute(res: &Res, name: &str, attribu
 
 /// upstream's `shouldSetCookieWithAttributeAndValue(name, attrib, value)`.
 #[track_caller]
-pub(crate) fn should_set_cookie_with_attribute_and_value(
+pub fn should_set_cookie_with_attribute_and_value(
     res: &Res,
     name: &str,
     attribute: &str,
@@ -186,7 +189,7 @@ pub(crate) fn should_set_cookie_with_attribute_and_value(
 /// upstream's `shouldSetCookieToExpireIn(name, delta)`: `Expires` minus the
 /// `Date` header is exactly `delta` milliseconds.
 #[track_caller]
-pub(crate) fn should_set_cookie_to_expire_in(res: &Res, name: &str, delta_ms: i64) {
+pub fn should_set_cookie_to_expire_in(res: &Res, name: &str, delta_ms: i64) {
     let data = first_cookie_named(res, name);
     let expires = data
         .attribute("expires")

@@ -1,8 +1,13 @@
-//! The harness of express-session's `test/session.js`, in Rust: a server
-//! built from the real [`SessionLayer`] and a real axum [`Router`], the
-//! request and `Set-Cookie` helpers the upstream tests use, fault-injecting
-//! store wrappers, and an error log standing in for the server's `'error'`
-//! event.
+//! Test support shared by the workspace's test suites (not published).
+//!
+//! The crate root is the harness of express-session's `test/session.js`, in
+//! Rust: a server built from the real [`SessionLayer`] and a real axum
+//! [`Router`], the request and `Set-Cookie` helpers the upstream tests use,
+//! a fault-injecting store ([`store`]), and an error log standing
+//! in for the server's `'error'` event ([`errors`]). [`node`] runs the
+//! conformance servers, Rust and express, side by side; [`node_fixtures`]
+//! holds what express-session and its Node stores wrote, for every store
+//! crate's fixture tests; [`services`] what the store crates' tests share.
 //!
 //! Upstream's `createServer(options, handler)` becomes [`server`] with
 //! [`express_config`]: `cookie: { maxAge: 60000 }` unless a test sets cookie
@@ -10,13 +15,14 @@
 //! `true` (express 1.x's defaults, which our `SessionConfig` does not share,
 //! so they are set explicitly here).
 
-// Each test file uses a different part of the harness.
-#![allow(dead_code)]
-
-pub(crate) mod cookies;
-pub(crate) mod errors;
-pub(crate) mod store;
-pub(crate) mod stores;
+pub mod cookies;
+pub mod errors;
+pub mod node;
+pub mod node_fixtures;
+pub mod services;
+pub mod store;
+#[cfg(feature = "stores")]
+pub mod stores;
 
 use std::time::{Duration, SystemTime};
 
@@ -32,27 +38,24 @@ use http_body_util::BodyExt as _;
 use server_session::{CookieOptions, IsSecure, SessionConfig, SessionLayer, Store};
 use tower::ServiceExt as _;
 
-#[allow(unused_imports)]
-pub(crate) use self::cookies::*;
-#[allow(unused_imports)]
-pub(crate) use self::errors::ErrorLog;
-#[allow(unused_imports)]
-pub(crate) use self::store::TestStore;
+pub use self::cookies::*;
+pub use self::errors::ErrorLog;
+pub use self::store::TestStore;
 
 /// The secret upstream's `createSession` adds when a test sets none.
-pub(crate) const SECRET: &str = "keyboard cat";
+pub const SECRET: &str = "keyboard cat";
 
 /// One minute, upstream's `min`.
-pub(crate) const MIN: Duration = Duration::from_secs(60);
+pub const MIN: Duration = Duration::from_secs(60);
 
 /// upstream's default `cookie: { maxAge: 60 * 1000 }`.
-pub(crate) fn default_cookie() -> CookieOptions {
+pub fn default_cookie() -> CookieOptions {
     CookieOptions::new().with_max_age(Some(MIN))
 }
 
 /// upstream's `createSession({})`: secret `keyboard cat`, `maxAge` one
 /// minute, and express 1.x's `resave: true`, `saveUninitialized: true`.
-pub(crate) fn express_config() -> SessionConfig {
+pub fn express_config() -> SessionConfig {
     SessionConfig::new(SECRET)
         .with_resave(true)
         .with_save_uninitialized(true)
@@ -61,7 +64,7 @@ pub(crate) fn express_config() -> SessionConfig {
 
 /// A layer that must build; the tests that check refusals call
 /// `SessionLayer::new` themselves.
-pub(crate) fn layer(store: impl Store, config: SessionConfig) -> SessionLayer {
+pub fn layer(store: impl Store, config: SessionConfig) -> SessionLayer {
     SessionLayer::new(store, config).expect("the test's session options are valid")
 }
 
@@ -69,7 +72,7 @@ pub(crate) fn layer(store: impl Store, config: SessionConfig) -> SessionLayer {
 /// `handler`, behind the session layer, behind the setup hook that turns
 /// an `X-Secure: true|false` header into express's `req.secure`
 /// ([`IsSecure`]).
-pub(crate) fn server<H, T>(config: SessionConfig, store: impl Store, handler: H) -> Router
+pub fn server<H, T>(config: SessionConfig, store: impl Store, handler: H) -> Router
 where
     H: Handler<T, ()>,
     T: 'static,
@@ -78,17 +81,17 @@ where
 }
 
 /// Puts the session layer and the `X-Secure` setup hook around `routes`.
-pub(crate) fn wrap(routes: Router, session: SessionLayer) -> Router {
+pub fn wrap(routes: Router, session: SessionLayer) -> Router {
     routes
         .layer(session)
         .layer(middleware::from_fn(x_secure_setup))
 }
 
 /// upstream's default handler, `res.end()`: 200 with an empty body.
-pub(crate) async fn end() {}
+pub async fn end() {}
 
 /// upstream's `respond` in the `req.secure` groups: `String(req.secure)`.
-pub(crate) async fn echo_secure(secure: Option<axum::Extension<IsSecure>>) -> &'static str {
+pub async fn echo_secure(secure: Option<axum::Extension<IsSecure>>) -> &'static str {
     match secure {
         Some(axum::Extension(IsSecure(true))) => "true",
         Some(axum::Extension(IsSecure(false))) => "false",
@@ -112,7 +115,7 @@ async fn x_secure_setup(mut request: Request, next: Next) -> Response {
 /// Adds a `Date` header once the response (session commit included) is
 /// ready, as an HTTP server does when it writes the response head.
 /// `oneshot` on a `Router` has no server, so no `Date` otherwise.
-pub(crate) fn with_date_header(app: Router) -> Router {
+pub fn with_date_header(app: Router) -> Router {
     app.layer(middleware::from_fn(
         |request: Request, next: Next| async move {
             let mut response = next.run(request).await;
@@ -126,28 +129,31 @@ pub(crate) fn with_date_header(app: Router) -> Router {
 
 /// A response, with its body read to the end.
 #[derive(Debug)]
-pub(crate) struct Res {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: String,
+pub struct Res {
+    /// The status code.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body, read to the end.
+    pub body: String,
 }
 
 impl Res {
     /// upstream's `cookie(res)`: the whole first `Set-Cookie` string,
     /// attributes included, to send back verbatim as the `Cookie` header.
-    pub(crate) fn cookie(&self) -> String {
+    pub fn cookie(&self) -> String {
         first_set_cookie(&self.headers)
             .expect("the response should have a Set-Cookie header")
             .to_owned()
     }
 
     /// upstream's `sid(res)`.
-    pub(crate) fn sid(&self) -> String {
+    pub fn sid(&self) -> String {
         sid(&self.headers).expect("the response should carry a session id")
     }
 
     /// upstream's `expires(res)`: the first cookie's `Expires` attribute.
-    pub(crate) fn expires(&self) -> Option<String> {
+    pub fn expires(&self) -> Option<String> {
         let header = first_set_cookie(&self.headers)?;
         parse_set_cookie(header)
             .attribute("expires")
@@ -156,7 +162,7 @@ impl Res {
 
     /// Asserts upstream's `.expect(status, body)`.
     #[track_caller]
-    pub(crate) fn expect(&self, status: u16, body: &str) {
+    pub fn expect(&self, status: u16, body: &str) {
         assert_eq!(
             self.status.as_u16(),
             status,
@@ -168,7 +174,7 @@ impl Res {
 
     /// Asserts upstream's `.expect(status)`.
     #[track_caller]
-    pub(crate) fn expect_status(&self, status: u16) {
+    pub fn expect_status(&self, status: u16) {
         assert_eq!(
             self.status.as_u16(),
             status,
@@ -178,14 +184,14 @@ impl Res {
     }
 
     /// A response header as text.
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 }
 
 /// Sends `request` through `app` (a clone, as each connection gets one) and
 /// reads the whole response.
-pub(crate) async fn send(app: &Router, request: http::Request<Body>) -> Res {
+pub async fn send(app: &Router, request: http::Request<Body>) -> Res {
     let response = app
         .clone()
         .oneshot(request)
@@ -195,7 +201,7 @@ pub(crate) async fn send(app: &Router, request: http::Request<Body>) -> Res {
 }
 
 /// Reads a response to the end.
-pub(crate) async fn read(response: Response) -> Res {
+pub async fn read(response: Response) -> Res {
     let (parts, body) = response.into_parts();
     let bytes = body
         .collect()
@@ -210,29 +216,29 @@ pub(crate) async fn read(response: Response) -> Res {
 }
 
 /// A request builder, for tests that set their own headers.
-pub(crate) fn req(method: Method, uri: &str) -> http::request::Builder {
+pub fn req(method: Method, uri: &str) -> http::request::Builder {
     http::Request::builder().method(method).uri(uri)
 }
 
 /// A request with no body.
-pub(crate) fn build(builder: http::request::Builder) -> http::Request<Body> {
+pub fn build(builder: http::request::Builder) -> http::Request<Body> {
     builder
         .body(Body::empty())
         .expect("the test's request is valid")
 }
 
 /// `GET uri`.
-pub(crate) async fn get(app: &Router, uri: &str) -> Res {
+pub async fn get(app: &Router, uri: &str) -> Res {
     send(app, build(req(Method::GET, uri))).await
 }
 
 /// `GET uri` with `Cookie: cookie`.
-pub(crate) async fn get_with_cookie(app: &Router, uri: &str, cookie: &str) -> Res {
+pub async fn get_with_cookie(app: &Router, uri: &str, cookie: &str) -> Res {
     send(app, build(req(Method::GET, uri).header(COOKIE, cookie))).await
 }
 
 /// `GET uri` with extra headers.
-pub(crate) async fn get_with_headers(app: &Router, uri: &str, headers: &[(&str, &str)]) -> Res {
+pub async fn get_with_headers(app: &Router, uri: &str, headers: &[(&str, &str)]) -> Res {
     let mut builder = req(Method::GET, uri);
     for (name, value) in headers {
         builder = builder.header(*name, *value);
@@ -243,7 +249,7 @@ pub(crate) async fn get_with_headers(app: &Router, uri: &str, headers: &[(&str, 
 /// Sleeps until `after` past the next whole second, as upstream's
 /// `setTimeout(…, 1000 - (Date.now() % 1000) + 200)`, so that two
 /// `Expires` values written on either side differ.
-pub(crate) async fn sleep_past_next_second(after: Duration) {
+pub async fn sleep_past_next_second(after: Duration) {
     let into_second = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .expect("the clock is past 1970")
@@ -255,7 +261,7 @@ pub(crate) async fn sleep_past_next_second(after: Duration) {
 /// Waits, if needed, so that the next few hundred milliseconds stay within
 /// one wall-clock second: two times truncated to seconds (a cookie's
 /// `Expires` and the `Date` header) then come from the same second.
-pub(crate) async fn avoid_second_boundary() {
+pub async fn avoid_second_boundary() {
     let into_second = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .expect("the clock is past 1970")
@@ -268,7 +274,7 @@ pub(crate) async fn avoid_second_boundary() {
 
 /// A streamed body: each chunk after its delay, as a handler that calls
 /// `res.write` and later `res.end` sends it.
-pub(crate) fn chunked_body(chunks: &[(&'static str, Duration)]) -> Body {
+pub fn chunked_body(chunks: &[(&'static str, Duration)]) -> Body {
     use futures_util::StreamExt as _;
     let chunks = futures_util::stream::iter(chunks.to_vec()).then(|(chunk, wait)| async move {
         tokio::time::sleep(wait).await;
@@ -279,7 +285,7 @@ pub(crate) fn chunked_body(chunks: &[(&'static str, Duration)]) -> Body {
 
 /// upstream's recurring handler
 /// `req.session.num = req.session.num || ++count; res.end('session ' + req.session.num)`.
-pub(crate) fn num_server(config: SessionConfig, store: impl Store) -> Router {
+pub fn num_server(config: SessionConfig, store: impl Store) -> Router {
     let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     server(config, store, move |session: server_session::Session| {
         let count = std::sync::Arc::clone(&count);

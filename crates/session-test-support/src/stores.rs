@@ -10,7 +10,7 @@ use server_session_redis::RedisStore;
 use server_session_sql::{MySqlStore, PostgresStore, SqliteStore};
 
 /// The stores the store-dependent cases run on, by name.
-pub(crate) async fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
+pub async fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
     let required = std::env::var("SESSION_REQUIRE_SERVICES").as_deref() == Ok("1");
     let url = |var: &str| match std::env::var(var) {
         Ok(url) => Some(url),

@@ -15,11 +15,11 @@ use server_session::store::{
 use server_session::{MemoryStore, StoreError};
 
 /// upstream's `new Error('boom!')`.
-pub(crate) const BOOM: &str = "boom!";
+pub const BOOM: &str = "boom!";
 
 /// A store operation, for [`TestStore::fail`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Op {
+pub enum Op {
     /// `get` (our `load`).
     Load,
     /// `set` (our `save`).
@@ -33,7 +33,7 @@ pub(crate) enum Op {
 /// A [`MemoryStore`] with counters and switchable faults. Clones share
 /// everything, so a test keeps one and gives the layer another.
 #[derive(Clone, Default)]
-pub(crate) struct TestStore {
+pub struct TestStore {
     inner: Arc<Inner>,
 }
 
@@ -66,19 +66,19 @@ fn boom() -> StoreError {
 
 impl TestStore {
     /// A working store.
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self::default()
     }
 
     /// A store whose `op` fails with `boom!`.
-    pub(crate) fn failing(op: Op) -> Self {
+    pub fn failing(op: Op) -> Self {
         let store = Self::new();
         store.fail(op, true);
         store
     }
 
     /// Makes `op` fail with `boom!` (or work again).
-    pub(crate) fn fail(&self, op: Op, fail: bool) {
+    pub fn fail(&self, op: Op, fail: bool) {
         let flag = match op {
             Op::Load => &self.inner.fail_load,
             Op::Save => &self.inner.fail_save,
@@ -90,53 +90,53 @@ impl TestStore {
 
     /// upstream's `get` failing with `code = 'ENOENT'`: in Rust "not found"
     /// is not an error, so every load answers `Ok(None)`.
-    pub(crate) fn not_found_on_load(self) -> Self {
+    pub fn not_found_on_load(self) -> Self {
         self.inner.load_not_found.store(true, Ordering::SeqCst);
         self
     }
 
     /// Every `save` waits this long before it writes (upstream's
     /// `shouldSetSessionInStore(store, 200)`).
-    pub(crate) fn delay_saves(self, delay: Duration) -> Self {
+    pub fn delay_saves(self, delay: Duration) -> Self {
         let ms = u64::try_from(delay.as_millis()).expect("a short delay");
         self.inner.save_delay_ms.store(ms, Ordering::SeqCst);
         self
     }
 
     /// upstream's `SyncStore`: every call is complete when it returns.
-    pub(crate) fn synchronous(self) -> Self {
+    pub fn synchronous(self) -> Self {
         self.inner.synchronous.store(true, Ordering::SeqCst);
         self
     }
 
     /// upstream's `store.emit('disconnect')` (`false`) and
     /// `store.emit('connect')` (`true`).
-    pub(crate) fn set_ready(&self, ready: bool) {
+    pub fn set_ready(&self, ready: bool) {
         self.inner.disconnected.store(!ready, Ordering::SeqCst);
     }
 
     /// How many times the layer called `load`.
-    pub(crate) fn loads(&self) -> usize {
+    pub fn loads(&self) -> usize {
         self.inner.loads.load(Ordering::SeqCst)
     }
 
     /// How many times the layer called `save`.
-    pub(crate) fn saves(&self) -> usize {
+    pub fn saves(&self) -> usize {
         self.inner.saves.load(Ordering::SeqCst)
     }
 
     /// How many times the layer called `touch`.
-    pub(crate) fn touches(&self) -> usize {
+    pub fn touches(&self) -> usize {
         self.inner.touches.load(Ordering::SeqCst)
     }
 
     /// How many times the layer called `destroy`.
-    pub(crate) fn destroys(&self) -> usize {
+    pub fn destroys(&self) -> usize {
         self.inner.destroys.load(Ordering::SeqCst)
     }
 
     /// Sets every counter back to zero.
-    pub(crate) fn reset_counts(&self) {
+    pub fn reset_counts(&self) {
         for counter in [
             &self.inner.loads,
             &self.inner.saves,
@@ -149,12 +149,12 @@ impl TestStore {
 
     /// The store behind the wrapper, for reading and writing without
     /// counting or faults (upstream's test code calling `store.get` itself).
-    pub(crate) fn memory(&self) -> &MemoryStore {
+    pub fn memory(&self) -> &MemoryStore {
         &self.inner.memory
     }
 
     /// The stored record, read past the wrapper.
-    pub(crate) async fn record(&self, id: &str) -> Option<Record> {
+    pub async fn record(&self, id: &str) -> Option<Record> {
         self.memory()
             .load(id)
             .await
@@ -163,17 +163,17 @@ impl TestStore {
     }
 
     /// upstream's `store.length`.
-    pub(crate) async fn length(&self) -> usize {
+    pub async fn length(&self) -> usize {
         self.memory().len().await.expect("MemoryStore has len")
     }
 
     /// upstream's `store.all`.
-    pub(crate) async fn all(&self) -> Vec<(String, Record)> {
+    pub async fn all(&self) -> Vec<(String, Record)> {
         self.memory().all().await.expect("MemoryStore has all")
     }
 
     /// upstream's `store.clear`.
-    pub(crate) async fn clear(&self) {
+    pub async fn clear(&self) {
         self.memory().clear().await.expect("MemoryStore has clear");
         self.raw().clear();
     }
@@ -181,7 +181,7 @@ impl TestStore {
     /// upstream's `store.set(sid, anything)`: makes `json` the stored value
     /// of `id` (replacing the record), read back on the next load with
     /// `Record::from_json`, as a store that keeps express's JSON does.
-    pub(crate) async fn write_raw(&self, id: &str, json: &str) {
+    pub async fn write_raw(&self, id: &str, json: &str) {
         self.memory()
             .destroy(id)
             .await

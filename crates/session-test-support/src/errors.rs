@@ -8,23 +8,23 @@ use server_session::{SessionConfig, SessionError};
 
 /// What the error hook received.
 #[derive(Clone, Default)]
-pub(crate) struct ErrorLog {
+pub struct ErrorLog {
     entries: Arc<Mutex<Vec<Reported>>>,
 }
 
 /// One reported error.
 #[derive(Clone, Debug)]
-pub(crate) struct Reported {
+pub struct Reported {
     /// The error's own message.
-    pub(crate) message: String,
+    pub message: String,
     /// The message of the innermost cause: upstream's `err.message`, such
     /// as the store's `boom!`.
-    pub(crate) root: String,
+    pub root: String,
 }
 
 impl ErrorLog {
     /// `config` with this log as its error hook.
-    pub(crate) fn install(&self, config: SessionConfig) -> SessionConfig {
+    pub fn install(&self, config: SessionConfig) -> SessionConfig {
         let entries = Arc::clone(&self.entries);
         config.with_error_hook(move |error: &SessionError| {
             let mut root: &dyn std::error::Error = error;
@@ -43,7 +43,7 @@ impl ErrorLog {
     }
 
     /// Every reported error, oldest first.
-    pub(crate) fn entries(&self) -> Vec<Reported> {
+    pub fn entries(&self) -> Vec<Reported> {
         self.entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -51,7 +51,7 @@ impl ErrorLog {
     }
 
     /// The innermost messages of every reported error.
-    pub(crate) fn roots(&self) -> Vec<String> {
+    pub fn roots(&self) -> Vec<String> {
         self.entries().into_iter().map(|entry| entry.root).collect()
     }
 }

@@ -1,14 +1,12 @@
-//! What the store crates' `tests/node_fixtures.rs` share: the captured
-//! express-session fixtures (`tests/fixtures/express/`), Node's records made
-//! current, the bytes our save should write for them
+//! The captured express-session fixtures
+//! (`crates/server-session/tests/fixtures/express/`, the one list of them)
+//! and what the store crates' `tests/node_fixtures.rs` share: Node's records
+//! made current, the bytes our save should write for them
 //! (`known-differences.json` applied), and the store-independent steps and
 //! assertions of loading, saving and touching them.
 //!
-//! Each store crate includes this file with
-//! `#[path = "../../server-session/tests/node_fixture_support/mod.rs"] mod node_fixtures_support;`
-//! and keeps its own raw access (Redis `SET`/`TTL`, PostgreSQL
-//! `INSERT`/`expire`) and its Node store's expiry formula. It sits in a
-//! subdirectory so that cargo does not build it as a test of this crate.
+//! Each store crate keeps its own raw access (Redis `SET`/`TTL`, PostgreSQL
+//! `INSERT`/`expire`) and its Node store's expiry formula.
 
 use serde_json::{Map, Value};
 use server_session::store::{
@@ -18,13 +16,17 @@ use server_session::store::{
 
 macro_rules! fixtures {
     ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../fixtures/express/", $name, ".json")))),*]
+        &[$(($name, include_str!(concat!(
+            "../../server-session/tests/fixtures/express/",
+            $name,
+            ".json"
+        )))),*]
     };
 }
 
-/// Every captured scenario (the same list as the core crate's
-/// `express_records` test, which checks it against the directory).
-const FIXTURES: &[(&str, &str)] = fixtures!(
+/// Every captured scenario, by name, with its fixture's text; the core
+/// crate's `express_records` test checks it against the directory.
+pub const FIXTURES: &[(&str, &str)] = fixtures!(
     "max_age_60000",
     "browser_session",
     "all_attributes_lax",
@@ -43,26 +45,29 @@ const FIXTURES: &[(&str, &str)] = fixtures!(
     "touch_browser_session",
 );
 
-const KNOWN_DIFFERENCES: &str = include_str!("../fixtures/express/known-differences.json");
+/// `known-differences.json`: where our bytes differ from Node's, how and why.
+pub const KNOWN_DIFFERENCES: &str =
+    include_str!("../../server-session/tests/fixtures/express/known-differences.json");
 
 /// connect-redis's and connect-pg-simple's default `ttl`.
-pub(crate) const DEFAULT_TTL_SECS: i64 = 86_400;
+pub const DEFAULT_TTL_SECS: i64 = 86_400;
 
 /// A Node record from a fixture, made current.
-pub(crate) struct NodeRecord {
-    pub(crate) scenario: &'static str,
+pub struct NodeRecord {
+    /// The fixture's name.
+    pub scenario: &'static str,
     /// Node's stored bytes with `cookie.expires` moved forward.
-    pub(crate) bytes: String,
+    pub bytes: String,
     /// The same, parsed as plain JSON; where serde_json cannot read Node's
     /// text, the text with the known differences applied (`Null` if that
     /// fails too).
-    pub(crate) json: Value,
+    pub json: Value,
 }
 
 /// The first step of every fixture's `run` (`"redis"` for connect-redis,
 /// `"postgres"` for connect-pg-simple; the touch scenarios' second step
 /// stores the same value).
-pub(crate) fn node_records(run: &str) -> Vec<NodeRecord> {
+pub fn node_records(run: &str) -> Vec<NodeRecord> {
     FIXTURES
         .iter()
         .map(|(scenario, text)| {
@@ -88,7 +93,7 @@ pub(crate) fn node_records(run: &str) -> Vec<NodeRecord> {
 
 /// The records our save can write (those `Record::from_json` reads), each
 /// with the bytes our save should write for it.
-pub(crate) fn savable_node_records(run: &str) -> Vec<(NodeRecord, String, Record)> {
+pub fn savable_node_records(run: &str) -> Vec<(NodeRecord, String, Record)> {
     node_records(run)
         .into_iter()
         .filter_map(|node| {
@@ -101,7 +106,7 @@ pub(crate) fn savable_node_records(run: &str) -> Vec<(NodeRecord, String, Record
 
 /// The records of the touch scenarios, each with the second step of its
 /// `run`: what Node's touch left.
-pub(crate) fn touched_node_records(run: &str) -> Vec<(NodeRecord, Value)> {
+pub fn touched_node_records(run: &str) -> Vec<(NodeRecord, Value)> {
     node_records(run)
         .into_iter()
         .filter_map(|node| {
@@ -144,7 +149,7 @@ fn shift_expires(stored: &str, by_ms: i64) -> String {
 }
 
 /// An express `cookie.expires` text in epoch milliseconds.
-pub(crate) fn iso_to_ms(iso: &str) -> i64 {
+pub fn iso_to_ms(iso: &str) -> i64 {
     let json = format!(r#"{{"cookie":{{"expires":"{iso}"}}}}"#);
     Record::from_json(json.as_bytes())
         .ok()
@@ -177,7 +182,7 @@ fn iso_from_ms(ms: i64) -> String {
 /// What our bytes should be for Node's `node` bytes: Node's bytes with the
 /// known differences applied, or `Err(fragment of the error)` when
 /// `Record::from_json` refuses them.
-fn expected_ours(scenario: &str, node: &str) -> Result<String, String> {
+pub fn expected_ours(scenario: &str, node: &str) -> Result<String, String> {
     let known: Value = serde_json::from_str(KNOWN_DIFFERENCES).expect("known-differences.json");
     let Some(difference) = known.get(scenario) else {
         return Ok(node.to_owned());
@@ -203,7 +208,7 @@ fn expected_ours(scenario: &str, node: &str) -> Result<String, String> {
 /// Loads `id`, which holds `node`'s bytes as its Node store wrote them: a
 /// readable value loads with Node's cookie and data, an unreadable one fails
 /// as `Corrupt` with the reason `known-differences.json` gives.
-pub(crate) async fn assert_loads_as_node(store: &impl Store, id: &str, node: &NodeRecord) {
+pub async fn assert_loads_as_node(store: &impl Store, id: &str, node: &NodeRecord) {
     match expected_ours(node.scenario, &node.bytes) {
         Ok(_) => {
             let loaded = store
@@ -231,19 +236,14 @@ pub(crate) async fn assert_loads_as_node(store: &impl Store, id: &str, node: &No
 /// Saves `record` as the new session `id`, asserts that it was saved, and
 /// returns the time right after the save (for the Node store's expiry
 /// formula).
-pub(crate) async fn save_as_new(
-    store: &impl Store,
-    id: &str,
-    record: &Record,
-    scenario: &str,
-) -> i64 {
+pub async fn save_as_new(store: &impl Store, id: &str, record: &Record, scenario: &str) -> i64 {
     save_expecting_saved(store, id, record, SaveCondition::IfAbsent, scenario).await
 }
 
 /// Loads `id`, which holds what Node wrote, and saves it back over itself,
 /// compare-and-set against the version it loaded with; asserts that it was
 /// saved and returns the time right after the save.
-pub(crate) async fn save_over_node(store: &impl Store, id: &str, scenario: &str) -> i64 {
+pub async fn save_over_node(store: &impl Store, id: &str, scenario: &str) -> i64 {
     let loaded = store.load(id).await.expect("load").expect("live");
     save_expecting_saved(
         store,
@@ -272,10 +272,7 @@ async fn save_expecting_saved(
 /// Session#touch sets expires = now + originalMaxAge, then calls
 /// store.touch. Returns what was loaded, when the touch was made, and the
 /// touched `expires` (None for a browser-session cookie).
-pub(crate) async fn touch_as_express(
-    store: &impl Store,
-    id: &str,
-) -> (LoadedRecord, i64, Option<i64>) {
+pub async fn touch_as_express(store: &impl Store, id: &str) -> (LoadedRecord, i64, Option<i64>) {
     let loaded = store.load(id).await.expect("load").expect("live");
     let touched_at = now_ms();
     let cookie = loaded.record.cookie().clone();

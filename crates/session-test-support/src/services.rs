@@ -1,20 +1,10 @@
-//! Helpers shared by this crate's integration tests.
-#![allow(dead_code, unreachable_pub)]
+//! What the store crates' tests share: service URLs, unique names, an
+//! express record, and waiting for a condition.
 
-/// Reads a service URL. Unset: prints `SKIPPED: …` and returns `None`, or
-/// panics when `SESSION_REQUIRE_SERVICES=1` (CI, where every service runs).
-pub fn service_url(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("SESSION_REQUIRE_SERVICES").as_deref() == Ok("1") => {
-            panic!("{var} is not set but SESSION_REQUIRE_SERVICES=1")
-        }
-        _ => {
-            println!("SKIPPED: {var} is not set");
-            None
-        }
-    }
-}
+/// Reads a service URL, as the conformance kit does: unset, it prints
+/// `SKIPPED: …` and returns `None`, or panics when
+/// `SESSION_REQUIRE_SERVICES=1` (CI, where every service runs).
+pub use server_session::conformance::service_url;
 
 /// A table (or schema) name no other test uses.
 pub fn unique_name(prefix: &str) -> String {
