@@ -42,6 +42,11 @@
 //! Pass the store to the session layer like any other store. A store made
 //! from a pool the application already has: `PostgresStore::from_pool(pool)`.
 //!
+//! The three stores are one type, [`SqlStore`], over the sqlx database it
+//! speaks (its [`Dialect`]: `PostgresStore` is `SqlStore<sqlx::Postgres>`),
+//! so they have the same methods and behave the same wherever their SQL
+//! allows.
+//!
 //! # Options
 //!
 //! Every store has the same builder methods:
@@ -55,7 +60,9 @@
 //! | `with_disable_touch(bool)`          | false       | `disableTouch`         |
 //! | `with_create_table_if_missing(bool)`| **true**    | `createTableIfMissing` (default false there) |
 //!
-//! The default TTL applies to records whose cookie has no `expires`.
+//! `table()` answers the table name as given, `quoted_table()` as the SQL
+//! writes it (quoted, and schema-qualified on PostgreSQL when a schema is
+//! set). The default TTL applies to records whose cookie has no `expires`.
 //! Every call, waiting for a pooled connection included, is bounded by the
 //! call timeout and fails with `StoreError::Timeout` when it runs over.
 //!
@@ -234,9 +241,15 @@
 #![deny(missing_docs)]
 
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
-mod backend;
+mod dialect;
 #[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 mod settings;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+mod store;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub use dialect::Dialect;
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
+pub use store::SqlStore;
 
 mod pruner;
 pub use pruner::{spawn_pruner, PrunerHandle, PrunerStats};

@@ -15,11 +15,10 @@ pub(crate) const DEFAULT_TTL_SECS: i64 = 86_400;
 /// How long one store call may take unless changed with `with_call_timeout`.
 pub(crate) const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The options every SQL store has.
+/// The options every SQL store has, besides the table's name, which is
+/// kept with the statements built for it.
 #[derive(Clone, Debug)]
 pub(crate) struct Settings {
-    /// Unquoted table name; quoted when the SQL is built.
-    pub(crate) table: String,
     /// Expiry for records without `cookie.expires`, in seconds (at least 1).
     pub(crate) default_ttl_secs: i64,
     /// Bound on every call, connection acquisition included.
@@ -33,7 +32,6 @@ pub(crate) struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            table: DEFAULT_TABLE.to_owned(),
             default_ttl_secs: DEFAULT_TTL_SECS,
             call_timeout: DEFAULT_CALL_TIMEOUT,
             disable_touch: false,
@@ -50,7 +48,9 @@ pub(crate) fn ttl_secs(ttl: Duration) -> i64 {
 }
 
 /// `ceil(now / 1000)`: connect-pg-simple's `currentTimestamp()`, the instant
-/// a row must not be older than to count as live.
+/// a row must not be older than to count as live. Core rounds the same way
+/// for a record (`Record::expire_epoch_secs`) but exports nothing for a
+/// bare instant, so this is the one rounding the crate does itself.
 pub(crate) fn now_epoch_secs(now_ms: i64) -> i64 {
     now_ms.div_euclid(1000) + i64::from(now_ms.rem_euclid(1000) != 0)
 }
@@ -154,78 +154,6 @@ impl fmt::Display for DatabaseFailure {
 }
 
 impl std::error::Error for DatabaseFailure {}
-
-/// The builder methods and pruner entry point all three stores share.
-/// Each store provides `fn rebuilt(self) -> Self`, which recomputes its SQL
-/// after the table name changed.
-macro_rules! common_builders {
-    ($store:ident) => {
-        impl $store {
-            /// Keeps sessions in this table (default `session`). The name is
-            /// quoted, so any characters are allowed.
-            #[must_use]
-            pub fn with_table(mut self, table: impl Into<String>) -> Self {
-                self.settings.table = table.into();
-                self.rebuilt()
-            }
-
-            /// The lifetime of a record whose cookie has no `expires`
-            /// (a browser-session cookie): one day by default, like
-            /// connect-pg-simple's `ttl`. Rounded up to whole seconds, at
-            /// least one.
-            #[must_use]
-            pub fn with_default_ttl(mut self, ttl: ::std::time::Duration) -> Self {
-                self.settings.default_ttl_secs = $crate::settings::ttl_secs(ttl);
-                self
-            }
-
-            /// Bounds every call, waiting for a pooled connection included
-            /// (default 5 s). A call that takes longer fails with
-            /// [`StoreError::Timeout`](server_session::StoreError::Timeout).
-            #[must_use]
-            pub fn with_call_timeout(mut self, timeout: ::std::time::Duration) -> Self {
-                self.settings.call_timeout = timeout;
-                self
-            }
-
-            /// Makes [`touch`](server_session::Store::touch) a no-op, like
-            /// connect-pg-simple's `disableTouch` (default false).
-            #[must_use]
-            pub fn with_disable_touch(mut self, disable: bool) -> Self {
-                self.settings.disable_touch = disable;
-                self
-            }
-
-            /// Whether the first call creates the table when it is missing
-            /// (default true, like connect-pg-simple's
-            /// `createTableIfMissing: true`). When false, create it yourself
-            /// or call `migrate`.
-            #[must_use]
-            pub fn with_create_table_if_missing(mut self, create: bool) -> Self {
-                self.settings.create_table_if_missing = create;
-                self
-            }
-
-            /// The table name, unquoted.
-            pub fn table(&self) -> &str {
-                &self.settings.table
-            }
-
-            /// Starts a task that deletes expired rows about every
-            /// `interval` (randomised to 50–150 %, like connect-pg-simple's
-            /// `pruneSessionInterval`). See [`spawn_pruner`](crate::spawn_pruner).
-            ///
-            /// # Panics
-            ///
-            /// When called outside a tokio runtime.
-            pub fn spawn_pruner(&self, interval: ::std::time::Duration) -> $crate::PrunerHandle {
-                $crate::spawn_pruner(self.clone(), interval)
-            }
-        }
-    };
-}
-
-pub(crate) use common_builders;
 
 #[cfg(test)]
 mod tests {

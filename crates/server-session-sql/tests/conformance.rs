@@ -99,7 +99,7 @@ mod postgres {
             let sql = format!(
                 "INSERT INTO {} (sess, expire, sid) VALUES ($1::json, now() + interval '1 hour', $2) \
                  ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire",
-                store.qualified_table()
+                store.quoted_table()
             );
             sqlx::query(&sql)
                 .bind(super::as_storable_json(raw))

@@ -33,7 +33,7 @@ async fn store_in_fresh_table() -> Option<PostgresStore> {
 }
 
 async fn drop_table(store: &PostgresStore) {
-    let sql = format!("DROP TABLE IF EXISTS {}", store.qualified_table());
+    let sql = format!("DROP TABLE IF EXISTS {}", store.quoted_table());
     sqlx::query(&sql)
         .execute(store.pool())
         .await
@@ -58,7 +58,7 @@ async fn the_row_holds_express_json_verbatim_and_connect_pg_simple_expire() {
 
     let sql = format!(
         "SELECT sid, sess::text, expire = to_timestamp($1)::timestamp, expire::text FROM {} ",
-        store.qualified_table()
+        store.quoted_table()
     );
     let expires_ms = record.expires_ms().expect("expires");
     let ceil_secs = (expires_ms + 999) / 1000;
@@ -97,7 +97,7 @@ async fn a_browser_session_record_expires_after_the_default_ttl() {
         .expect("save");
     let sql = format!(
         "SELECT extract(epoch FROM expire::timestamptz)::float8 - extract(epoch FROM now())::float8 FROM {}",
-        store.qualified_table()
+        store.quoted_table()
     );
     let left: f64 = sqlx::query_scalar(&sql)
         .fetch_one(store.pool())
@@ -123,7 +123,7 @@ async fn a_row_rewritten_by_node_makes_a_conditional_save_conflict() {
     let node_set = format!(
         "INSERT INTO {t} (sess, expire, sid) SELECT $1::json, to_timestamp($2), $3 \
          ON CONFLICT (sid) DO UPDATE SET sess=$1::json, expire=to_timestamp($2) RETURNING sid",
-        t = store.qualified_table()
+        t = store.quoted_table()
     );
     let node_json = r#"{"cookie":{"originalMaxAge":60000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"n":2}"#;
     let _: String = sqlx::query_scalar(&node_set)
@@ -181,7 +181,7 @@ async fn a_row_node_wrote_loads_and_one_without_cookie_is_corrupt() {
     store.migrate().await.expect("migrate");
     let insert = format!(
         "INSERT INTO {} (sess, expire, sid) SELECT $1::json, to_timestamp($2), $3",
-        store.qualified_table()
+        store.quoted_table()
     );
     // Node's JSON.stringify output, with the odd spacing json keeps verbatim.
     let node_json =
@@ -216,7 +216,7 @@ async fn prune_expired_deletes_only_dead_rows_and_counts_them() {
     store.migrate().await.expect("migrate");
     let insert = format!(
         "INSERT INTO {} (sess, expire, sid) SELECT $1::json, to_timestamp($2), $3",
-        store.qualified_table()
+        store.quoted_table()
     );
     let json = r#"{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"}}"#;
     for (sid, expire) in [

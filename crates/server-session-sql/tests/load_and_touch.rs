@@ -451,7 +451,7 @@ mod postgres {
             // As connect-pg-simple's `set` writes it.
             let sql = format!(
                 "INSERT INTO {} (sid, sess, expire) VALUES ($1, $2::json, to_timestamp($3))",
-                self.qualified_table()
+                self.quoted_table()
             );
             sqlx::query(&sql)
                 .bind(id)
@@ -467,7 +467,7 @@ mod postgres {
             // through the same session TimeZone.
             let sql = format!(
                 "SELECT extract(epoch FROM expire::timestamptz)::int8 FROM {} WHERE sid = $1",
-                self.qualified_table()
+                self.quoted_table()
             );
             sqlx::query_scalar(&sql)
                 .bind(id)
@@ -479,7 +479,7 @@ mod postgres {
         async fn stored_sess(&self, id: &str) -> Option<Vec<u8>> {
             let sql = format!(
                 "SELECT sess::text FROM {} WHERE sid = $1",
-                self.qualified_table()
+                self.quoted_table()
             );
             let sess: Option<String> = sqlx::query_scalar(&sql)
                 .bind(id)
@@ -490,7 +490,7 @@ mod postgres {
         }
 
         async fn cleanup(&self) {
-            let sql = format!("DROP TABLE IF EXISTS {}", self.qualified_table());
+            let sql = format!("DROP TABLE IF EXISTS {}", self.quoted_table());
             sqlx::query(&sql)
                 .execute(self.pool())
                 .await
@@ -524,7 +524,7 @@ mod postgres {
             "SELECT coalesce(seq_scan, 0) + coalesce(idx_scan, 0), n_tup_upd \
              FROM pg_stat_user_tables WHERE relid = to_regclass($1)",
         )
-        .bind(store.qualified_table())
+        .bind(store.quoted_table())
         .fetch_one(store.pool())
         .await
         .expect("table statistics")
@@ -672,7 +672,7 @@ mod postgres {
         };
         sqlx::query(&format!(
             "CREATE TABLE {} (sid varchar PRIMARY KEY, sess text NOT NULL, expire timestamp(6) NOT NULL)",
-            store.qualified_table()
+            store.quoted_table()
         ))
         .execute(store.pool())
         .await
@@ -680,7 +680,7 @@ mod postgres {
         let old_expire = ceil_secs(now_ms()) + 600;
         let insert = format!(
             "INSERT INTO {} (sid, sess, expire) VALUES ($1, $2, to_timestamp($3))",
-            store.qualified_table()
+            store.quoted_table()
         );
         for (sid, sess) in [
             ("text", "not json"),

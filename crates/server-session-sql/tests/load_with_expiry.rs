@@ -88,7 +88,7 @@ async fn postgres_reads_expire_back_in_any_session_time_zone() {
         .await
         .expect("connect")
         .with_table(table);
-    sqlx::query(&format!("DROP TABLE {}", store.qualified_table()))
+    sqlx::query(&format!("DROP TABLE {}", store.quoted_table()))
         .execute(store.pool())
         .await
         .expect("drop");

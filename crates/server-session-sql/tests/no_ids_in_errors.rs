@@ -81,7 +81,7 @@ mod postgres {
             .expect("connect to POSTGRES_URL")
             .with_table(&table);
         store.migrate().await.expect("create the table");
-        let t = store.qualified_table().to_owned();
+        let t = store.quoted_table().to_owned();
         let function = format!("\"{table}_refuse\"");
         let setup = [
             format!("ALTER TABLE {t} ADD CONSTRAINT \"sid_shape\" CHECK (length(sid) = 32)"),

@@ -45,7 +45,7 @@ async fn setup() -> Option<PostgresStore> {
 }
 
 async fn drop_table(store: &PostgresStore) {
-    let sql = format!("DROP TABLE IF EXISTS {}", store.qualified_table());
+    let sql = format!("DROP TABLE IF EXISTS {}", store.quoted_table());
     sqlx::query(&sql)
         .execute(store.pool())
         .await
@@ -57,7 +57,7 @@ async fn drop_table(store: &PostgresStore) {
 async fn insert_as_node(store: &PostgresStore, sid: &str, sess: &str, expire: i64) {
     let sql = format!(
         "INSERT INTO {} (sess, expire, sid) VALUES ($1::json, to_timestamp($2), $3)",
-        store.qualified_table()
+        store.quoted_table()
     );
     sqlx::query(&sql)
         .bind(sess)
@@ -72,7 +72,7 @@ async fn insert_as_node(store: &PostgresStore, sid: &str, sess: &str, expire: i6
 async fn row(store: &PostgresStore, sid: &str) -> (String, i64) {
     let sql = format!(
         "SELECT sess::text, extract(epoch FROM expire)::float8 FROM {} WHERE sid = $1",
-        store.qualified_table()
+        store.quoted_table()
     );
     let (sess, expire): (String, f64) = sqlx::query_as(&sql)
         .bind(sid)

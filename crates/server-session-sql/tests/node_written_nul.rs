@@ -184,7 +184,7 @@ fn ceil_secs(ms: i64) -> i64 {
 async fn row(store: &PostgresStore, sid: &str) -> (String, i64) {
     let sql = format!(
         "SELECT sess::text, extract(epoch FROM expire::timestamptz)::int8 FROM {} WHERE sid = $1",
-        store.qualified_table()
+        store.quoted_table()
     );
     sqlx::query_as(&sql)
         .bind(sid)
@@ -241,7 +241,7 @@ async fn a_session_node_wrote_with_a_nul_is_loaded_touched_and_saved() {
     // Bring `expire` closer, so that the touch has to move it.
     let sql = format!(
         "UPDATE {} SET expire = expire - interval '30 seconds' WHERE sid = $1",
-        store.qualified_table()
+        store.quoted_table()
     );
     sqlx::query(&sql)
         .bind(&sid)
