@@ -7,23 +7,10 @@ use session_test_support::services as common;
 use server_session::store::{SaveCondition, SaveOutcome, Store};
 use server_session_sql::MySqlStore;
 
-use common::{express_record, service_url, unique_name};
+use common::{drop_table, express_record};
 
 async fn store_in_fresh_table() -> Option<MySqlStore> {
-    let url = service_url("MYSQL_URL")?;
-    let store = MySqlStore::connect(&url)
-        .await
-        .expect("connect to MYSQL_URL")
-        .with_table(unique_name("session"));
-    Some(store)
-}
-
-async fn drop_table(store: &MySqlStore) {
-    let sql = format!("DROP TABLE IF EXISTS {}", store.quoted_table());
-    sqlx::query(&sql)
-        .execute(store.pool())
-        .await
-        .expect("drop table");
+    common::store_in_fresh_table("MYSQL_URL", "session").await
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ use server_session::store::{SaveCondition, SaveOutcome, Store, StoreError};
 use server_session_sql::PostgresStore;
 use sqlx::PgPool;
 
-use common::{express_record, service_url, unique_name};
+use common::{drop_table, express_record, service_url, unique_name};
 
 /// connect-pg-simple 10.0.0's `table.sql`, verbatim.
 const CONNECT_PG_SIMPLE_TABLE_SQL: &str = r#"CREATE TABLE "session" (
@@ -24,20 +24,7 @@ CREATE INDEX "IDX_session_expire" ON "session" ("expire");
 "#;
 
 async fn store_in_fresh_table() -> Option<PostgresStore> {
-    let url = service_url("POSTGRES_URL")?;
-    let store = PostgresStore::connect(&url)
-        .await
-        .expect("connect to POSTGRES_URL")
-        .with_table(unique_name("session"));
-    Some(store)
-}
-
-async fn drop_table(store: &PostgresStore) {
-    let sql = format!("DROP TABLE IF EXISTS {}", store.quoted_table());
-    sqlx::query(&sql)
-        .execute(store.pool())
-        .await
-        .expect("drop table");
+    common::store_in_fresh_table("POSTGRES_URL", "session").await
 }
 
 #[tokio::test]

@@ -439,7 +439,7 @@ mod postgres {
     use server_session_sql::PostgresStore;
     use sqlx::postgres::PgPoolOptions;
 
-    use super::common::{service_url, unique_name};
+    use super::common::{drop_table, service_url, store_in_fresh_table, unique_name};
     use super::{
         ceil_secs, now_ms, sess_with_max_age, timed_load_and_touch, Fixture, Map, StoreError,
         Value, DEFAULT_TTL_SECS,
@@ -490,21 +490,13 @@ mod postgres {
         }
 
         async fn cleanup(&self) {
-            let sql = format!("DROP TABLE IF EXISTS {}", self.quoted_table());
-            sqlx::query(&sql)
-                .execute(self.pool())
-                .await
-                .expect("drop table");
+            drop_table(self).await;
         }
     }
 
     async fn store(configure: fn(PostgresStore) -> PostgresStore) -> Option<(PostgresStore, ())> {
-        let url = service_url("POSTGRES_URL")?;
-        let store = PostgresStore::connect(&url)
-            .await
-            .expect("connect to POSTGRES_URL")
-            .with_table(unique_name("lat"))
-            .with_default_ttl(Duration::from_secs(DEFAULT_TTL_SECS as u64));
+        let store: PostgresStore = store_in_fresh_table("POSTGRES_URL", "lat").await?;
+        let store = store.with_default_ttl(Duration::from_secs(DEFAULT_TTL_SECS as u64));
         Some((configure(store), ()))
     }
 

@@ -88,10 +88,7 @@ async fn postgres_reads_expire_back_in_any_session_time_zone() {
         .await
         .expect("connect")
         .with_table(table);
-    sqlx::query(&format!("DROP TABLE {}", store.quoted_table()))
-        .execute(store.pool())
-        .await
-        .expect("drop");
+    common::drop_table(&store).await;
 }
 
 #[cfg(feature = "mysql")]
@@ -125,10 +122,7 @@ async fn mysql_reads_expire_back_in_any_session_time_zone() {
         .await
         .expect("connect")
         .with_table(table);
-    sqlx::query(&format!("DROP TABLE {}", store.quoted_table()))
-        .execute(store.pool())
-        .await
-        .expect("drop");
+    common::drop_table(&store).await;
 }
 
 #[cfg(feature = "sqlite")]

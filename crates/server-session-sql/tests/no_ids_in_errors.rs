@@ -65,23 +65,20 @@ mod postgres {
     use server_session::store::{SaveCondition, Store};
     use server_session_sql::PostgresStore;
 
-    use super::common::{service_url, unique_name};
+    use super::common::store_in_fresh_table;
     use super::{assert_shows_no_secret, record_holding, session_id};
 
     /// A CHECK constraint's violation details the failing row (ID and data),
     /// and a trigger's message names the row's ID.
     #[tokio::test]
     async fn database_errors_show_no_session_id_or_data() {
-        let Some(url) = service_url("POSTGRES_URL") else {
+        let Some(store): Option<PostgresStore> =
+            store_in_fresh_table("POSTGRES_URL", "no_ids").await
+        else {
             return;
         };
-        let table = unique_name("no_ids");
-        let store = PostgresStore::connect(&url)
-            .await
-            .expect("connect to POSTGRES_URL")
-            .with_table(&table);
         store.migrate().await.expect("create the table");
-        let t = store.quoted_table().to_owned();
+        let (table, t) = (store.table(), store.quoted_table());
         let function = format!("\"{table}_refuse\"");
         let setup = [
             format!("ALTER TABLE {t} ADD CONSTRAINT \"sid_shape\" CHECK (length(sid) = 32)"),
@@ -151,22 +148,18 @@ mod mysql {
     use server_session::store::{SaveCondition, Store};
     use server_session_sql::MySqlStore;
 
-    use super::common::{service_url, unique_name};
+    use super::common::store_in_fresh_table;
     use super::{assert_shows_no_secret, record_holding, session_id};
 
     /// A trigger whose message names the row's ID.
     #[tokio::test]
     async fn database_errors_show_no_session_id() {
-        let Some(url) = service_url("MYSQL_URL") else {
+        let Some(store): Option<MySqlStore> = store_in_fresh_table("MYSQL_URL", "no_ids").await
+        else {
             return;
         };
-        let table = unique_name("no_ids");
-        let store = MySqlStore::connect(&url)
-            .await
-            .expect("connect to MYSQL_URL")
-            .with_table(&table);
         store.migrate().await.expect("create the table");
-        let t = store.quoted_table().to_owned();
+        let (table, t) = (store.table(), store.quoted_table());
         // A compound statement: sent as text, not prepared.
         let trigger = format!(
             "CREATE TRIGGER `{table}_refuse` BEFORE UPDATE ON {t} FOR EACH ROW BEGIN \

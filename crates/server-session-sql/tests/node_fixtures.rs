@@ -12,7 +12,7 @@
 
 use session_test_support::services as common;
 
-use common::unique_name;
+use common::{drop_table, store_in_fresh_table, unique_name};
 use serde_json::Value;
 use server_session::store::{now_ms, Store, StoreError};
 use server_session_sql::PostgresStore;
@@ -35,21 +35,9 @@ fn connect_pg_simple_expire(json: &Value, now_ms: i64) -> i64 {
 
 /// A store in a fresh table, created as connect-pg-simple's table.sql does.
 async fn setup() -> Option<PostgresStore> {
-    let url = server_session::conformance::service_url("POSTGRES_URL")?;
-    let store = PostgresStore::connect(&url)
-        .await
-        .expect("connect to POSTGRES_URL")
-        .with_table(unique_name("node_fixtures"));
+    let store: PostgresStore = store_in_fresh_table("POSTGRES_URL", "node_fixtures").await?;
     store.migrate().await.expect("create the table");
     Some(store)
-}
-
-async fn drop_table(store: &PostgresStore) {
-    let sql = format!("DROP TABLE IF EXISTS {}", store.quoted_table());
-    sqlx::query(&sql)
-        .execute(store.pool())
-        .await
-        .expect("drop table");
 }
 
 /// A row as connect-pg-simple's `set` writes it: the JSON text (node-pg

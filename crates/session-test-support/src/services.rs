@@ -29,3 +29,31 @@ pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
     panic!("timed out waiting for: {what}");
 }
+
+/// A store on the service whose URL is in `var`, in a table no other test
+/// uses (`{prefix}_…`, not created yet); `None` as [`service_url`] says.
+#[cfg(feature = "sql")]
+pub async fn store_in_fresh_table<D: server_session_sql::Dialect>(
+    var: &str,
+    prefix: &str,
+) -> Option<server_session_sql::SqlStore<D>> {
+    let url = service_url(var)?;
+    let store = server_session_sql::SqlStore::<D>::connect(&url)
+        .await
+        .unwrap_or_else(|error| panic!("connect to {var}: {error}"))
+        .with_table(unique_name(prefix));
+    Some(store)
+}
+
+/// Drops the store's table, if it is there.
+#[cfg(feature = "sql")]
+pub async fn drop_table<D: server_session_sql::Dialect>(store: &server_session_sql::SqlStore<D>)
+where
+    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
+{
+    let sql = format!("DROP TABLE IF EXISTS {}", store.quoted_table());
+    sqlx::raw_sql(&sql)
+        .execute(store.pool())
+        .await
+        .expect("drop table");
+}
