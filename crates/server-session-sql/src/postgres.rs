@@ -26,13 +26,6 @@ impl PostgresStore {
         let table = self.table().to_owned();
         self.rebuilt(Some(schema.into()), table)
     }
-
-    /// The former name of [`quoted_table`](SqlStore::quoted_table), kept
-    /// while callers move.
-    #[doc(hidden)]
-    pub fn qualified_table(&self) -> &str {
-        self.quoted_table()
-    }
 }
 
 /// The version of a row is the SHA-256 of `sess::text` (the `json` type

@@ -88,7 +88,7 @@ impl Probe {
             Self::Postgres(store) => sqlx::query_scalar::<_, i64>(&format!(
                 "SELECT CAST(EXTRACT(EPOCH FROM expire::timestamptz) * 1000 AS bigint) \
                  FROM {} WHERE sid = $1",
-                store.qualified_table()
+                store.quoted_table()
             ))
             .bind(id)
             .fetch_one(store.pool())
@@ -380,7 +380,7 @@ async fn postgres_counts_no_update_for_unchanged_requests() {
         sqlx::query_scalar::<_, i64>(
             "SELECT n_tup_upd FROM pg_stat_user_tables WHERE relid = to_regclass($1)",
         )
-        .bind(store.qualified_table())
+        .bind(store.quoted_table())
         .fetch_one(store.pool())
         .await
         .expect("table statistics")
@@ -400,7 +400,7 @@ async fn postgres_counts_no_update_for_unchanged_requests() {
             "touch_after {touch_after:?}"
         );
     }
-    sqlx::query(&format!("DROP TABLE {}", store.qualified_table()))
+    sqlx::query(&format!("DROP TABLE {}", store.quoted_table()))
         .execute(store.pool())
         .await
         .expect("drop the table");
