@@ -588,6 +588,11 @@ impl Store for RedisStore {
     fn kind(&self) -> &'static str {
         "redis"
     }
+
+    /// Every call runs under [`call_timeout`](RedisStore::call_timeout).
+    fn own_timeout(&self) -> Option<Duration> {
+        Some(self.call_timeout)
+    }
 }
 
 #[cfg(test)]

@@ -666,6 +666,12 @@ where
     fn kind(&self) -> &'static str {
         D::KIND
     }
+
+    /// Every call (waiting for a pooled connection included) runs under the
+    /// call timeout.
+    fn own_timeout(&self) -> Option<Duration> {
+        Some(self.settings.call_timeout)
+    }
 }
 
 /// A record read from the stored `sess` text, versioned by that text's

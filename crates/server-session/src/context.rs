@@ -39,6 +39,8 @@ pub(crate) struct Context {
     pub(crate) touch_after_ms: Option<i64>,
     /// Fails store calls fast while the store is down.
     breaker: Option<Breaker>,
+    /// The store times its own calls ([`Store::own_timeout`]).
+    store_times_itself: bool,
 }
 
 impl Context {
@@ -72,6 +74,7 @@ impl Context {
             absolute_ms: config.absolute_timeout.map(crate::clock::duration_to_ms),
             touch_after_ms: config.touch_after.map(crate::clock::duration_to_ms),
             breaker: config.circuit_breaker.map(Breaker::new),
+            store_times_itself: store.own_timeout().is_some(),
             config,
             secrets,
             store,
@@ -134,12 +137,17 @@ impl Context {
             Some(Admission::Call(ticket)) => Some(ticket),
             Some(Admission::Refused) => return Err(StoreError::Unavailable),
         };
-        let result = Timed {
-            call,
-            deadline: None,
-            limit: self.config.store_timeout,
-        }
-        .await;
+        // One timeout per call: the store's own when it has one.
+        let result = if self.store_times_itself {
+            call.await
+        } else {
+            Timed {
+                call,
+                deadline: None,
+                limit: self.config.store_timeout,
+            }
+            .await
+        };
         if let Some(ticket) = ticket {
             ticket.record(&result);
         }

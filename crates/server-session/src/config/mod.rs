@@ -304,8 +304,14 @@ impl SessionConfig {
         self
     }
 
-    /// The longest any store call may take (default 5 s); past it the call
+    /// The longest a store call may take (default 5 s); past it the call
     /// fails with [`StoreError::Timeout`](crate::StoreError::Timeout).
+    ///
+    /// For stores that do not time their own calls. A store that does (the
+    /// bundled Redis and SQL stores, through their `with_call_timeout`, see
+    /// [`Store::own_timeout`](crate::Store::own_timeout)) keeps its own, and
+    /// the layer adds no second timer: each call has one timeout,
+    /// configured in one place.
     #[must_use]
     pub fn with_store_timeout(mut self, timeout: Duration) -> Self {
         self.store_timeout = timeout;

@@ -98,4 +98,8 @@ impl Store for HashedIds {
     fn kind(&self) -> &'static str {
         self.inner.kind()
     }
+
+    fn own_timeout(&self) -> Option<std::time::Duration> {
+        self.inner.own_timeout()
+    }
 }

@@ -251,6 +251,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// A short name for logs and spans (`"memory"`, `"redis"`, …).
     fn kind(&self) -> &'static str;
+
+    /// The timeout the store puts on each of its own calls, if it has one
+    /// (the bundled Redis and SQL stores do: their `with_call_timeout`).
+    /// The layer then adds no timer of its own; a store that answers `None`
+    /// (the default) gets the layer's
+    /// [`with_store_timeout`](crate::SessionConfig::with_store_timeout).
+    fn own_timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 impl<S: Store + ?Sized> Store for Arc<S> {
@@ -297,5 +306,8 @@ impl<S: Store + ?Sized> Store for Arc<S> {
     }
     fn kind(&self) -> &'static str {
         (**self).kind()
+    }
+    fn own_timeout(&self) -> Option<std::time::Duration> {
+        (**self).own_timeout()
     }
 }

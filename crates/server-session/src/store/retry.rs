@@ -124,4 +124,8 @@ impl Store for RetryOnce {
     fn kind(&self) -> &'static str {
         self.inner.kind()
     }
+
+    fn own_timeout(&self) -> Option<std::time::Duration> {
+        self.inner.own_timeout()
+    }
 }
