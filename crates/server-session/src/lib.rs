@@ -77,6 +77,7 @@ pub mod session;
 pub mod store;
 pub mod testing;
 
+pub use codec::{Priority, SameSite};
 pub use config::{
     CircuitBreaker, CommitErrorPolicy, ConfigError, ConflictPolicy, CookieOptions,
     CorruptRecordPolicy, ExpressPriority, ExpressSameSite, LoadErrorPolicy, PathMatch,
@@ -89,7 +90,7 @@ pub use secure_hint::IsSecure;
 pub use session::{Session, SessionCookie, SessionError};
 #[cfg(feature = "conformance")]
 pub use store::conformance;
-pub use store::{CookieData, Priority, Record, SameSite, Store, StoreError};
+pub use store::{CookieData, Record, Store, StoreError};
 
 /// The README's examples, compiled as doc tests.
 #[cfg(doctest)]

@@ -54,6 +54,7 @@
 //! # Ok::<(), server_session::codec::CookieError>(())
 //! ```
 
+pub(crate) mod attributes;
 mod cookie_header;
 mod date;
 mod id;
@@ -64,6 +65,7 @@ mod uri;
 #[cfg(test)]
 mod tests;
 
+pub use attributes::{Priority, SameSite};
 pub use cookie_header::{find_cookie, parse_cookie_header};
 pub(crate) use id::unsign_session_id_noting_primary;
 pub use id::{generate_id, sign_session_id, unsign_session_id};

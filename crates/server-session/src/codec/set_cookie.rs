@@ -1,7 +1,7 @@
 //! The `cookie` package 0.7.2's `serialize()`, as express-session calls it.
 
+use super::attributes::{Priority, SameSite};
 use super::date::write_utc_string;
-use crate::store::{Priority, SameSite};
 
 /// Why a `Set-Cookie` value could not be built. The messages are the
 /// `cookie` package's own.

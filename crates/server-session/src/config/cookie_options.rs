@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use super::ConfigError;
 use crate::clock;
-use crate::store::attributes::{Case, Falsy, Member, Scalar, Spelling};
-use crate::store::cookie_data::{root_path, shared_path};
-use crate::store::{Priority, SameSite};
+use crate::codec::attributes::{
+    root_path, shared_path, Case, Falsy, Member, Priority, SameSite, Scalar, Spelling,
+};
 
 /// The `secure` cookie option.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 use std::sync::Arc;
 
 use crate::clock;
+use crate::codec::attributes::Member;
 use crate::codec::{self, CookieError, Secrets, SetCookie};
 use crate::config::{CookieOptions, Lifetime, SecurePolicy};
-use crate::store::attributes::Member;
 use crate::store::CookieData;
 
 /// The cookie a newly generated session starts with (express's `new

@@ -3,7 +3,7 @@ use std::time::{Duration, SystemTime};
 
 use super::Session;
 use crate::clock;
-use crate::store::attributes::Member;
+use crate::codec::attributes::Member;
 use crate::store::{CookieData, Priority, SameSite};
 
 /// The session's own cookie settings (express's `req.session.cookie`).
@@ -134,7 +134,7 @@ impl<'a> SessionCookie<'a> {
 
     /// Sets the `Path` attribute.
     pub fn set_path(&self, path: impl AsRef<str>) {
-        let path = crate::store::cookie_data::shared_path(path.as_ref());
+        let path = crate::codec::attributes::shared_path(path.as_ref());
         self.write(|cookie| cookie.path = path);
     }
 

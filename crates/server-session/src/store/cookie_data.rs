@@ -1,31 +1,14 @@
 //! The `cookie` object express stores inside every session record.
 
 use std::fmt;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
-use super::attributes::{Member, Scalar};
 use crate::clock;
-
-pub use super::attributes::{Priority, SameSite};
-
-/// The path `"/"`, allocated once for the whole process.
-pub(crate) fn root_path() -> Arc<str> {
-    static ROOT: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("/"));
-    Arc::clone(&ROOT)
-}
-
-/// `path` as a shared string, reusing the one `"/"`.
-pub(crate) fn shared_path(path: &str) -> Arc<str> {
-    if path == "/" {
-        root_path()
-    } else {
-        Arc::from(path)
-    }
-}
+use crate::codec::attributes::{root_path, shared_path, Member, Priority, SameSite, Scalar};
 
 /// The session cookie's settings as express stores them (`sess.cookie`).
 ///

@@ -75,7 +75,6 @@
 //! }
 //! ```
 
-pub(crate) mod attributes;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub(crate) mod cookie_data;
@@ -90,7 +89,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-pub use cookie_data::{CookieData, Priority, SameSite};
+pub use crate::codec::{Priority, SameSite};
+pub use cookie_data::CookieData;
 pub use error::{BoxError, StoreError};
 pub(crate) use record::is_reserved;
 pub use record::{Record, RESERVED_KEYS};

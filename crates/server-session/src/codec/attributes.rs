@@ -1,5 +1,5 @@
 //! The `sameSite` and `priority` attributes, and the JSON express keeps for
-//! them.
+//! them; and the cookie's shared `path`.
 //!
 //! express copies the cookie options onto the session's cookie as they were
 //! given, so a record keeps `"sameSite":true`, `"sameSite":"Lax"` or
@@ -10,7 +10,25 @@
 //! byte for byte, while the Rust API deals only in [`SameSite`] and
 //! [`Priority`].
 
+use std::sync::{Arc, LazyLock};
+
 use serde::ser::{Serialize, Serializer};
+
+/// The path `"/"`, allocated once for the whole process.
+pub(crate) fn root_path() -> Arc<str> {
+    static ROOT: LazyLock<Arc<str>> = LazyLock::new(|| Arc::from("/"));
+    Arc::clone(&ROOT)
+}
+
+/// `path` as a shared string, reusing the one `"/"`: almost every cookie's
+/// path is `"/"`, and records are cloned on every load.
+pub(crate) fn shared_path(path: &str) -> Arc<str> {
+    if path == "/" {
+        root_path()
+    } else {
+        Arc::from(path)
+    }
+}
 
 /// The `SameSite` attribute of the session cookie.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
