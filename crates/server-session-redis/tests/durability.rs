@@ -116,9 +116,10 @@ async fn writes_wait_for_a_replica_and_fail_when_none_acknowledges() {
         .expect_err("no replica acknowledges");
     let shortfall = shortfall_of(&error);
     assert_eq!((shortfall.acknowledged(), shortfall.required()), (0, 1));
+    assert_eq!(error.to_string(), "session store error");
     assert_eq!(
-        error.to_string(),
-        "session store error: the write reached the Redis master, but only 0 of 1 replicas \
+        shortfall.to_string(),
+        "the write reached the Redis master, but only 0 of 1 replicas \
          acknowledged it within 100ms"
     );
     assert_eq!(raw.get(&key).await, Some(record("4").to_json_vec()));

@@ -660,10 +660,10 @@ async fn a_read_only_reply_sends_the_store_back_to_the_sentinels() {
     .expect_err("an unknown master name");
     assert!(matches!(error, StoreError::Connection(_)), "{error:?}");
     assert!(
-        error
+        std::error::Error::source(&error).is_some_and(|cause| cause
             .to_string()
-            .contains("master name not found by sentinel"),
-        "{error}"
+            .contains("master name not found by sentinel")),
+        "{error:?}"
     );
 
     let store = RedisStore::connect_sentinel(config)
@@ -778,7 +778,7 @@ fn sentinel_urls_go_through_connect_lazy() {
         Ok(store) => panic!("{url} gave {store:?}"),
         Err(error) => {
             assert!(matches!(error, StoreError::Backend(_)), "{error:?}");
-            error.to_string()
+            std::error::Error::source(&error).map_or_else(String::new, ToString::to_string)
         }
     };
     for (url, says) in [

@@ -143,7 +143,7 @@ async fn run<S: Store>(store: S, interval: Duration, stats: Arc<Counters>) {
                 let delay = jittered(backoff(interval, failures_in_a_row));
                 tracing::warn!(
                     store = kind,
-                    %error,
+                    error = &error as &dyn std::error::Error,
                     failures_in_a_row,
                     retry_in = ?delay,
                     "session.prune failed; will retry",

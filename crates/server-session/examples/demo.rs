@@ -257,11 +257,11 @@ async fn main() {
     let layer = match SessionLayer::from_arc(store, config) {
         Ok(layer) => layer,
         Err(error) if error.option() == "secret" => {
-            eprintln!("demo: {error} (SESSION_SECRET)");
+            eprintln!("demo: {} (SESSION_SECRET)", session_examples::stores::Chain(&error));
             std::process::exit(2);
         }
         Err(error) => {
-            eprintln!("demo: {error}");
+            eprintln!("demo: {}", session_examples::stores::Chain(&error));
             std::process::exit(2);
         }
     };

@@ -218,7 +218,8 @@ fn node_records_round_trip_byte_for_byte() {
             (Expected::Json(_), Err(error)) => {
                 failures.push(format!("{}: unreadable: {error}", step.label()))
             }
-            (Expected::Unreadable(fragment), Err(StoreError::Corrupt { reason, .. })) => {
+            (Expected::Unreadable(fragment), Err(StoreError::Corrupt(reason))) => {
+                let reason = reason.to_string();
                 assert!(
                     reason.contains(&fragment),
                     "{}: corrupt, but for another reason: {reason}",

@@ -589,7 +589,7 @@ async fn t029_when_session_without_cookie_property_in_store_should_pass_error_fr
     assert_eq!(reported.len(), 1, "{reported:?}");
     assert!(
         reported[0].message.contains("corrupt session record")
-            && reported[0].message.contains("cookie"),
+            && reported[0].root.contains("cookie"),
         "{reported:?}"
     );
 

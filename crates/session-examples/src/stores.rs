@@ -1,5 +1,6 @@
 //! A store chosen by URL.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +29,7 @@ pub async fn store_from_url(url: &str) -> Result<(Arc<dyn Store>, Background), S
     let scheme = url.split("://").next().unwrap_or(url);
     // Expired rows are invisible anyway; pruning only reclaims space.
     let prune_every = Duration::from_secs(15 * 60);
-    let fail = |error: server_session::StoreError| format!("store {scheme}: {error}");
+    let fail = |error: server_session::StoreError| format!("store {scheme}: {}", Chain(&error));
     Ok(match scheme {
         "memory" => {
             let store = MemoryStore::new();
@@ -58,4 +59,21 @@ pub async fn store_from_url(url: &str) -> Result<(Arc<dyn Store>, Background), S
         }
         _ => return Err(format!("unsupported store URL `{url}`: use memory, redis://, redis+cluster://, redis+sentinel://, postgres://, mysql:// or sqlite://")),
     })
+}
+
+/// An error with its causes, `what failed: why: …`: the crate's errors say
+/// what failed and keep why in their `source`, so the message alone is not
+/// enough to act on.
+pub struct Chain<'a>(pub &'a dyn std::error::Error);
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
+        }
+        Ok(())
+    }
 }

@@ -225,7 +225,8 @@ pub async fn assert_loads_as_node(store: &impl Store, id: &str, node: &NodeRecor
             );
         }
         Err(fragment) => match store.load(id).await {
-            Err(StoreError::Corrupt { reason, .. }) => {
+            Err(StoreError::Corrupt(reason)) => {
+                let reason = reason.to_string();
                 assert!(reason.contains(&fragment), "{}: {reason}", node.scenario)
             }
             other => panic!("{}: expected Corrupt, got {other:?}", node.scenario),

@@ -256,7 +256,10 @@ impl RedisStore {
         {
             Ok(_) => true,
             Err(error) => {
-                tracing::debug!(%error, "load_and_touch could not {what}; the layer touches instead");
+                tracing::debug!(
+                    error = &error as &dyn std::error::Error,
+                    "load_and_touch could not {what}; the layer touches instead"
+                );
                 false
             }
         }

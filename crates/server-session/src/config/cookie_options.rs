@@ -383,22 +383,25 @@ impl CookieOptions {
                 if clock::is_js_date(now_ms.saturating_add(max_age_ms)) {
                     Ok(())
                 } else {
-                    Err(ConfigError::invalid(
+                    Err(ConfigError::invalid_value(
                         "cookie.max_age",
+                        format_args!("{max_age_ms} ms"),
                         format!(
-                            "{max_age_ms} ms from now is past the last JavaScript date \
-                             ({}), where express's `new Date(Date.now() + maxAge)` is invalid",
+                            "from now, it is past the last JavaScript date ({}), where \
+                             express's `new Date(Date.now() + maxAge)` is invalid",
                             clock::to_iso(clock::JS_DATE_LIMIT_MS)
                         ),
                     ))
                 }
             }
             Lifetime::Expires(at) => {
-                if clock::is_js_date(clock::system_time_to_ms(at)) {
+                let at_ms = clock::system_time_to_ms(at);
+                if clock::is_js_date(at_ms) {
                     Ok(())
                 } else {
-                    Err(ConfigError::invalid(
+                    Err(ConfigError::invalid_value(
                         "cookie.expires",
+                        format_args!("{at_ms} ms since 1970"),
                         format!(
                             "outside JavaScript's dates ({} to {}), where express's `expires` \
                              is an Invalid Date",
@@ -614,7 +617,11 @@ mod tests {
                 .validate()
                 .expect_err(option);
             assert_eq!(error.option(), option, "{cookie:?}");
-            assert!(error.to_string().contains("JavaScript"), "{error}");
+            let cause = std::error::Error::source(&error).map(ToString::to_string);
+            assert!(
+                cause.is_some_and(|cause| cause.contains("JavaScript")),
+                "{error:?}"
+            );
         }
         let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)

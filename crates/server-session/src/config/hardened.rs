@@ -92,20 +92,26 @@ pub(crate) fn check_name_prefix(name: &str, options: &CookieOptions) -> Result<(
         return Ok(());
     }
     if options.secure != Some(SecurePolicy::Always) {
-        return Err(ConfigError::invalid(
+        let secure = options
+            .secure
+            .map_or(String::from("unset"), |secure| format!("{secure:?}"));
+        return Err(ConfigError::invalid_value(
             "cookie.secure",
+            secure,
             format!("a cookie named `{name}` must be Secure (SecurePolicy::Always), or browsers drop it"),
         ));
     }
-    if host && options.domain.is_some() {
-        return Err(ConfigError::invalid(
+    if let Some(domain) = options.domain.as_deref().filter(|_| host) {
+        return Err(ConfigError::invalid_value(
             "cookie.domain",
+            domain,
             format!("a cookie named `{name}` must not have a Domain, or browsers drop it"),
         ));
     }
     if host && &*options.path != "/" {
-        return Err(ConfigError::invalid(
+        return Err(ConfigError::invalid_value(
             "cookie.path",
+            &*options.path,
             format!("a cookie named `{name}` must have Path=/, or browsers drop it"),
         ));
     }
@@ -120,8 +126,9 @@ pub(crate) const MAX_NAME_BYTES: usize = 1024;
 /// Keeps the whole `Set-Cookie` name and value under browsers' 4096 bytes.
 pub(crate) fn check_name_length(name: &str) -> Result<(), ConfigError> {
     if name.len() > MAX_NAME_BYTES {
-        return Err(ConfigError::invalid(
+        return Err(ConfigError::invalid_value(
             "name",
+            name,
             format!("longer than {MAX_NAME_BYTES} bytes: with the signed ID the cookie would pass the 4096 bytes browsers keep"),
         ));
     }
@@ -137,16 +144,18 @@ pub(crate) fn check_needs_secure(options: &CookieOptions, strict: bool) -> Resul
     let problem = if options.same_site() == Some(SameSitePolicy::None) && !always_secure {
         // `Auto` resolves to Secure exactly when the request is secure, and
         // `SameSite=Auto` already pairs None with Secure.
-        (!auto_secure).then_some(("cookie.same_site", "SameSite=None needs Secure"))
+        (!auto_secure).then_some(("cookie.same_site", "None", "SameSite=None needs Secure"))
     } else if options.partitioned == Some(true) && !always_secure && !auto_secure {
-        Some(("cookie.partitioned", "Partitioned needs Secure"))
+        Some(("cookie.partitioned", "true", "Partitioned needs Secure"))
     } else {
         None
     };
     match problem {
         None => Ok(()),
-        Some((option, reason)) if strict => Err(ConfigError::invalid(option, reason)),
-        Some((option, reason)) => {
+        Some((option, value, reason)) if strict => {
+            Err(ConfigError::invalid_value(option, value, reason))
+        }
+        Some((option, _, reason)) => {
             tracing::warn!(
                 option,
                 "{reason}: browsers drop such a cookie (express accepts it)"

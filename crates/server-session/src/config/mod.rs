@@ -476,7 +476,7 @@ impl SessionConfig {
     /// Checks every option; the layer calls it when it is built.
     pub(crate) fn validate(&self) -> Result<Secrets, ConfigError> {
         codec::validate_name(&self.name)
-            .map_err(|error| ConfigError::invalid("name", error.to_string()))?;
+            .map_err(|error| ConfigError::invalid_value("name", &self.name, error))?;
         hardened::check_name_length(&self.name)?;
         if self.secrets.iter().any(|secret| secret.is_empty()) {
             return Err(ConfigError::invalid("secret", "a secret must not be empty"));
@@ -514,8 +514,9 @@ impl SessionConfig {
         if let Some(timeout) = self.absolute_timeout {
             let ms = crate::clock::duration_to_ms(timeout);
             if ms <= 0 || ms > crate::clock::JS_DATE_LIMIT_MS {
-                return Err(ConfigError::invalid(
+                return Err(ConfigError::invalid_value(
                     "absolute_timeout",
+                    format_args!("{timeout:?}"),
                     "must be at least 1 ms and within JavaScript's dates (8.64e15 ms)",
                 ));
             }
@@ -523,16 +524,18 @@ impl SessionConfig {
         if let Some(touch_after) = self.touch_after {
             let ms = crate::clock::duration_to_ms(touch_after);
             if ms <= 0 || ms > crate::clock::JS_DATE_LIMIT_MS {
-                return Err(ConfigError::invalid(
+                return Err(ConfigError::invalid_value(
                     "touch_after",
+                    format_args!("{touch_after:?}"),
                     "must be at least 1 ms and within JavaScript's dates (8.64e15 ms)",
                 ));
             }
         }
         #[cfg(not(feature = "axum"))]
         if self.lazy_load {
-            return Err(ConfigError::invalid(
+            return Err(ConfigError::invalid_value(
                 "lazy_load",
+                true,
                 "only the axum extractor loads a session lazily: enable the `axum` feature",
             ));
         }
@@ -540,14 +543,16 @@ impl SessionConfig {
             .circuit_breaker
             .is_some_and(|breaker| breaker.failure_threshold == 0)
         {
-            return Err(ConfigError::invalid(
+            return Err(ConfigError::invalid_value(
                 "circuit_breaker.failure_threshold",
+                0,
                 "must be at least 1",
             ));
         }
         if self.store_timeout.is_zero() {
-            return Err(ConfigError::invalid(
+            return Err(ConfigError::invalid_value(
                 "store_timeout",
+                format_args!("{:?}", self.store_timeout),
                 "must be more than zero",
             ));
         }
@@ -558,10 +563,10 @@ impl SessionConfig {
 pub(crate) fn validate_cookie_options(options: &CookieOptions) -> Result<(), ConfigError> {
     options.validate_lifetime(crate::clock::now_ms())?;
     codec::validate_path(&options.path)
-        .map_err(|error| ConfigError::invalid("cookie.path", error.to_string()))?;
+        .map_err(|error| ConfigError::invalid_value("cookie.path", &options.path, error))?;
     if let Some(domain) = &options.domain {
         codec::validate_domain(domain)
-            .map_err(|error| ConfigError::invalid("cookie.domain", error.to_string()))?;
+            .map_err(|error| ConfigError::invalid_value("cookie.domain", domain, error))?;
     }
     Ok(())
 }

@@ -116,10 +116,7 @@ impl Stored {
         let data = if self.data.is_empty() {
             Map::new()
         } else {
-            serde_json::from_str(&self.data).map_err(|error| StoreError::Corrupt {
-                reason: error.to_string(),
-                source: Some(Box::new(error)),
-            })?
+            serde_json::from_str(&self.data).map_err(StoreError::corrupt)?
         };
         Ok(Record {
             cookie: self.cookie,

@@ -24,8 +24,8 @@ pub enum SessionError {
     /// and after the last retry with `Merge`).
     #[error("the stored session changed concurrently and the save gave up")]
     Conflict,
-    /// A value did not convert to or from JSON.
-    #[error("session value `{key}` does not convert to or from JSON: {source}")]
+    /// A value did not convert to or from JSON; the source says why.
+    #[error("session value `{key}` does not convert to or from JSON")]
     Value {
         /// The key of the value.
         key: String,
@@ -41,8 +41,8 @@ pub enum SessionError {
         reason: &'static str,
     },
     /// The `Set-Cookie` header could not be written (for example a domain
-    /// set on the session that is not a valid domain).
-    #[error("cannot set the session cookie: {0}")]
+    /// set on the session that is not a valid domain); the source says why.
+    #[error("cannot set the session cookie")]
     Cookie(#[from] CookieError),
 }
 
@@ -65,6 +65,37 @@ impl SessionError {
             }
             Self::Store(_) | Self::Conflict => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    /// The message names what failed; the source, and only the source,
+    /// says why.
+    #[test]
+    fn the_cause_is_the_source_and_not_in_the_message() {
+        let json = serde_json::from_str::<u8>("x").expect_err("not a number");
+        let errors = [
+            (
+                json.to_string(),
+                SessionError::Value {
+                    key: String::from("visits"),
+                    source: json,
+                },
+            ),
+            (
+                CookieError::InvalidDomain.to_string(),
+                SessionError::Cookie(CookieError::InvalidDomain),
+            ),
+        ];
+        for (cause, error) in errors {
+            assert!(!error.to_string().contains(&cause), "{error}");
+            assert_eq!(error.source().map(ToString::to_string), Some(cause));
         }
     }
 }

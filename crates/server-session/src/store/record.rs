@@ -158,19 +158,12 @@ impl Record {
             None
         };
         let Some(repaired) = repaired else {
-            return Err(corrupt(error));
+            return Err(StoreError::corrupt(error));
         };
         tracing::debug!("session record with a lone UTF-16 surrogate read with U+FFFD");
         // The escapes keep their length, so the positions an error reports
         // are still those of the stored text.
-        serde_json::from_slice(&repaired).map_err(corrupt)
-    }
-}
-
-fn corrupt(error: serde_json::Error) -> StoreError {
-    StoreError::Corrupt {
-        reason: error.to_string(),
-        source: Some(Box::new(error)),
+        serde_json::from_slice(&repaired).map_err(StoreError::corrupt)
     }
 }
 
