@@ -3,7 +3,7 @@
 //!
 //! Input: arbitrary bytes, used as one `Cookie` request header.
 
-use server_session::codec::{
+use server_session::__private::{
     decode_uri_component, encode_uri_component, find_cookie, parse_cookie_header,
 };
 

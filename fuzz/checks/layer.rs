@@ -17,7 +17,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use axum::extract::FromRequestParts as _;
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderValue, Method, Request, Response, Uri};
-use server_session::codec::{
+use server_session::__private::{
     decode_uri_component, encode_uri_component, find_cookie, sign_session_id, unsign_session_id,
     Secrets,
 };

@@ -4,8 +4,8 @@
 //! Input: arbitrary bytes, read with `arbitrary` as `SetCookie`'s options.
 
 use arbitrary::{Arbitrary, Unstructured};
-use server_session::codec::{find_cookie, sign_session_id, CookieError, Secrets, SetCookie};
-use server_session::{Priority, SameSite};
+use server_session::__private::{find_cookie, sign_session_id, Secrets, SetCookie};
+use server_session::{CookieError, Priority, SameSite};
 
 /// JavaScript's last date, in milliseconds from the epoch either way.
 const JS_DATE_LIMIT_MS: i64 = 8_640_000_000_000_000;
@@ -104,18 +104,15 @@ pub(crate) fn check(data: &[u8]) {
         .as_deref()
         .filter(|domain| !domain.is_empty());
     let path = options.path.as_deref().filter(|path| !path.is_empty());
-    let cookie = SetCookie {
-        name,
-        value: &value,
-        domain: options.domain.as_deref(),
-        path: options.path.as_deref(),
-        expires_ms,
-        http_only: options.http_only,
-        secure: options.secure,
-        partitioned: options.partitioned,
-        priority,
-        same_site,
-    };
+    let mut cookie = SetCookie::new(name, &value);
+    cookie.domain = options.domain.as_deref();
+    cookie.path = options.path.as_deref();
+    cookie.expires_ms = expires_ms;
+    cookie.http_only = options.http_only;
+    cookie.secure = options.secure;
+    cookie.partitioned = options.partitioned;
+    cookie.priority = priority;
+    cookie.same_site = same_site;
     let result = cookie.to_header_value();
 
     let expected_error = if !is_token(name) {

@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use server_session::codec::{
+use server_session::__private::{
     decode_uri_component, find_cookie, sign_session_id, unsign_session_id, Secrets,
 };
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use redis::{Script, Value};
 use server_session::store::{
-    now_ms, LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreError, StoreFuture,
-    Version,
+    expiry, now_ms, LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreError,
+    StoreFuture, Version,
 };
 use sha1::{Digest, Sha1};
 use tokio::sync::OnceCell;
@@ -327,7 +327,7 @@ impl RedisStore {
 
     /// The TTL a save or touch gives `record`.
     fn ttl_of(&self, record: &Record) -> i64 {
-        record.ttl_secs(now_ms(), self.default_ttl_secs)
+        expiry::ttl_secs(record, now_ms(), self.default_ttl_secs)
     }
 }
 
@@ -388,10 +388,10 @@ impl Store for RedisStore {
             let Some(bytes) = stored else {
                 return Ok(None);
             };
-            Ok(Some(LoadedRecord {
-                record: Record::from_json(&bytes)?,
-                version: version_of(&bytes),
-            }))
+            Ok(Some(LoadedRecord::new(
+                Record::from_json(&bytes)?,
+                version_of(&bytes),
+            )))
         })
     }
 

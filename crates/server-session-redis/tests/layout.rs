@@ -5,7 +5,9 @@
 mod common;
 
 use common::{unique, Raw};
-use server_session::store::{now_ms, CookieData, Record, SaveCondition, SaveOutcome, Store};
+use server_session::store::{
+    expiry, now_ms, CookieData, Record, SaveCondition, SaveOutcome, Store,
+};
 use server_session_redis::RedisStore;
 
 /// What express-session and connect-redis store, for a cookie with
@@ -81,7 +83,7 @@ async fn key_is_sess_id_and_value_is_express_json(f: Fixture) {
     let stored = f.raw.get(&key).await.expect("the key is sess:<id>");
     assert_eq!(String::from_utf8_lossy(&stored), EXPRESS);
 
-    let expected = record.ttl_secs(now_ms(), 86_400);
+    let expected = expiry::ttl_secs(&record, now_ms(), 86_400);
     assert_ttl_near(f.raw.ttl(&key).await, expected);
     f.store.destroy(&id).await.expect("destroy");
     assert_eq!(f.raw.get(&key).await, None);
@@ -225,7 +227,10 @@ async fn a_write_by_node_makes_a_stale_save_conflict(f: Fixture) {
         version
     );
     assert_eq!(f.raw.get(&key).await, Some(mine.to_json_vec()));
-    assert_ttl_near(f.raw.ttl(&key).await, mine.ttl_secs(now_ms(), 86_400));
+    assert_ttl_near(
+        f.raw.ttl(&key).await,
+        expiry::ttl_secs(&mine, now_ms(), 86_400),
+    );
     f.store.destroy(&id).await.expect("destroy");
 }
 

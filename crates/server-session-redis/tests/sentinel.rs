@@ -400,6 +400,7 @@ async fn writer(
                     continue 'tokens;
                 }
                 Ok(SaveOutcome::Conflict) => report.conflicts += 1,
+                Ok(outcome) => panic!("save: an outcome this test does not know: {outcome:?}"),
                 Err(error) => {
                     assert!(expected(&error), "save: {error:?}");
                     report.errors += 1;

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use server_session::store::{
-    now_ms, LoadedRecord, Record, SaveCondition, SaveOutcome, StoreError, StoreFuture, Version,
+    expiry, now_ms, LoadedRecord, Record, SaveCondition, SaveOutcome, StoreError, StoreFuture,
+    Version,
 };
 use server_session::Store;
 use sqlx::query::Query;
@@ -371,11 +372,14 @@ where
         let default_ttl_secs = self.settings.default_ttl_secs;
         let json = record.to_json();
         let version = Version::digest_of(json.as_bytes());
-        let saved = if record.ttl_secs(now_ms, default_ttl_secs) <= 0 {
+        let saved = if expiry::ttl_secs(record, now_ms, default_ttl_secs) <= 0 {
             self.save_expired(id, now, condition).await?
         } else {
-            let expire =
-                D::Instant::from_epoch_secs(record.expire_epoch_secs(now_ms, default_ttl_secs));
+            let expire = D::Instant::from_epoch_secs(expiry::expire_epoch_secs(
+                record,
+                now_ms,
+                default_ttl_secs,
+            ));
             self.write(id, &json, expire, now, condition).await?
         };
         Ok(if saved {
@@ -546,7 +550,7 @@ where
         }
         self.ensure_table().await?;
         let now_ms = now_ms();
-        let expire = record.expire_epoch_secs(now_ms, self.settings.default_ttl_secs);
+        let expire = expiry::expire_epoch_secs(record, now_ms, self.settings.default_ttl_secs);
         let touch = sqlx::query(&self.sql.shared.touch)
             .bind(D::Instant::from_epoch_secs(expire))
             .bind(id)
@@ -677,8 +681,8 @@ where
 /// A record read from the stored `sess` text, versioned by that text's
 /// digest: every read path must agree on it for compare-and-set to hold.
 fn loaded_from(bytes: &[u8]) -> Result<LoadedRecord, StoreError> {
-    Ok(LoadedRecord {
-        record: Record::from_json(bytes)?,
-        version: Version::digest_of(bytes),
-    })
+    Ok(LoadedRecord::new(
+        Record::from_json(bytes)?,
+        Version::digest_of(bytes),
+    ))
 }

@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use server_session::codec::{
+use server_session::__private::{
     find_cookie, generate_id, sign_session_id, unsign_session_id, Secrets,
 };
 

@@ -257,7 +257,10 @@ async fn main() {
     let layer = match SessionLayer::from_arc(store, config) {
         Ok(layer) => layer,
         Err(error) if error.option() == "secret" => {
-            eprintln!("demo: {} (SESSION_SECRET)", session_examples::stores::Chain(&error));
+            eprintln!(
+                "demo: {} (SESSION_SECRET)",
+                session_examples::stores::Chain(&error)
+            );
             std::process::exit(2);
         }
         Err(error) => {

@@ -7,12 +7,13 @@
 //!
 //! # A tour of the modules
 //!
-//! - [`codec`]: the `Cookie` header parser, cookie-signature's signing, and
-//!   `Set-Cookie` text, byte for byte as express writes them;
+//! - `codec` (private): the `Cookie` header parser, cookie-signature's
+//!   signing, and `Set-Cookie` text, byte for byte as express writes them;
 //! - [`config`]: [`SessionConfig`], every express option under its Rust name;
 //! - `engine` (private): express's request lifecycle as pure decisions;
 //! - [`session`]: the [`Session`] handle handlers use;
-//! - [`store`]: the [`Store`] contract and the stored [`Record`];
+//! - [`store`]: the [`Store`] contract and the stored [`Record`], and
+//!   [`store::expiry`], the Node stores' expiry arithmetic for store authors;
 //! - [`memory_store`]: [`MemoryStore`], fit for production on one process;
 //! - [`driver`]: the request lifecycle (start, then commit) every framework
 //!   adapter shares;
@@ -60,7 +61,7 @@
 
 mod breaker;
 mod clock;
-pub mod codec;
+mod codec;
 pub mod config;
 mod context;
 pub mod driver;
@@ -77,7 +78,7 @@ pub mod session;
 pub mod store;
 pub mod testing;
 
-pub use codec::{Priority, SameSite};
+pub use codec::{CookieError, Priority, SameSite};
 pub use config::{
     CircuitBreaker, CommitErrorPolicy, ConfigError, ConflictPolicy, CookieOptions,
     CorruptRecordPolicy, ExpressPriority, ExpressSameSite, LoadErrorPolicy, PathMatch,
@@ -91,6 +92,16 @@ pub use session::{Session, SessionCookie, SessionError};
 #[cfg(feature = "conformance")]
 pub use store::conformance;
 pub use store::{CookieData, Record, Store, StoreError};
+
+/// Not public API: the codec, for this crate's own tests, benches and fuzz
+/// targets. Anything here may change or go in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::codec::{
+        decode_uri_component, encode_uri_component, find_cookie, generate_id, parse_cookie_header,
+        sign_session_id, unsign_session_id, Secrets, SetCookie,
+    };
+}
 
 /// The README's examples, compiled as doc tests.
 #[cfg(doctest)]

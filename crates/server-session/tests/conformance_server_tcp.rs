@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::time::{sleep_until, Instant};
 
-use server_session::codec::{self, Secrets};
+use server_session::__private::{self as codec, Secrets};
 
 use session_test_support::node as node_support;
 use session_test_support::on_both_adapters;

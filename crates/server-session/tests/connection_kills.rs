@@ -162,7 +162,7 @@ async fn redis_connection_kills_cost_no_request() {
         panic!("REDIS_URL must be redis://host:port[/db] without credentials: {url}");
     };
     let user = "server-session-kills";
-    let password = server_session::codec::generate_id();
+    let password = server_session::__private::generate_id();
     let admin = redis::Client::open(url.as_str()).expect("REDIS_URL parses");
     let mut admin = admin
         .get_multiplexed_tokio_connection()

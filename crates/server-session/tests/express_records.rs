@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
-use server_session::codec::{sign_session_id, unsign_session_id, Secrets, SetCookie};
+use server_session::__private::{sign_session_id, unsign_session_id, Secrets, SetCookie};
 use server_session::store::{CookieData, Priority, Record, SameSite, StoreError};
 use session_test_support::node_fixtures::{
     self, iso_to_ms, DEFAULT_TTL_SECS, FIXTURES, KNOWN_DIFFERENCES,
@@ -372,7 +372,8 @@ fn ttl_secs_matches_connect_redis_ttl() {
             return;
         };
         let record = effective_record(step, &record);
-        let ours = record.ttl_secs(step.now_ms(), DEFAULT_TTL_SECS);
+        let ours =
+            server_session::store::expiry::ttl_secs(&record, step.now_ms(), DEFAULT_TTL_SECS);
         let node = int_field(step.step, "ttl");
         assert!(
             (ours - node).abs() <= 1,
@@ -402,7 +403,11 @@ fn expire_epoch_secs_matches_connect_pg_simple_expire() {
             return;
         };
         let record = effective_record(step, &record);
-        let ours = record.expire_epoch_secs(step.now_ms(), DEFAULT_TTL_SECS);
+        let ours = server_session::store::expiry::expire_epoch_secs(
+            &record,
+            step.now_ms(),
+            DEFAULT_TTL_SECS,
+        );
         let node = int_field(step.step, "expire");
         assert!(
             (ours - node).abs() <= 1,
@@ -485,7 +490,7 @@ fn set_cookie_is_what_our_codec_writes_for_the_stored_cookie() {
             .strip_prefix(&format!("{name}="))
             .and_then(|rest| rest.split(';').next())
             .expect("name=value");
-        let decoded = server_session::codec::decode_uri_component(sent).expect("encoded value");
+        let decoded = server_session::__private::decode_uri_component(sent).expect("encoded value");
         assert_eq!(
             unsign_session_id(&decoded, &secrets),
             Some(step.session_id()),
@@ -497,20 +502,16 @@ fn set_cookie_is_what_our_codec_writes_for_the_stored_cookie() {
             return;
         };
         let cookie = record.cookie();
-        let ours = SetCookie {
-            name,
-            value: &value,
-            domain: cookie.domain(),
-            path: Some(cookie.path()),
-            expires_ms: cookie.expires_ms(),
-            http_only: cookie.http_only(),
-            secure: cookie.secure().unwrap_or(false),
-            partitioned: cookie.partitioned().unwrap_or(false),
-            priority: cookie.priority(),
-            same_site: cookie.same_site(),
-        }
-        .to_header_value()
-        .expect("a valid cookie");
+        let mut ours = SetCookie::new(name, &value);
+        ours.domain = cookie.domain();
+        ours.path = Some(cookie.path());
+        ours.expires_ms = cookie.expires_ms();
+        ours.http_only = cookie.http_only();
+        ours.secure = cookie.secure().unwrap_or(false);
+        ours.partitioned = cookie.partitioned().unwrap_or(false);
+        ours.priority = cookie.priority();
+        ours.same_site = cookie.same_site();
+        let ours = ours.to_header_value().expect("a valid cookie");
         assert_eq!(ours, header, "{}", step.label());
         checked += 1;
     });

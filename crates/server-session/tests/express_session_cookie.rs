@@ -12,7 +12,7 @@ use axum::Router;
 use http::header::SET_COOKIE;
 use http::{HeaderValue, StatusCode};
 use serde_json::Value;
-use server_session::codec::SetCookie;
+use server_session::__private::SetCookie;
 use server_session::{
     CookieOptions, MemoryStore, Priority, SecurePolicy, Session, SessionConfig, SessionLayer,
 };
@@ -114,15 +114,10 @@ async fn t119_req_session_cookie_should_forward_errors_setting_cookie() {
 
 /// upstream's `new Cookie().serialize('previous', 'cookieValue')`.
 fn previous_cookie() -> String {
-    SetCookie {
-        name: "previous",
-        value: "cookieValue",
-        path: Some("/"),
-        http_only: true,
-        ..SetCookie::default()
-    }
-    .to_header_value()
-    .expect("a valid cookie")
+    let mut cookie = SetCookie::new("previous", "cookieValue");
+    cookie.path = Some("/");
+    cookie.http_only = true;
+    cookie.to_header_value().expect("a valid cookie")
 }
 
 #[track_caller]

@@ -105,10 +105,7 @@ impl Store for JsonMapStore {
                 return Ok(None);
             }
             let record = Record::from_json(&bytes)?;
-            Ok(Some(LoadedRecord {
-                record,
-                version: Version::digest_of(&bytes),
-            }))
+            Ok(Some(LoadedRecord::new(record, Version::digest_of(&bytes))))
         })
     }
 

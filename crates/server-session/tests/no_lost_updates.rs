@@ -309,7 +309,7 @@ async fn run_all(make: impl Fn() -> std::pin::Pin<Box<dyn std::future::Future<Ou
 fn random_name(prefix: &str) -> String {
     format!(
         "{prefix}{}",
-        server_session::codec::generate_id().replace(['-', '_'], "x")[..12].to_lowercase()
+        server_session::__private::generate_id().replace(['-', '_'], "x")[..12].to_lowercase()
     )
 }
 
@@ -453,7 +453,7 @@ async fn sqlite_loses_no_update() {
 /// have each had two overlapping requests, nothing is left in it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_registry_keeps_nothing_once_requests_end() {
-    use server_session::codec::{sign_session_id, Secrets};
+    use server_session::__private::{sign_session_id, Secrets};
     use server_session::store::{CookieData, Record, SaveCondition};
     use tower::ServiceExt;
 

@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use server_session::codec::SetCookie;
+use server_session::__private::SetCookie;
 use server_session::store::{CookieData, Record};
 use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer, Store};
 
@@ -234,16 +234,13 @@ fn expires_attribute_is_what_the_cookie_package_writes() {
     let ours: Vec<String> = instants
         .iter()
         .map(|&ms| {
-            SetCookie {
-                name: "connect.sid",
-                value: "v",
-                path: Some("/"),
-                expires_ms: Some(ms),
-                http_only: true,
-                ..SetCookie::default()
-            }
-            .to_header_value()
-            .unwrap_or_else(|error| panic!("{ms}: {error}"))
+            let mut cookie = SetCookie::new("connect.sid", "v");
+            cookie.path = Some("/");
+            cookie.expires_ms = Some(ms);
+            cookie.http_only = true;
+            cookie
+                .to_header_value()
+                .unwrap_or_else(|error| panic!("{ms}: {error}"))
         })
         .collect();
     let input = serde_json::to_string(&instants).expect("JSON");

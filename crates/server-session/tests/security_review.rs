@@ -159,7 +159,7 @@ fn repeating_genid(fixed: String, repeats: usize) -> impl Fn(&http::request::Par
         if calls.fetch_add(1, Ordering::Relaxed) < repeats {
             fixed.clone()
         } else {
-            server_session::codec::generate_id()
+            server_session::__private::generate_id()
         }
     }
 }
@@ -186,7 +186,7 @@ async fn stored_value(store: &dyn Store, id: &str) -> Option<String> {
 #[tokio::test]
 async fn a_new_session_never_takes_over_a_stored_one_with_the_same_id() {
     for (name, store) in stores().await {
-        let fixed = format!("fixed-{}", server_session::codec::generate_id());
+        let fixed = format!("fixed-{}", server_session::__private::generate_id());
         // Visitor 1 gets `fixed`; visitor 2 is offered it again, then a fresh ID.
         let app = value_app(
             Arc::clone(&store),
@@ -217,7 +217,7 @@ async fn a_new_session_never_takes_over_a_stored_one_with_the_same_id() {
 #[tokio::test]
 async fn a_genid_that_only_repeats_a_stored_id_gets_no_cookie_and_an_error() {
     for (name, store) in stores().await {
-        let fixed = format!("fixed-{}", server_session::codec::generate_id());
+        let fixed = format!("fixed-{}", server_session::__private::generate_id());
         let errors = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&errors);
         let app = value_app(
@@ -281,7 +281,7 @@ async fn regenerate_with_an_unusable_genid_keeps_the_old_session() {
     // A good ID for the first session, then an unusable one.
     let genid = move |_: &http::request::Parts| {
         if counter.fetch_add(1, Ordering::Relaxed) == 0 {
-            server_session::codec::generate_id()
+            server_session::__private::generate_id()
         } else {
             String::new()
         }

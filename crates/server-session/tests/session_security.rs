@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::routing::get;
 use axum::Router;
-use server_session::codec::{sign_session_id, Secrets};
+use server_session::__private::{sign_session_id, Secrets};
 use server_session::store::{Record, SaveCondition, SaveOutcome, Store};
 use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer, Unset};
 
@@ -252,7 +252,7 @@ async fn clearing_the_data_does_not_restart_the_absolute_timeout() {
 async fn a_session_stored_without_a_creation_time_gets_one_on_first_use() {
     for (name, store) in stores().await {
         // As express-session writes it: no creation time anywhere.
-        let id = server_session::codec::generate_id();
+        let id = server_session::__private::generate_id();
         let expires = server_session::store::now_ms() + 60_000;
         let record = Record::from_json(
             format!(

@@ -131,7 +131,7 @@ async fn probes() -> Vec<Probe> {
     let mut probes = vec![Probe::Memory(MemoryStore::new())];
     let path = std::env::temp_dir().join(format!(
         "server-session-touch-after-{}.db",
-        server_session::codec::generate_id()
+        server_session::__private::generate_id()
     ));
     let sqlite = SqliteStore::connect(&format!("sqlite://{}", path.display()))
         .await
@@ -366,7 +366,7 @@ async fn postgres_counts_no_update_for_unchanged_requests() {
         .expect("PostgreSQL answers");
     let table = format!(
         "touch_after_{}",
-        server_session::codec::generate_id()
+        server_session::__private::generate_id()
             .to_lowercase()
             .replace(['-', '_'], "")
     );
@@ -415,7 +415,7 @@ async fn load_with_expiry_reports_the_expiry_the_last_touch_set() {
     for probe in probes().await {
         let name = probe.name();
         let store = probe.store();
-        let id = server_session::codec::generate_id();
+        let id = server_session::__private::generate_id();
         assert!(
             store.load_with_expiry(&id).await.expect("load").is_none(),
             "{name}"

@@ -19,8 +19,8 @@ pub async fn driver_from_env(server: &str) -> (SessionDriver, stores::Background
     let (store, background) = stores::store_from_url(&store_url)
         .await
         .unwrap_or_else(|e| fail(server, format!("SESSION_STORE: {e}")));
-    let driver = SessionDriver::from_arc(store, config)
-        .unwrap_or_else(|e| fail(server, stores::Chain(&e)));
+    let driver =
+        SessionDriver::from_arc(store, config).unwrap_or_else(|e| fail(server, stores::Chain(&e)));
     (driver, background)
 }
 

@@ -224,10 +224,7 @@ impl Store for TestStore {
             let raw = self.raw().get(id).cloned();
             if let Some(bytes) = raw {
                 let record = Record::from_json(&bytes)?;
-                return Ok(Some(LoadedRecord {
-                    record,
-                    version: Version::digest_of(&bytes),
-                }));
+                return Ok(Some(LoadedRecord::new(record, Version::digest_of(&bytes))));
             }
             self.inner.memory.load(id).await
         });

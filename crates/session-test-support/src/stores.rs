@@ -24,7 +24,7 @@ pub async fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
         vec![("memory", Arc::new(MemoryStore::new()))];
     let sqlite_path = std::env::temp_dir().join(format!(
         "server-session-security-{}.db",
-        server_session::codec::generate_id()
+        server_session::__private::generate_id()
     ));
     let sqlite = SqliteStore::connect(&format!("sqlite://{}", sqlite_path.display()))
         .await

@@ -341,11 +341,11 @@ fn memory() {
         let json_len = if which == "ours" {
             // The stored JSON of one of these sessions, for the target.
             let cookie = last_cookie.unwrap_or_default();
-            let value = server_session::codec::find_cookie(cookie.as_bytes(), "connect.sid")
+            let value = server_session::__private::find_cookie(cookie.as_bytes(), "connect.sid")
                 .unwrap_or_default();
             let secrets =
-                server_session::codec::Secrets::new([session_bench::SECRET]).expect("secret");
-            let id = server_session::codec::unsign_session_id(&value, &secrets).unwrap_or_default();
+                server_session::__private::Secrets::new([session_bench::SECRET]).expect("secret");
+            let id = server_session::__private::unsign_session_id(&value, &secrets).unwrap_or_default();
             let loaded = ours.load(id).await.ok().flatten().expect("session stored");
             loaded.record.to_json_vec().len()
         } else {

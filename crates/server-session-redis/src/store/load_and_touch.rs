@@ -187,10 +187,7 @@ impl RedisStore {
         let Some(bytes) = stored else {
             return Ok(None);
         };
-        let loaded = LoadedRecord {
-            record: Record::from_json(&bytes)?,
-            version: version_of(&bytes),
-        };
+        let loaded = LoadedRecord::new(Record::from_json(&bytes)?, version_of(&bytes));
         let needed = self.touch_ttl_of(&loaded.record);
         let touched = if needed == sent {
             // Under durability, a TTL too few replicas acknowledged is
@@ -280,10 +277,7 @@ impl RedisStore {
         let Some((bytes, touched)) = written.reply else {
             return Ok(None);
         };
-        let loaded = LoadedRecord {
-            record: Record::from_json(&bytes)?,
-            version: version_of(&bytes),
-        };
+        let loaded = LoadedRecord::new(Record::from_json(&bytes)?, version_of(&bytes));
         Ok(Some((loaded, touched == 1 && replicated)))
     }
 

@@ -30,10 +30,7 @@ impl RedisStore {
         let Some(bytes) = stored else {
             return Ok(None);
         };
-        let loaded = LoadedRecord {
-            record: Record::from_json(&bytes)?,
-            version: version_of(&bytes),
-        };
+        let loaded = LoadedRecord::new(Record::from_json(&bytes)?, version_of(&bytes));
         // -1: the key has no TTL; -2: it went between the two commands.
         let expiry = (pttl >= 0).then(|| sent_at.saturating_add(pttl));
         Ok(Some((loaded, expiry)))

@@ -34,7 +34,7 @@ const JS_PROTO: &str = "__proto__";
 /// header in order and taking the first hit gives the same answer.
 ///
 /// ```
-/// # use server_session::codec::find_cookie;
+/// # use server_session::__private::find_cookie;
 /// let header = b"a=1; sid=\"s%3Aabc\"; sid=second";
 /// assert_eq!(find_cookie(header, "sid").as_deref(), Some("s:abc"));
 /// assert_eq!(find_cookie(header, "b"), None);
@@ -63,7 +63,7 @@ pub fn find_cookie<'a>(header: &'a [u8], name: &str) -> Option<Cow<'a, str>> {
 /// keeps the header's order. The pairs are the same.)
 ///
 /// ```
-/// # use server_session::codec::parse_cookie_header;
+/// # use server_session::__private::parse_cookie_header;
 /// let cookies = parse_cookie_header(b"a=1; b=\"q v\"; c=%E2%82%AC; d=%ZZ; a=2;  e = x ; f");
 /// let expected = [("a", "1"), ("b", "q v"), ("c", "€"), ("d", "%ZZ"), ("e", "x")];
 /// assert_eq!(

@@ -18,7 +18,7 @@ const SIGNED_PREFIX: &str = "s:";
 /// The MAC covers the raw `id`, not its encoded form.
 ///
 /// ```
-/// # use server_session::codec::{sign_session_id, Secrets};
+/// # use server_session::__private::{sign_session_id, Secrets};
 /// let secrets = Secrets::new(["keyboard cat"]).expect("one secret");
 /// assert_eq!(
 ///     sign_session_id("apple", &secrets),
@@ -44,7 +44,7 @@ pub fn sign_session_id(id: &str, secrets: &Secrets) -> String {
 /// that as no session too.
 ///
 /// ```
-/// # use server_session::codec::{unsign_session_id, Secrets};
+/// # use server_session::__private::{unsign_session_id, Secrets};
 /// let secrets = Secrets::new(["keyboard cat"]).expect("one secret");
 /// let value = "s:apple.D8Y+pkTAmeR0PobOhY4G97PRW+j7bUnP/5m6/On1MCU";
 /// assert_eq!(unsign_session_id(value, &secrets), Some("apple"));
@@ -71,7 +71,7 @@ pub(crate) fn unsign_session_id_noting_primary<'a>(
 /// carries 192 bits of unpredictable randomness.
 ///
 /// ```
-/// # use server_session::codec::generate_id;
+/// # use server_session::__private::generate_id;
 /// let id = generate_id();
 /// assert_eq!(id.len(), 32);
 /// assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));

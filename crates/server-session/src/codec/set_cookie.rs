@@ -31,8 +31,9 @@ pub enum CookieError {
 ///
 /// `Max-Age` is never written: express-session sends only `Expires`. An
 /// empty `domain` or `path` is left out, as `serialize()` leaves out any
-/// falsy option. See the [module docs](crate::codec) for an example.
+/// falsy option. Start from [`SetCookie::new`] and set the attributes.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct SetCookie<'a> {
     /// The cookie name; must be a token (see [`validate_name`]).
     pub name: &'a str,
@@ -58,7 +59,16 @@ pub struct SetCookie<'a> {
     pub same_site: Option<SameSite>,
 }
 
-impl SetCookie<'_> {
+impl<'a> SetCookie<'a> {
+    /// `name=value` with no attribute.
+    pub fn new(name: &'a str, value: &'a str) -> Self {
+        Self {
+            name,
+            value,
+            ..Self::default()
+        }
+    }
+
     /// `name=value` and the attributes in this order, each prefixed by `"; "`:
     /// `Domain=`, `Path=`, `Expires=<IMF-fixdate>`, `HttpOnly`, `Secure`,
     /// `Partitioned`, `Priority=Low|Medium|High`, `SameSite=Strict|Lax|None`.
@@ -114,7 +124,7 @@ impl SetCookie<'_> {
 /// # Errors
 ///
 /// [`CookieError::InvalidName`] otherwise (including for an empty name).
-pub fn validate_name(name: &str) -> Result<(), CookieError> {
+pub(crate) fn validate_name(name: &str) -> Result<(), CookieError> {
     let is_tchar = |byte: &u8| {
         byte.is_ascii_alphanumeric()
             || matches!(
@@ -149,7 +159,7 @@ pub fn validate_name(name: &str) -> Result<(), CookieError> {
 /// # Errors
 ///
 /// [`CookieError::InvalidDomain`] otherwise (including for an empty domain).
-pub fn validate_domain(domain: &str) -> Result<(), CookieError> {
+pub(crate) fn validate_domain(domain: &str) -> Result<(), CookieError> {
     let is_label = |label: &str| {
         let bytes = label.as_bytes();
         (1..=63).contains(&bytes.len())
@@ -176,7 +186,7 @@ pub fn validate_domain(domain: &str) -> Result<(), CookieError> {
 /// # Errors
 ///
 /// [`CookieError::InvalidPath`] otherwise.
-pub fn validate_path(path: &str) -> Result<(), CookieError> {
+pub(crate) fn validate_path(path: &str) -> Result<(), CookieError> {
     if path
         .bytes()
         .all(|byte| matches!(byte, 0x20..=0x3a | 0x3d..=0x7e))

@@ -67,7 +67,7 @@ impl Secrets {
     /// `=` padding stripped.
     ///
     /// ```
-    /// # use server_session::codec::Secrets;
+    /// # use server_session::__private::Secrets;
     /// let secrets = Secrets::new(["keyboard cat"]).expect("one secret");
     /// assert_eq!(secrets.sign("apple"), "apple.D8Y+pkTAmeR0PobOhY4G97PRW+j7bUnP/5m6/On1MCU");
     /// ```
@@ -89,7 +89,7 @@ impl Secrets {
     /// constant time.
     ///
     /// ```
-    /// # use server_session::codec::Secrets;
+    /// # use server_session::__private::Secrets;
     /// let secrets = Secrets::new(["keyboard cat"]).expect("one secret");
     /// let signed = secrets.sign("a.b");
     /// assert_eq!(secrets.unsign(&signed), Some("a.b"));

@@ -8,6 +8,27 @@ fn secrets() -> Secrets {
     Secrets::new(["keyboard cat", "old secret"]).expect("two secrets")
 }
 
+/// The whole round: a cookie issued for a fresh session comes back among
+/// other cookies and verifies; a tampered one is simply "no session".
+#[test]
+fn an_issued_cookie_is_found_and_verified_and_a_forged_one_is_no_session() {
+    let secrets = secrets();
+    let id = generate_id();
+    let value = sign_session_id(&id, &secrets);
+    let mut cookie = SetCookie::new("connect.sid", &value);
+    cookie.path = Some("/");
+    cookie.http_only = true;
+    let header = cookie.to_header_value().expect("a valid cookie");
+    assert_eq!(header, format!("connect.sid={value}; Path=/; HttpOnly"));
+
+    let cookie_header = format!("theme=dark; connect.sid={value}");
+    let found = find_cookie(cookie_header.as_bytes(), "connect.sid").expect("cookie present");
+    assert_eq!(unsign_session_id(&found, &secrets), Some(id.as_str()));
+
+    let forged = find_cookie(b"connect.sid=s%3Aadmin.AAAA", "connect.sid").expect("present");
+    assert_eq!(unsign_session_id(&forged, &secrets), None);
+}
+
 /// Headers built from the characters the parser cares about, so the
 /// interesting paths (quotes, escapes, empty names, duplicates) are hit often.
 fn cookie_ish_header() -> impl Strategy<Value = Vec<u8>> {

@@ -31,7 +31,7 @@ fn is_unreserved(byte: u8) -> bool {
 /// surrogate; a Rust `str` cannot hold one, so this never fails.)
 ///
 /// ```
-/// # use server_session::codec::encode_uri_component;
+/// # use server_session::__private::encode_uri_component;
 /// assert_eq!(encode_uri_component("s:a/b+c"), "s%3Aa%2Fb%2Bc");
 /// assert_eq!(encode_uri_component("€"), "%E2%82%AC");
 /// ```
@@ -85,7 +85,7 @@ pub(crate) fn push_encoded(out: &mut String, text: &str) {
 /// refuses them. Nothing else is special (`+` stays `+`).
 ///
 /// ```
-/// # use server_session::codec::decode_uri_component;
+/// # use server_session::__private::decode_uri_component;
 /// assert_eq!(decode_uri_component("s%3A%E2%82%AC").as_deref(), Some("s:€"));
 /// assert_eq!(decode_uri_component("%ZZ"), None);
 /// assert_eq!(decode_uri_component("%C3"), None);

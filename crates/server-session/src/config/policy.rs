@@ -24,6 +24,7 @@ pub enum PathMatch {
 
 /// What the layer answers when the store fails to load a session.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LoadErrorPolicy {
     /// `500 Internal Server Error`, as express does.
     #[default]
@@ -75,6 +76,7 @@ pub enum CommitErrorPolicy {
 /// What a save does when another writer changed the stored session since
 /// this request loaded it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConflictPolicy {
     /// Reload the stored session, replay this process's own changes on it
     /// key by key (`insert`, `remove`, `clear`, and `update` closures re-run

@@ -12,6 +12,9 @@
 //! - [`Store::destroy`] deletes; `all`, `len`, `clear` and `prune_expired`
 //!   are optional.
 //!
+//! A store that keeps its own expiry (a TTL, an `expire` column) computes it
+//! as the Node stores do with [`expiry`].
+//!
 //! # Example: a store over a `HashMap`
 //!
 //! ```
@@ -34,7 +37,7 @@
 //!             if record.is_expired_at(server_session::store::now_ms()) {
 //!                 return Ok(None);
 //!             }
-//!             Ok(Some(LoadedRecord { record, version: Version::digest_of(&bytes) }))
+//!             Ok(Some(LoadedRecord::new(record, Version::digest_of(&bytes))))
 //!         })
 //!     }
 //!
@@ -79,6 +82,7 @@
 pub mod conformance;
 pub(crate) mod cookie_data;
 mod error;
+pub mod expiry;
 pub(crate) mod hashed_ids;
 mod js_json;
 mod record;
@@ -106,13 +110,22 @@ pub fn now_ms() -> i64 {
     crate::clock::now_ms()
 }
 
-/// A record as loaded, with the version of the bytes it came from.
+/// A record as loaded, with the version of the bytes it came from. A store
+/// builds one with [`LoadedRecord::new`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct LoadedRecord {
     /// The session.
     pub record: Record,
     /// Names the stored bytes; pass it back in [`SaveCondition::IfVersion`].
     pub version: Version,
+}
+
+impl LoadedRecord {
+    /// The record `record`, loaded from the bytes `version` names.
+    pub fn new(record: Record, version: Version) -> Self {
+        Self { record, version }
+    }
 }
 
 /// When a [`Store::save`] may write.
@@ -143,6 +156,7 @@ impl SaveCondition {
 /// What a [`Store::save`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use = "a conflict means nothing was written"]
+#[non_exhaustive]
 pub enum SaveOutcome {
     /// The record was written; this is its new version.
     Saved(Version),

@@ -98,25 +98,6 @@ impl Record {
         self.cookie.expires.is_some_and(|expires| expires <= now_ms)
     }
 
-    /// connect-redis's TTL in seconds: `ceil((expires - now) / 1000)`, or
-    /// `default_secs` for a browser-session cookie. Zero or less means the
-    /// record has already expired and should be deleted, not written.
-    pub fn ttl_secs(&self, now_ms: i64, default_secs: i64) -> i64 {
-        match self.cookie.expires {
-            Some(expires) => ceil_div_1000(expires.saturating_sub(now_ms)),
-            None => default_secs,
-        }
-    }
-
-    /// connect-pg-simple's `expire` in seconds since the epoch:
-    /// `ceil(expires / 1000)`, or `ceil(now / 1000) + default_secs`.
-    pub fn expire_epoch_secs(&self, now_ms: i64, default_secs: i64) -> i64 {
-        match self.cookie.expires {
-            Some(expires) => ceil_div_1000(expires),
-            None => ceil_div_1000(now_ms).saturating_add(default_secs),
-        }
-    }
-
     /// The record as express's JSON: `JSON.stringify(req.session)`, byte
     /// for byte (numbers in JavaScript's notation, array-index keys first).
     pub fn to_json(&self) -> String {
@@ -212,10 +193,6 @@ fn unicode_escape(json: &[u8], at: usize) -> Option<u16> {
         return None;
     }
     u16::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
-}
-
-fn ceil_div_1000(ms: i64) -> i64 {
-    ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0)
 }
 
 impl Serialize for Record {
@@ -522,15 +499,5 @@ mod tests {
             Record::from_json(br#"{"cookie":{"path":"/"},"save":"nope","id":"x","ok":true}"#)
                 .expect("record");
         assert_eq!(record.data().keys().collect::<Vec<_>>(), ["ok"]);
-    }
-
-    #[test]
-    fn ttl_follows_connect_redis() {
-        let mut record = Record::default();
-        assert_eq!(record.ttl_secs(0, 86_400), 86_400);
-        record.cookie.expires = Some(10_001);
-        assert_eq!(record.ttl_secs(0, 86_400), 11);
-        assert_eq!(record.ttl_secs(10_001, 86_400), 0);
-        assert_eq!(record.expire_epoch_secs(0, 86_400), 11);
     }
 }
