@@ -8,16 +8,17 @@ use super::date::write_utc_string;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CookieError {
-    /// The name is not an RFC 7230 token (see [`validate_name`]).
+    /// The name is not an RFC 7230 token (letters, digits and ``!#$%&'*+-.^_`|~``).
     #[error("argument name is invalid")]
     InvalidName,
     /// The value is not RFC 6265 cookie-octets, optionally in double quotes.
     #[error("argument val is invalid")]
     InvalidValue,
-    /// The domain is not a host name (see [`validate_domain`]).
+    /// The domain is not a host name: `.`-separated labels of 1 to 63
+    /// letters, digits and `-`, after an optional leading `.`.
     #[error("option domain is invalid")]
     InvalidDomain,
-    /// The path has a control character, a `;` or a `<` (see [`validate_path`]).
+    /// The path has a control character, a `;` or a `<`.
     #[error("option path is invalid")]
     InvalidPath,
     /// The expiry is outside JavaScript's `Date` range (±8.64e15 ms, about
@@ -35,14 +36,14 @@ pub enum CookieError {
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct SetCookie<'a> {
-    /// The cookie name; must be a token (see [`validate_name`]).
+    /// The cookie name; must be an RFC 7230 token.
     pub name: &'a str,
     /// The value, already encoded: the output of
     /// [`sign_session_id`](super::sign_session_id).
     pub value: &'a str,
-    /// `Domain=`, checked with [`validate_domain`].
+    /// `Domain=`, checked to be a host name.
     pub domain: Option<&'a str>,
-    /// `Path=`, checked with [`validate_path`].
+    /// `Path=`, checked for control characters, `;` and `<`.
     pub path: Option<&'a str>,
     /// `Expires=`, in milliseconds since the Unix epoch, written as
     /// `Date#toUTCString` writes it (IMF-fixdate, whole seconds).

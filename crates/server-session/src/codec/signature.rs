@@ -20,8 +20,7 @@ const MAC_BASE64_LEN: usize = 43;
 /// it until the cookies they signed have expired.
 ///
 /// `Debug` prints how many secrets there are, never their bytes. Cloning is
-/// cheap (the keys are shared). See the [module docs](crate::codec) for an
-/// example.
+/// cheap (the keys are shared).
 #[derive(Clone)]
 pub struct Secrets {
     // One keyed HMAC per secret, in the caller's order. HMAC key setup hashes
