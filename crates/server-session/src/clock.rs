@@ -1,5 +1,7 @@
 //! Milliseconds since the Unix epoch, the unit express (JavaScript `Date`) uses
-//! everywhere, and the two text forms it writes them in.
+//! everywhere, and `toISOString`, the text form records keep them in. The
+//! other form express writes, `toUTCString` for the cookie's `Expires`, is
+//! the codec's (`codec/date.rs`).
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -24,9 +24,9 @@ impl Harness for MemoryHarness {
     }
 
     async fn write_raw(&self, store: &MemoryStore, id: &str, raw: &[u8]) {
-        // MemoryStore keeps parsed records, so only a valid record can be
-        // planted (`supports_raw` is false, and the corrupt-record case
-        // is skipped).
+        // MemoryStore re-encodes what it saves and never stores bytes as
+        // given, so only a valid record can be planted (`supports_raw` is
+        // false, and the corrupt-record case is skipped).
         if let Ok(record) = Record::from_json(raw) {
             let _ = store.save(id, &record, SaveCondition::Upsert).await;
         }

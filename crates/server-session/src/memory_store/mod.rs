@@ -38,9 +38,10 @@
 //!   processes share must derive versions from the stored bytes instead.
 //!
 //! Records keep their data as compact JSON text, as express's MemoryStore
-//! does, parsed on load after the shard is unlocked. Sessions are lost when
-//! the process exits, and several processes do not share them: use the
-//! Redis or SQL stores for that.
+//! does, parsed on load after the shard is unlocked; only the cookie
+//! settings, which touches and the expiry rules read, are kept parsed.
+//! Sessions are lost when the process exits, and several processes do not
+//! share them: use the Redis or SQL stores for that.
 //!
 //! # At the bound
 //!

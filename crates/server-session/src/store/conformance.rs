@@ -37,8 +37,9 @@
 //!     }
 //!
 //!     async fn write_raw(&self, store: &MemoryStore, id: &str, raw: &[u8]) {
-//!         // MemoryStore keeps parsed records, so only valid ones can be
-//!         // planted; `supports_raw` below says so.
+//!         // MemoryStore stores what `save` gives it, re-encoded, never
+//!         // bytes as given: only valid records can be planted, and
+//!         // `supports_raw` below says so.
 //!         if let Ok(record) = Record::from_json(raw) {
 //!             let _ = store.save(id, &record, SaveCondition::Upsert).await;
 //!         }

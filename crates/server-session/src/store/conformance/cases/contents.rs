@@ -53,7 +53,7 @@ pub async fn corrupt_record_is_an_error<H: Harness>(h: &H) {
     if !h.supports_raw() {
         skip(
             case,
-            "the store keeps parsed records, so it cannot hold corrupt bytes",
+            "the store re-encodes what it saves, so it cannot hold corrupt bytes",
         );
         return;
     }
