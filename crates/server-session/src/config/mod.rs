@@ -621,6 +621,23 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_secret_or_key_is_never_shown() {
+        let secret = "a short secret";
+        let refused = [
+            SessionConfig::hardened(secret).validate(),
+            SessionConfig::new("s")
+                .with_hashed_ids_at_rest(secret)
+                .validate(),
+        ];
+        for result in refused {
+            let error = result.expect_err("too short");
+            assert_eq!(error.value(), None, "{error:?}");
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+
+    #[test]
     fn debug_redacts_secrets() {
         let text = format!("{:?}", SessionConfig::new("hunter2"));
         assert!(!text.contains("hunter2"));
