@@ -245,7 +245,10 @@ where
         // `WITH (OIDS=FALSE)` is accepted by every PostgreSQL release so
         // far, but a server that refuses it still gets the same table
         // without it.
-        tracing::debug!(error = %first, "session table creation failed; retrying without WITH (OIDS=FALSE)");
+        tracing::debug!(
+            error = &first as &dyn std::error::Error,
+            "session table creation failed; retrying without WITH (OIDS=FALSE)"
+        );
         match self.pool.execute(sqlx::raw_sql(fallback)).await {
             Ok(_) => Ok(()),
             Err(_) if self.table_exists().await? => Ok(()),

@@ -182,7 +182,13 @@ impl Context {
 
     /// Logs an error the layer handled, once, and hands it to the hook.
     pub(crate) fn report(&self, during: &'static str, error: &SessionError) {
-        tracing::error!(store = self.store.kind(), during, error = %error, "session error");
+        // As an error, so that a subscriber records its causes too.
+        tracing::error!(
+            store = self.store.kind(),
+            during,
+            error = error as &dyn std::error::Error,
+            "session error"
+        );
         if let Some(hook) = &self.config.error_hook {
             hook(error);
         }

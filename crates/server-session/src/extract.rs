@@ -48,7 +48,11 @@ impl IntoResponse for SessionRejection {
 impl IntoResponse for SessionError {
     fn into_response(self) -> Response {
         let status = self.status();
-        tracing::error!(error = %self, status = status.as_u16(), "session error in a handler");
+        tracing::error!(
+            error = &self as &dyn std::error::Error,
+            status = status.as_u16(),
+            "session error in a handler"
+        );
         if status == StatusCode::SERVICE_UNAVAILABLE {
             let retry = [(http::header::RETRY_AFTER, "1")];
             return (status, retry, "session store unavailable").into_response();

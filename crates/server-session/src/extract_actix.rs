@@ -80,7 +80,11 @@ impl ResponseError for SessionError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        tracing::error!(error = %self, status = status.as_u16(), "session error in a handler");
+        tracing::error!(
+            error = self as &dyn std::error::Error,
+            status = status.as_u16(),
+            "session error in a handler"
+        );
         let mut response = HttpResponse::build(status);
         response.content_type("text/plain; charset=utf-8");
         if status == StatusCode::SERVICE_UNAVAILABLE {
