@@ -5,7 +5,7 @@
 //! [`SessionMiddleware`] gives each request its [`Session`] and commits it
 //! before the response leaves; `Session` is an extractor. The middleware
 //! only translates between actix-web and the framework-free
-//! [`SessionDriver`](server_session::driver::SessionDriver), which the tower
+//! [`SessionDriver`], which the tower
 //! layer uses too: the same options, stores, failure policies and
 //! no-lost-updates guarantee, byte for byte the same cookies and records.
 //!
