@@ -128,6 +128,18 @@ def redis_commandstats(port):
     return stats
 
 
+def redis_cpu_seconds(port):
+    """Redis's own CPU time so far (INFO cpu: user + system), in seconds:
+    what every app server on this Redis shares, the command work and the
+    network I/O around it."""
+    total = 0.0
+    for line in redis_cli(port, "INFO", "cpu").splitlines():
+        m = re.match(r"used_cpu_(sys|user):([\d.]+)", line.strip())
+        if m:
+            total += float(m.group(2))
+    return total
+
+
 def monitor_probe(redis_port, port, path, cookie, requests=50):
     """Client round trips per request, by command: Redis MONITOR while this
     script sends `requests` sequential requests. Commands a Lua script runs
@@ -338,17 +350,21 @@ def main():
                                                    ".paired-bare.wrk.txt"), "w") as f:
                                 f.write(paired.pop("raw"))
                         load_before = loadavg()
+                        cpu_before = redis_cpu_seconds(redis_port) if uses_redis else None
                         if with_cookie == "many":
                             r = run_wrk(port, path, None, args, script=script)
                         else:
                             r = run_wrk(port, path, cookie if with_cookie else None, args)
-                        commands = round_trips = None
+                        commands = round_trips = redis_cpu_us = None
                         if uses_redis and r["requests"]:
+                            redis_cpu_us = round(1e6 * (redis_cpu_seconds(redis_port) - cpu_before)
+                                                 / r["requests"], 2)
                             stats = redis_commandstats(redis_port)
                             commands = {k: round(v / r["requests"], 2) for k, v in sorted(stats.items()) if v}
                             round_trips = monitor_probe(redis_port, port, path,
                                                         cookie if with_cookie else None)
                         r.update(server=name, scenario=key, label=label, redis_commands=commands,
+                                 redis_cpu_us=redis_cpu_us,
                                  round_trips=round_trips, loadavg=load_before, round=round_index,
                                  paired_bare=paired)
                         with open(os.path.join(out_dir, f"{slug}-{key}-round{round_index + 1}.wrk.txt"), "w") as f:
@@ -358,7 +374,8 @@ def main():
                         if paired:
                             extra += f" paired bare={paired['rps']:.0f} req/s ({100 * r['rps'] / max(paired['rps'], 1):.1f}%)"
                         if commands is not None:
-                            extra += f" redis/request under load={commands} round trips (sequential)={round_trips}"
+                            extra += (f" redis/request under load={commands} round trips (sequential)={round_trips}"
+                                      f" redis CPU/request={redis_cpu_us} us")
                         errors = ""
                         if r["non2xx"] or r["socket_errors"]:
                             errors = f" non2xx={r['non2xx']} socket_errors=[{r['socket_errors']}]"
@@ -428,8 +445,8 @@ def main():
         f"wrk: {args.threads} thread, {args.connections} connections, {args.duration} s per scenario; "
         f"servers and Redis on core {SERVER_CORE}, wrk on core {CLIENT_CORE}{rounds_note}",
         "",
-        "| server | scenario | req/s | vs bare axum | bare axum alongside | p50 ms | p99 ms | Redis round trips/request | Redis commands/request under load |",
-        "|---|---|---:|---:|---:|---:|---:|---|---|",
+        "| server | scenario | req/s | vs bare axum | bare axum alongside | p50 ms | p99 ms | Redis round trips/request | Redis commands/request under load | Redis CPU µs/request |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|---:|",
     ]
     summary = []
     for server, scenario in order:
@@ -449,6 +466,7 @@ def main():
             "p99": median([r["p99"] for r in runs]),
             "round_trips": runs[-1].get("round_trips"),
             "redis_commands": runs[-1].get("redis_commands"),
+            "redis_cpu_us": median([r.get("redis_cpu_us") for r in runs]),
             "errors": any(r["non2xx"] or r["socket_errors"] for r in runs),
         }
         summary.append(row)
@@ -459,7 +477,8 @@ def main():
         bare_rps = f"{row['bare_rps']:.0f}" if row["bare_rps"] else "-"
         lines.append(f"| {server} | {row['label']}{flag} | {row['rps']:.0f} | {ratio} | {bare_rps} | "
                      f"{fmt_ms(row['p50'])} | {fmt_ms(row['p99'])} | {cmds(row['round_trips'])} | "
-                     f"{cmds(row['redis_commands'])} |")
+                     f"{cmds(row['redis_commands'])} | "
+                     f"{'' if row['redis_cpu_us'] is None else format(row['redis_cpu_us'], '.1f')} |")
     if limit:
         lines += ["", "redis-benchmark on the same cores (-P 1): " +
                   ", ".join(f"{k} {v:.0f}/s" for k, v in limit.items())]
