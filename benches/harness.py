@@ -472,7 +472,9 @@ def main():
         summary.append(row)
         ratio = f"{100 * row['ratio']:.1f}%" if row["ratio"] is not None else "-"
         def cmds(d):
-            return "" if d is None else (", ".join(f"{k.upper()} {v:g}" for k, v in d.items()) or "none")
+            # `SCRIPT|LOAD` and the like: a `|` would split the Markdown cell.
+            return "" if d is None else (", ".join(f"{k.upper().replace('|', ' ')} {v:g}"
+                                                   for k, v in d.items()) or "none")
         flag = " (errors)" if row["errors"] else ""
         bare_rps = f"{row['bare_rps']:.0f}" if row["bare_rps"] else "-"
         lines.append(f"| {server} | {row['label']}{flag} | {row['rps']:.0f} | {ratio} | {bare_rps} | "
