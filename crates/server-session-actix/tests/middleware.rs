@@ -39,6 +39,16 @@ async fn noop() -> &'static str {
     "ok"
 }
 
+/// `GET uri`, with a `Cookie` header when given.
+fn get(uri: &str, cookie: Option<&str>) -> actix_http::Request {
+    let request = test::TestRequest::get().uri(uri);
+    match cookie {
+        Some(cookie) => request.insert_header((COOKIE, cookie)),
+        None => request,
+    }
+    .to_request()
+}
+
 /// The `name=value` pair of the response's session cookie.
 fn cookie_of<B>(response: &actix_web::dev::ServiceResponse<B>) -> String {
     let header = response
@@ -59,19 +69,12 @@ async fn a_session_counts_across_requests_with_express_s_cookie() {
             .route("/", web::get().to(count)),
     )
     .await;
-    let first = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    let first = test::call_service(&app, get("/", None)).await;
     assert_eq!(first.status(), StatusCode::OK);
     let cookie = cookie_of(&first);
     assert!(cookie.starts_with("connect.sid=s%3A"), "{cookie}");
     assert_eq!(test::read_body(first).await, "1");
-    let second = test::call_service(
-        &app,
-        test::TestRequest::get()
-            .uri("/")
-            .insert_header((COOKIE, cookie))
-            .to_request(),
-    )
-    .await;
+    let second = test::call_service(&app, get("/", Some(&cookie))).await;
     assert_eq!(test::read_body(second).await, "2");
     assert_eq!(
         sessions.live_sessions(),
@@ -95,7 +98,7 @@ async fn a_session_without_the_middleware_is_a_500_naming_it() {
             .route("/maybe", web::get().to(maybe)),
     )
     .await;
-    let response = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    let response = test::call_service(&app, get("/", None)).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let body = test::read_body(response).await;
     assert!(
@@ -103,8 +106,7 @@ async fn a_session_without_the_middleware_is_a_500_naming_it() {
         "{body:?}"
     );
     // actix-web's convention for every extractor: `Option` turns it into None.
-    let response =
-        test::call_service(&app, test::TestRequest::get().uri("/maybe").to_request()).await;
+    let response = test::call_service(&app, get("/maybe", None)).await;
     assert_eq!(test::read_body(response).await, "none");
 }
 
@@ -120,7 +122,7 @@ async fn a_failed_save_of_a_change_answers_503_with_retry_after() {
     )
     .await;
     // The commit-error policy, after the handler.
-    let response = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    let response = test::call_service(&app, get("/", None)).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         response.headers().get(RETRY_AFTER).expect("Retry-After"),
@@ -132,8 +134,7 @@ async fn a_failed_save_of_a_change_answers_503_with_retry_after() {
     );
     // `?` on the handler's own save: the same answer (the commit then
     // finds the change unstored too, and its policy answers).
-    let response =
-        test::call_service(&app, test::TestRequest::get().uri("/saved").to_request()).await;
+    let response = test::call_service(&app, get("/saved", None)).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         response.headers().get(RETRY_AFTER).expect("Retry-After"),
@@ -178,17 +179,10 @@ async fn a_failed_load_answers_the_load_error_policy_without_running_the_handler
             .route("/", web::get().to(count)),
     )
     .await;
-    let first = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    let first = test::call_service(&app, get("/", None)).await;
     let cookie = cookie_of(&first);
     store.fail(Op::Load, true);
-    let response = test::call_service(
-        &app,
-        test::TestRequest::get()
-            .uri("/")
-            .insert_header((COOKIE, cookie))
-            .to_request(),
-    )
-    .await;
+    let response = test::call_service(&app, get("/", Some(&cookie))).await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(
         test::read_body(response).await,
@@ -210,28 +204,14 @@ async fn under_lazy_loading_a_handler_that_takes_no_session_costs_no_store_call(
             .route("/noop", web::get().to(noop)),
     )
     .await;
-    let first = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    let first = test::call_service(&app, get("/", None)).await;
     let cookie = cookie_of(&first);
     store.reset_counts();
-    let response = test::call_service(
-        &app,
-        test::TestRequest::get()
-            .uri("/noop")
-            .insert_header((COOKIE, cookie.clone()))
-            .to_request(),
-    )
-    .await;
+    let response = test::call_service(&app, get("/noop", Some(&cookie))).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!((store.loads(), store.touches(), store.saves()), (0, 0, 0));
     // The extractor loads it when a handler asks.
-    let response = test::call_service(
-        &app,
-        test::TestRequest::get()
-            .uri("/")
-            .insert_header((COOKIE, cookie))
-            .to_request(),
-    )
-    .await;
+    let response = test::call_service(&app, get("/", Some(&cookie))).await;
     assert_eq!(test::read_body(response).await, "2");
     assert_eq!(store.loads(), 1);
 }
@@ -250,7 +230,7 @@ async fn a_handler_response_keeps_its_own_headers_and_gets_the_cookie_after_them
             .route("/", web::get().to(with_cookie)),
     )
     .await;
-    let response = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+    let response = test::call_service(&app, get("/", None)).await;
     let cookies: Vec<_> = response
         .headers()
         .get_all(SET_COOKIE)

@@ -9,70 +9,21 @@
 
 use session_test_support::services as common;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
 use serde_json::Value;
 use server_session::store::{now_ms, Record, SaveCondition, SaveOutcome, Store};
 use server_session_sql::PostgresStore;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use session_test_support::node::{self, Adapter, Kind};
 
 use common::service_url;
 
-/// How long Node may take to print `listening on …`, and one request.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The cookie's `maxAge` the Node server is given.
 const MAX_AGE_MS: i64 = 60_000;
 
-/// `interop/node` in this repository.
-fn node_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/node")
-}
-
-/// Whether Node and `interop/node/node_modules` are there; `SKIPPED: …`
-/// otherwise, or a panic under `SESSION_REQUIRE_SERVICES=1`.
-fn node_ready() -> bool {
-    let installed = node_dir()
-        .join("node_modules/connect-pg-simple/package.json")
-        .is_file();
-    let node = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if installed && node {
-        return true;
-    }
-    let why = if node {
-        "interop/node/node_modules is missing"
-    } else {
-        "node is not installed"
-    };
-    assert!(
-        std::env::var("SESSION_REQUIRE_SERVICES").as_deref() != Ok("1"),
-        "{why}: run scripts/node-deps.sh (SESSION_REQUIRE_SERVICES=1 requires the Node side)"
-    );
-    println!("SKIPPED: run scripts/node-deps.sh ({why})");
-    false
-}
-
-/// The Node conformance server, killed when dropped.
+/// The Node conformance server (real express-session with
+/// connect-pg-simple), from the shared test support.
 struct NodeServer {
-    child: Child,
-    /// `127.0.0.1:PORT`.
-    address: String,
-}
-
-impl Drop for NodeServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    server: node::Server,
+    http: reqwest::Client,
 }
 
 impl NodeServer {
@@ -83,89 +34,22 @@ impl NodeServer {
             "saveUninitialized": false,
             "cookie": { "maxAge": MAX_AGE_MS },
         });
-        let mut child = Command::new("node")
-            .arg(node_dir().join("conformance-server.js"))
-            .current_dir(node_dir())
-            .env("PORT", "0")
-            .env("SESSION_OPTIONS", options.to_string())
-            .env("SESSION_STORE", postgres_url)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start node");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (sender, receiver) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = sender.send(reader.read_line(&mut line).map(|_| line));
-            // Keep draining, so that a later write never meets a closed pipe.
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        });
-        let line = receiver.recv_timeout(START_TIMEOUT);
-        let address = match &line {
-            Ok(Ok(line)) => line.trim().strip_prefix("listening on ").map(str::to_owned),
-            _ => None,
-        };
-        let server = Self {
-            child,
-            address: address.unwrap_or_default(),
-        };
-        assert!(
-            !server.address.is_empty(),
-            "the Node conformance server did not start: {line:?}"
-        );
-        server
+        Self {
+            server: node::start(Kind::Node, Adapter::Tower, &options, postgres_url),
+            http: node::client(),
+        }
     }
 
     /// `GET path` with the session cookie, if any: the status, the session
     /// cookie's value if one was set, and the body.
     async fn get(&self, path: &str, cookie: Option<&str>) -> (u16, Option<String>, String) {
-        tokio::time::timeout(REQUEST_TIMEOUT, self.get_unbounded(path, cookie))
-            .await
-            .unwrap_or_else(|_| panic!("GET {path} timed out"))
-    }
-
-    async fn get_unbounded(
-        &self,
-        path: &str,
-        cookie: Option<&str>,
-    ) -> (u16, Option<String>, String) {
-        let mut stream = tokio::net::TcpStream::connect(&self.address)
-            .await
-            .expect("connect to the Node server");
-        let cookie = cookie.map_or(String::new(), |value| {
-            format!("Cookie: connect.sid={value}\r\n")
-        });
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\n{cookie}Connection: close\r\n\r\n",
-            self.address
-        );
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .expect("send the request");
-        let mut response = Vec::new();
-        stream
-            .read_to_end(&mut response)
-            .await
-            .expect("read the response");
-        let response = String::from_utf8(response).expect("a UTF-8 response");
-        let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .and_then(|line| line.split(' ').nth(1))
-            .and_then(|code| code.parse().ok())
-            .expect("a status line");
-        let set_cookie = lines
-            .filter_map(|line| line.split_once(": "))
-            .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
-            .find_map(|(_, value)| value.strip_prefix("connect.sid="))
-            .and_then(|value| value.split(';').next())
-            .map(str::to_owned);
-        (status, set_cookie, body.to_owned())
+        let headers: Vec<(String, String)> = cookie
+            .map(|value| (String::from("cookie"), format!("connect.sid={value}")))
+            .into_iter()
+            .collect();
+        let reply = node::get(&self.http, &self.server.url(path), &headers).await;
+        let set_cookie = reply.cookie("connect.sid").map(|cookie| cookie.value);
+        (reply.status, set_cookie, reply.body)
     }
 }
 
@@ -198,7 +82,7 @@ async fn a_session_node_wrote_with_a_nul_is_loaded_touched_and_saved() {
     let Some(url) = service_url("POSTGRES_URL") else {
         return;
     };
-    if !node_ready() {
+    if !node::node_ready() {
         return;
     }
     let node = NodeServer::start(&url);
