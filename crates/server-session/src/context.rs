@@ -49,7 +49,7 @@ impl Context {
         store: Arc<dyn Store>,
     ) -> Result<Self, crate::ConfigError> {
         let secrets = config.validate()?;
-        let store = retry::RetryOnce::wrap(store);
+        let store = retry::RetryOnConnectionLoss::wrap(store);
         let store = match &config.id_hash_key {
             None => store,
             Some(key) => match HashedIds::new(store, key) {

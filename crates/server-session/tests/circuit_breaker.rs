@@ -21,7 +21,7 @@ use server_session::{
     CircuitBreaker, CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer, StoreError,
 };
 
-use support::{get as get_path, get_with_cookie, wrap, Res, SECRET};
+use support::{get as get_path, get_with_cookie, wrap_tower, Res, SECRET};
 
 /// How a call of [`Faulty`] goes.
 #[derive(Default)]
@@ -132,7 +132,7 @@ fn app(config: SessionConfig) -> (Router, Arc<Faults>) {
         .route("/inc", get(inc))
         .route("/noop", get(noop));
     let layer = SessionLayer::new(store, config).expect("valid options");
-    (wrap(routes, layer), faults)
+    (wrap_tower(routes, layer), faults)
 }
 
 async fn timed_get(app: &Router, cookie: &str) -> (Res, Duration) {
@@ -243,10 +243,10 @@ async fn a_store_that_is_down_is_probed_at_most_once_per_interval() {
     }
     let probes = faults.calls.load(Ordering::SeqCst) - calls;
     // About one probe per interval: 1 s / 200 ms, plus the one at opening.
-    // A probe is one call, or two when it loses its connection and is
-    // retried once.
+    // A probe is one call, or up to three when it keeps losing its
+    // connection and is retried.
     assert!(
-        probes <= 2 * 7,
+        probes <= 3 * 7,
         "{probes} calls reached the store during {requests} requests"
     );
     assert!(probes >= 1, "the store is still probed");

@@ -4,7 +4,9 @@
 //! PostgreSQL `pg_terminate_backend`, a proxy or failover closing sockets.
 //! The stores reconnect on the next call, so the request that happened to
 //! be in flight is the only one that fails, and it need not: the call is
-//! made once more, within the same store timeout.
+//! made again, within the same store timeout, up to [`TRIES`] times in all
+//! (a burst of kills, such as an operator terminating every backend, can
+//! take the connection of the second try too).
 //!
 //! Loads, touches and deletes can always be repeated. A save cannot: its
 //! reply may be what was lost, after the write landed. So a save that lost
@@ -18,12 +20,16 @@ use std::sync::Arc;
 
 use super::{LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreError, StoreFuture};
 
-/// A store whose calls are made once more after a connection error.
-pub(crate) struct RetryOnce {
+/// How many times a call is made at most while it keeps losing its
+/// connection.
+const TRIES: u32 = 3;
+
+/// A store whose calls are made again after a connection error.
+pub(crate) struct RetryOnConnectionLoss {
     inner: Arc<dyn Store>,
 }
 
-impl RetryOnce {
+impl RetryOnConnectionLoss {
     /// Wraps `store`, except the MemoryStore: it has no connection to lose,
     /// and its calls need not pay for the wrapper.
     pub(crate) fn wrap(store: Arc<dyn Store>) -> Arc<dyn Store> {
@@ -41,18 +47,22 @@ fn lost_connection<T>(result: &Result<T, StoreError>) -> bool {
     matches!(result, Err(StoreError::Connection(_)))
 }
 
-/// Runs `call`, and once more if it lost its connection.
-async fn twice<'a, T>(call: impl Fn() -> StoreFuture<'a, T>) -> Result<T, StoreError> {
-    let first = call().await;
-    if lost_connection(&first) {
-        return call().await;
+/// Runs `call`, and again while it loses its connection, [`TRIES`] times
+/// at most.
+async fn retried<'a, T>(call: impl Fn() -> StoreFuture<'a, T>) -> Result<T, StoreError> {
+    let mut result = call().await;
+    for _ in 1..TRIES {
+        if !lost_connection(&result) {
+            break;
+        }
+        result = call().await;
     }
-    first
+    result
 }
 
-impl Store for RetryOnce {
+impl Store for RetryOnConnectionLoss {
     fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>> {
-        Box::pin(twice(move || self.inner.load(id)))
+        Box::pin(retried(move || self.inner.load(id)))
     }
 
     fn save<'a>(
@@ -62,59 +72,64 @@ impl Store for RetryOnce {
         condition: SaveCondition,
     ) -> StoreFuture<'a, SaveOutcome> {
         Box::pin(async move {
-            let first = self.inner.save(id, record, condition).await;
-            if !lost_connection(&first) {
-                return first;
-            }
-            // The outcome is unknown: read it back. If that fails too,
-            // the first error stands.
-            let Ok(stored) = twice(|| self.inner.load(id)).await else {
-                return first;
-            };
-            match stored {
-                Some(stored) if stored.record == *record => Ok(SaveOutcome::Saved(stored.version)),
-                stored if condition.allows(stored.as_ref().map(|stored| &stored.version)) => {
-                    self.inner.save(id, record, condition).await
+            let mut result = self.inner.save(id, record, condition).await;
+            for _ in 1..TRIES {
+                if !lost_connection(&result) {
+                    break;
                 }
-                _ => Ok(SaveOutcome::Conflict),
+                // The outcome is unknown: read it back. If that fails too,
+                // the save's error stands.
+                let Ok(stored) = retried(|| self.inner.load(id)).await else {
+                    break;
+                };
+                result = match stored {
+                    Some(stored) if stored.record == *record => {
+                        Ok(SaveOutcome::Saved(stored.version))
+                    }
+                    stored if condition.allows(stored.as_ref().map(|stored| &stored.version)) => {
+                        self.inner.save(id, record, condition).await
+                    }
+                    _ => Ok(SaveOutcome::Conflict),
+                };
             }
+            result
         })
     }
 
     fn touch<'a>(&'a self, id: &'a str, record: &'a Record) -> StoreFuture<'a, ()> {
-        Box::pin(twice(move || self.inner.touch(id, record)))
+        Box::pin(retried(move || self.inner.touch(id, record)))
     }
 
     fn load_and_touch<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<(LoadedRecord, bool)>> {
-        // Touching twice sets the same expiry twice.
-        Box::pin(twice(move || self.inner.load_and_touch(id)))
+        // Touching again sets the same expiry again.
+        Box::pin(retried(move || self.inner.load_and_touch(id)))
     }
 
     fn load_with_expiry<'a>(
         &'a self,
         id: &'a str,
     ) -> StoreFuture<'a, Option<(LoadedRecord, Option<i64>)>> {
-        Box::pin(twice(move || self.inner.load_with_expiry(id)))
+        Box::pin(retried(move || self.inner.load_with_expiry(id)))
     }
 
     fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(twice(move || self.inner.destroy(id)))
+        Box::pin(retried(move || self.inner.destroy(id)))
     }
 
     fn all(&self) -> StoreFuture<'_, Vec<(String, Record)>> {
-        Box::pin(twice(move || self.inner.all()))
+        Box::pin(retried(move || self.inner.all()))
     }
 
     fn len(&self) -> StoreFuture<'_, usize> {
-        Box::pin(twice(move || self.inner.len()))
+        Box::pin(retried(move || self.inner.len()))
     }
 
     fn clear(&self) -> StoreFuture<'_, ()> {
-        Box::pin(twice(move || self.inner.clear()))
+        Box::pin(retried(move || self.inner.clear()))
     }
 
     fn prune_expired(&self) -> StoreFuture<'_, u64> {
-        Box::pin(twice(move || self.inner.prune_expired()))
+        Box::pin(retried(move || self.inner.prune_expired()))
     }
 
     fn is_ready(&self) -> bool {
