@@ -9,7 +9,7 @@ use axum::Router;
 use server_session::{CommitErrorPolicy, Session, SessionConfig};
 
 use support::store::{Op, TestStore};
-use support::{get as get_path, get_with_cookie, layer, wrap, SECRET};
+use support::{get as get_path, get_with_cookie, layer, wrap_tower, SECRET};
 
 fn app(store: &TestStore, config: SessionConfig) -> Router {
     async fn change(session: Session) -> &'static str {
@@ -24,7 +24,7 @@ fn app(store: &TestStore, config: SessionConfig) -> Router {
     let routes = Router::new()
         .route("/change", get(change))
         .route("/read", get(read));
-    wrap(routes, layer(store.clone(), config))
+    wrap_tower(routes, layer(store.clone(), config))
 }
 
 #[tokio::test]

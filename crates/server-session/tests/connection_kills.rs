@@ -23,7 +23,7 @@ use server_session::{CookieOptions, Session, SessionConfig, SessionError, Sessio
 use server_session_redis::RedisStore;
 use server_session_sql::PostgresStore;
 
-use support::{get as get_path, get_with_cookie, wrap, SECRET};
+use support::{get as get_path, get_with_cookie, wrap_tower, SECRET};
 
 const CLIENTS: usize = 8;
 const LOAD: Duration = Duration::from_secs(3);
@@ -58,7 +58,7 @@ fn app(store: impl Store) -> Router {
     let routes = Router::new()
         .route("/inc", get(inc))
         .route("/get", get(read));
-    wrap(
+    wrap_tower(
         routes,
         SessionLayer::new(store, config).expect("valid options"),
     )

@@ -22,7 +22,6 @@ use serde_json::Value;
 use server_session::{
     CookieOptions, CorruptRecordPolicy, MemoryStore, Session, SessionConfig, SessionLayer,
 };
-use tower::ServiceExt as _;
 
 use support::store::Op;
 use support::*;
@@ -52,7 +51,7 @@ async fn t002_should_do_nothing_if_req_session_exists() {
         MemoryStore::new(),
         SessionConfig::new(SECRET).with_name("outer.sid"),
     );
-    let app = Router::new().fallback(end).layer(inner).layer(outer);
+    let app = App::tower(Router::new().fallback(end).layer(inner).layer(outer));
 
     let res = get(&app, "/").await;
     should_not_have_header(&res, "set-cookie");
@@ -75,6 +74,7 @@ fn t003_should_error_without_secret() {
     assert!(error.to_string().contains("secret"), "{error}");
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t005_should_create_a_new_session() {
     let store = TestStore::new();
@@ -92,7 +92,9 @@ async fn t005_should_create_a_new_session() {
     res.expect(200, "session active");
     assert_eq!(store.length().await, 1);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t006_should_load_session_from_cookie_sid() {
     let app = num_server(express_config(), MemoryStore::new());
@@ -105,7 +107,9 @@ async fn t006_should_load_session_from_cookie_sid() {
         .await
         .expect(200, "session 1");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t007_should_pass_session_fetch_error() {
     let store = TestStore::failing(Op::Load);
@@ -127,7 +131,9 @@ async fn t007_should_pass_session_fetch_error() {
     res.expect(500, "");
     assert_eq!(errors.roots(), [support::store::BOOM]);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t008_should_treat_enoent_session_fetch_error_as_not_found() {
     // express's ENOENT error is "not found"; in Rust that is `Ok(None)`.
@@ -143,7 +149,9 @@ async fn t008_should_treat_enoent_session_fetch_error_as_not_found() {
         .expect(200, "session 2");
     assert_eq!(store.loads(), 1);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t009_should_create_multiple_sessions() {
     let store = TestStore::new();
@@ -169,7 +177,9 @@ async fn t009_should_create_multiple_sessions() {
     second.expect(200, "session created");
     assert_eq!(store.all().await.len(), 2);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t010_should_handle_empty_req_url() {
     // The setup's `req.url = ''`: a request target with an empty path (the
@@ -183,7 +193,9 @@ async fn t010_should_handle_empty_req_url() {
     should_set_cookie(&res, "connect.sid");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t011_should_handle_multiple_res_end_calls() {
     // A Rust handler returns one response, so it cannot end it twice; the
@@ -197,7 +209,9 @@ async fn t011_should_handle_multiple_res_end_calls() {
     res.expect(200, "Hello, world!");
     should_set_cookie(&res, "connect.sid");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t012_should_handle_res_end_null_calls() {
     // `res.end(null)`: the handler's response has an explicitly empty body.
@@ -209,7 +223,9 @@ async fn t012_should_handle_res_end_null_calls() {
     res.expect(200, "");
     should_set_cookie(&res, "connect.sid");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t013_should_handle_reserved_properties_in_storage() {
     let store = TestStore::new();
@@ -253,7 +269,9 @@ async fn t013_should_handle_reserved_properties_in_storage() {
         "the reserved key must be dropped on load"
     );
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t014_should_only_have_session_data_enumerable_and_cookie() {
     // `Object.keys(req.session)` is what express stores: the data keys plus
@@ -285,7 +303,9 @@ async fn t014_should_only_have_session_data_enumerable_and_cookie() {
     keys.sort_unstable();
     assert_eq!(keys.join(","), "cookie,test1,test2");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t016_should_update_cookie_expiration_when_slow_write() {
     let config = express_config().with_rolling(true);
@@ -308,23 +328,19 @@ async fn t016_should_update_cookie_expiration_when_slow_write() {
     assert_ne!(res.expires().expect("Expires"), original_expires);
     res.expect_status(200);
 }
+}
 
 /// upstream's "when response ended" check: `store.set` is delayed 200 ms
 /// and must have run exactly once, with the session in the store, by the
 /// time the response is handed over.
-async fn assert_saved_before_response(app: &Router, store: &TestStore) -> Res {
+async fn assert_saved_before_response(app: &App, store: &TestStore) -> Res {
     let started = Instant::now();
-    let response = app
-        .clone()
-        .oneshot(build(req(Method::GET, "/")))
-        .await
-        .expect("a Router never fails");
+    let res = get(app, "/").await;
     assert!(
         started.elapsed() >= Duration::from_millis(200),
         "the response waited for the store"
     );
     assert_eq!(store.saves(), 1, "should set session in store");
-    let res = read(response).await;
     assert!(
         store.record(&res.sid()).await.is_some(),
         "the session is in the store when the response arrives"
@@ -336,6 +352,7 @@ fn slow_store() -> TestStore {
     TestStore::new().delay_saves(Duration::from_millis(200))
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t017_when_response_ended_should_have_saved_session() {
     let store = slow_store();
@@ -351,7 +368,9 @@ async fn t017_when_response_ended_should_have_saved_session() {
     let res = assert_saved_before_response(&app, &store).await;
     res.expect(200, "session saved");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t018_when_response_ended_should_have_saved_session_even_with_empty_response() {
     let store = slow_store();
@@ -368,7 +387,9 @@ async fn t018_when_response_ended_should_have_saved_session_even_with_empty_resp
     res.expect(200, "");
     assert_eq!(res.header("content-length"), Some("0"));
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t019_when_response_ended_should_have_saved_session_even_with_multi_write() {
     let store = slow_store();
@@ -386,7 +407,9 @@ async fn t019_when_response_ended_should_have_saved_session_even_with_multi_writ
     res.expect(200, "hello, world");
     assert_eq!(res.header("content-length"), Some("12"));
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t020_when_response_ended_should_have_saved_session_even_with_non_chunked_response() {
     let store = slow_store();
@@ -403,7 +426,9 @@ async fn t020_when_response_ended_should_have_saved_session_even_with_non_chunke
     res.expect(200, "session saved");
     assert_eq!(res.header("content-length"), Some("13"));
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t021_when_response_ended_should_have_saved_session_with_updated_cookie_expiration() {
     let store = TestStore::new();
@@ -428,7 +453,9 @@ async fn t021_when_response_ended_should_have_saved_session_with_updated_cookie_
     let updated = httpdate::fmt_http_date(record.cookie().expires().expect("an expiry"));
     assert_ne!(updated, stored, "session cookie expiration updated");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t022_when_sid_not_in_store_should_create_a_new_session() {
     let store = TestStore::new();
@@ -443,7 +470,9 @@ async fn t022_when_sid_not_in_store_should_create_a_new_session() {
         .await
         .expect(200, "session 2");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t023_when_sid_not_in_store_should_have_a_new_sid() {
     let store = TestStore::new();
@@ -459,9 +488,10 @@ async fn t023_when_sid_not_in_store_should_have_a_new_sid() {
     should_set_cookie_to_different_session_id(&second, &res.sid());
     second.expect(200, "session 2");
 }
+}
 
 /// upstream's handler in "when sid not properly signed".
-fn active_server(store: TestStore) -> Router {
+fn active_server(store: TestStore) -> App {
     // express's `key: 'sessid'` (the legacy alias of `name`).
     let config = express_config().with_name("sessid");
     server(config, store, |session: Session| async move {
@@ -475,6 +505,7 @@ fn active_server(store: TestStore) -> Router {
     })
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t024_when_sid_not_properly_signed_should_generate_new_session() {
     let store = TestStore::new();
@@ -491,7 +522,9 @@ async fn t024_when_sid_not_properly_signed_should_generate_new_session() {
     res.expect(200, "session created");
     assert_eq!(store.loads(), 0, "an unsigned id never reaches the store");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t025_when_sid_not_properly_signed_should_not_attempt_fetch_from_store() {
     let store = TestStore::new();
@@ -516,11 +549,13 @@ async fn t025_when_sid_not_properly_signed_should_not_attempt_fetch_from_store()
         "a badly signed id never reaches the store"
     );
 }
+}
 
 fn five_ms_config() -> SessionConfig {
     express_config().with_cookie(CookieOptions::new().with_max_age(Some(Duration::from_millis(5))))
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t026_when_session_expired_in_store_should_create_a_new_session() {
     let app = num_server(five_ms_config(), MemoryStore::new());
@@ -534,7 +569,9 @@ async fn t026_when_session_expired_in_store_should_create_a_new_session() {
     should_set_cookie(&res, "connect.sid");
     res.expect(200, "session 2");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t027_when_session_expired_in_store_should_have_a_new_sid() {
     let app = num_server(five_ms_config(), MemoryStore::new());
@@ -549,7 +586,9 @@ async fn t027_when_session_expired_in_store_should_have_a_new_sid() {
     should_set_cookie_to_different_session_id(&second, &res.sid());
     second.expect(200, "session 2");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t028_when_session_expired_in_store_should_not_exist_in_store() {
     let store = TestStore::new();
@@ -562,7 +601,9 @@ async fn t028_when_session_expired_in_store_should_not_exist_in_store() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert_eq!(store.all().await.len(), 0);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t029_when_session_without_cookie_property_in_store_should_pass_error_from_inflate() {
     let store = TestStore::new();
@@ -599,4 +640,5 @@ async fn t029_when_session_without_cookie_property_in_store_should_pass_error_fr
     let res = send(&app, build(req(Method::GET, "/").header(COOKIE, &cookie))).await;
     res.expect(200, "session 1");
     should_set_cookie(&res, "connect.sid");
+}
 }

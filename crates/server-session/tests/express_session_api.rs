@@ -12,7 +12,7 @@
 use session_test_support as support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -46,7 +46,12 @@ async fn hello_world(session: Session) -> Body {
 async fn t097_res_end_patch_should_correctly_handle_res_end_res_write_patched_prior() {
     // Patched before the session middleware runs: outside the layer.
     let store = TestStore::new();
-    let app = server(express_config(), store.clone(), hello_world).layer(map_response(rewrap_body));
+    let app = App::tower(
+        Router::new()
+            .fallback(hello_world)
+            .layer(layer(store.clone(), express_config()))
+            .layer(map_response(rewrap_body)),
+    );
 
     let res = get(&app, "/").await;
     res.expect(200, "hello, world");
@@ -54,6 +59,7 @@ async fn t097_res_end_patch_should_correctly_handle_res_end_res_write_patched_pr
     assert_eq!(store.saves(), 1);
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t098_res_end_patch_should_correctly_handle_res_end_res_write_patched_after() {
     // Patched in the handler, after the session middleware: inside the layer.
@@ -68,6 +74,7 @@ async fn t098_res_end_patch_should_correctly_handle_res_end_res_write_patched_af
     should_set_cookie(&res, "connect.sid");
     assert_eq!(store.saves(), 1);
 }
+}
 
 // --- req.session ----------------------------------------------------------
 
@@ -79,6 +86,7 @@ async fn hits(session: Session) -> String {
     format!("hits: {count}")
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t100_req_session_should_persist() {
     let store = TestStore::new();
@@ -95,7 +103,9 @@ async fn t100_req_session_should_persist() {
         .await
         .expect(200, "hits: 2");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t101_req_session_should_only_set_cookie_when_modified() {
     let modify = Arc::new(AtomicBool::new(true));
@@ -134,7 +144,9 @@ async fn t101_req_session_should_only_set_cookie_when_modified() {
     should_set_cookie(&res, "connect.sid");
     res.expect(200, "3");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t102_req_session_should_not_have_enumerable_methods() {
     // `for (key in req.session)` lists data and `cookie`, never methods. In
@@ -179,6 +191,7 @@ async fn t102_req_session_should_not_have_enumerable_methods() {
     keys.sort_unstable();
     assert_eq!(keys.join(","), "bar,cookie,foo");
 }
+}
 
 /// upstream's `res.end(typeof req.session)`.
 async fn typeof_session(session: Option<Session>) -> &'static str {
@@ -189,6 +202,7 @@ async fn typeof_session(session: Option<Session>) -> &'static str {
     }
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t103_req_session_should_not_be_set_if_store_is_disconnected() {
     let store = TestStore::new();
@@ -199,7 +213,9 @@ async fn t103_req_session_should_not_be_set_if_store_is_disconnected() {
     should_not_have_header(&res, "set-cookie");
     res.expect(200, "undefined");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t104_req_session_should_be_set_when_store_reconnects() {
     let store = TestStore::new();
@@ -213,7 +229,9 @@ async fn t104_req_session_should_be_set_when_store_reconnects() {
     store.set_ready(true);
     get(&app, "/").await.expect(200, "object");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t105_req_session_destroy_should_destroy_the_previous_session() {
     let store = TestStore::new();
@@ -240,7 +258,9 @@ async fn t105_req_session_destroy_should_destroy_the_previous_session() {
     res.expect(200, "undefined");
     assert_eq!(store.destroys(), 1);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t106_req_session_regenerate_should_destroy_replace_the_previous_session() {
     let app = server(
@@ -265,17 +285,22 @@ async fn t106_req_session_regenerate_should_destroy_replace_the_previous_session
     should_set_cookie_to_different_session_id(&second, &res.sid());
     second.expect(200, "false");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t107_req_session_reload_should_reload_session_from_store() {
-    let app_cell: Arc<OnceLock<Router>> = Arc::new(OnceLock::new());
-    let val: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
-    let (cell, cookie) = (Arc::clone(&app_cell), Arc::clone(&val));
+    // The request on /foo changes the session and pauses; meanwhile a
+    // second request on the same session, /bar, changes it and ends; then
+    // /foo reloads and must see /bar's change.
+    let paused = Arc::new(tokio::sync::Notify::new());
+    let resume = Arc::new(tokio::sync::Notify::new());
+    let (on_pause, on_resume) = (Arc::clone(&paused), Arc::clone(&resume));
     let app = server(
         express_config(),
         MemoryStore::new(),
         move |session: Session, uri: Uri| {
-            let (cell, cookie) = (Arc::clone(&cell), Arc::clone(&cookie));
+            let (paused, resume) = (Arc::clone(&on_pause), Arc::clone(&on_resume));
             async move {
                 if uri.path() == "/" {
                     session.insert("active", true).expect("insert");
@@ -285,29 +310,33 @@ async fn t107_req_session_reload_should_reload_session_from_store() {
                 if uri.path() == "/bar" {
                     return format!("saw {}", uri.path());
                 }
-                // A second request on the same session changes it meanwhile.
-                let app = cell.get().expect("the app is built");
-                let val = cookie.get().expect("the cookie is known");
-                get_with_cookie(app, "/bar", val)
-                    .await
-                    .expect(200, "saw /bar");
+                paused.notify_one();
+                resume.notified().await;
                 session.reload().await.expect("reload");
                 let url: String = session.get("url").expect("a string").unwrap_or_default();
                 format!("saw {url}")
             }
         },
     );
-    app_cell.set(app.clone()).expect("set once");
 
     let res = get(&app, "/").await;
     res.expect(200, "session created");
-    val.set(res.cookie()).expect("set once");
+    let cookie = res.cookie();
 
-    get_with_cookie(&app, "/foo", &res.cookie())
-        .await
-        .expect(200, "saw /bar");
+    let paused_request = get_with_cookie(&app, "/foo", &cookie);
+    let second_request = async {
+        paused.notified().await;
+        get_with_cookie(&app, "/bar", &cookie)
+            .await
+            .expect(200, "saw /bar");
+        resume.notify_one();
+    };
+    let (paused_request, ()) = tokio::join!(paused_request, second_request);
+    paused_request.expect(200, "saw /bar");
+}
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t108_req_session_reload_should_error_is_session_missing() {
     let store = TestStore::new();
@@ -338,7 +367,9 @@ async fn t108_req_session_reload_should_error_is_session_missing() {
         .await
         .expect(500, "failed to load session");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t109_req_session_reload_should_not_override_an_overridden_reload_in_case_of_errors() {
     // Upstream nests 19 failing reloads to check its `reload` wrappers do
@@ -373,7 +404,9 @@ async fn t109_req_session_reload_should_not_override_an_overridden_reload_in_cas
         .await
         .expect(200, "ok");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t110_req_session_save_should_save_session_to_store() {
     let store = TestStore::new();
@@ -392,6 +425,7 @@ async fn t110_req_session_save_should_save_session_to_store() {
 
     get(&app, "/").await.expect(200, "stored");
 }
+}
 
 /// upstream's handler `req.session.hit = true; req.session.save(…)`.
 async fn save_by_hand(session: Session) -> String {
@@ -403,7 +437,7 @@ async fn save_by_hand(session: Session) -> String {
 }
 
 /// Two requests on one session; the `store.set` calls each one made.
-async fn saves_per_request(app: &Router, store: &TestStore) -> (usize, usize) {
+async fn saves_per_request(app: &App, store: &TestStore) -> (usize, usize) {
     let res = get(app, "/").await;
     res.expect(200, "saved");
     let first = store.saves();
@@ -415,13 +449,16 @@ async fn saves_per_request(app: &Router, store: &TestStore) -> (usize, usize) {
     (first, store.saves())
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t111_req_session_save_should_prevent_end_of_request_save() {
     let store = TestStore::new();
     let app = server(express_config(), store.clone(), save_by_hand);
     assert_eq!(saves_per_request(&app, &store).await, (1, 1));
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t112_req_session_save_should_prevent_end_of_request_save_on_reloaded_session() {
     let store = TestStore::new();
@@ -441,7 +478,9 @@ async fn t112_req_session_save_should_prevent_end_of_request_save_on_reloaded_se
     );
     assert_eq!(saves_per_request(&app, &store).await, (1, 1));
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t113_req_session_save_when_saveuninitialized_is_false_should_prevent_end_of_request_save()
 {
@@ -450,7 +489,9 @@ async fn t113_req_session_save_when_saveuninitialized_is_false_should_prevent_en
     let app = server(config, store.clone(), save_by_hand);
     assert_eq!(saves_per_request(&app, &store).await, (1, 1));
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t114_req_session_touch_should_reset_session_expiration() {
     let store = TestStore::new();
@@ -485,12 +526,14 @@ async fn t114_req_session_touch_should_reset_session_expiration() {
     assert_ne!(updated, exp);
     assert_eq!(store.touches(), 1, "through store.touch");
 }
+}
 
 // --- synchronous store ----------------------------------------------------
 //
 // upstream's `SyncStore` calls back before returning; the Rust analogue is
 // a store whose every future is already complete when returned.
 
+on_both_adapters! {
 #[tokio::test]
 async fn t137_synchronous_store_should_respond_correctly_on_save() {
     let store = TestStore::new().synchronous();
@@ -503,7 +546,9 @@ async fn t137_synchronous_store_should_respond_correctly_on_save() {
     assert!(store.record(&res.sid()).await.is_some(), "saved");
     assert!(errors.roots().is_empty(), "{:?}", errors.roots());
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t138_synchronous_store_should_respond_correctly_on_destroy() {
     let store = TestStore::new().synchronous();
@@ -531,4 +576,5 @@ async fn t138_synchronous_store_should_respond_correctly_on_destroy() {
     assert_eq!(store.destroys(), 1);
     assert_eq!(store.length().await, 0);
     assert!(errors.roots().is_empty(), "{:?}", errors.roots());
+}
 }

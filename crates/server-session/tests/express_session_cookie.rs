@@ -8,7 +8,6 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use http::header::SET_COOKIE;
 use http::{HeaderValue, StatusCode};
 use serde_json::Value;
@@ -21,6 +20,7 @@ use support::*;
 
 // --- req.session.cookie ---------------------------------------------------
 
+on_both_adapters! {
 #[tokio::test]
 async fn t115_req_session_cookie_should_serialize_as_parameters() {
     let config = express_config().with_proxy(Some(true));
@@ -34,12 +34,14 @@ async fn t115_req_session_cookie_should_serialize_as_parameters() {
     should_set_cookie_with_attribute(&res, "connect.sid", "Secure");
     res.expect_status(200);
 }
+}
 
-fn admin_browser_session_server() -> Router {
+fn admin_browser_session_server() -> App {
     let config = express_config().with_cookie(CookieOptions::new().with_path("/admin"));
     server(config, MemoryStore::new(), end)
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t116_req_session_cookie_should_default_to_a_browser_session_length_cookie() {
     let app = admin_browser_session_server();
@@ -47,7 +49,9 @@ async fn t116_req_session_cookie_should_default_to_a_browser_session_length_cook
     should_set_cookie_without_attribute(&res, "connect.sid", "Expires");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t117_req_session_cookie_should_set_cookie_only_once_for_browser_session_cookies() {
     let app = admin_browser_session_server();
@@ -60,7 +64,9 @@ async fn t117_req_session_cookie_should_set_cookie_only_once_for_browser_session
     should_not_have_header(&res, "set-cookie");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t118_req_session_cookie_should_override_defaults() {
     let options = CookieOptions::new()
@@ -82,7 +88,9 @@ async fn t118_req_session_cookie_should_override_defaults() {
     should_set_cookie_with_attribute_and_value(&res, "connect.sid", "Priority", "High");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t119_req_session_cookie_should_forward_errors_setting_cookie() {
     // express's `expires: new Date(NaN)` fails on every response. A
@@ -111,6 +119,7 @@ async fn t119_req_session_cookie_should_forward_errors_setting_cookie() {
     should_not_have_header(&res, "set-cookie");
     assert_eq!(errors.roots(), ["option domain is invalid"]);
 }
+}
 
 /// upstream's `new Cookie().serialize('previous', 'cookieValue')`.
 fn previous_cookie() -> String {
@@ -128,6 +137,7 @@ fn assert_previous_cookie_kept_first(res: &Res) {
     assert!(all[1].starts_with("connect.sid="), "{all:?}");
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t120_req_session_cookie_should_preserve_cookies_set_before_writehead_is_called() {
     // `res.setHeader('Set-Cookie', …)`: the handler puts the header on its
@@ -143,7 +153,9 @@ async fn t120_req_session_cookie_should_preserve_cookies_set_before_writehead_is
     assert_previous_cookie_kept_first(&res);
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t121_req_session_cookie_should_preserve_cookies_set_in_writehead() {
     // `res.writeHead(200, { 'Set-Cookie': … })`: status and headers given
@@ -156,10 +168,11 @@ async fn t121_req_session_cookie_should_preserve_cookies_set_in_writehead() {
     assert_previous_cookie_kept_first(&res);
     res.expect_status(200);
 }
+}
 
 /// upstream's `res.end(JSON.stringify(req.session.cookie.originalMaxAge))`
 /// with `maxAge: 2000`.
-fn original_max_age_server(store: TestStore) -> Router {
+fn original_max_age_server(store: TestStore) -> App {
     let config = express_config()
         .with_cookie(CookieOptions::new().with_max_age(Some(Duration::from_millis(2000))));
     server(config, store, |session: Session| async move {
@@ -169,12 +182,15 @@ fn original_max_age_server(store: TestStore) -> Router {
 
 // upstream accepts 2000 or 1999 (two clock reads in Node); the layer reads
 // the clock once, so exactly 2000 is expected.
+on_both_adapters! {
 #[tokio::test]
 async fn t122_req_session_cookie_originalmaxage_should_equal_original_maxage() {
     let app = original_max_age_server(TestStore::new());
     get(&app, "/").await.expect(200, "2000");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t123_req_session_cookie_originalmaxage_should_equal_original_maxage_for_all_requests() {
     let app = original_max_age_server(TestStore::new());
@@ -187,7 +203,9 @@ async fn t123_req_session_cookie_originalmaxage_should_equal_original_maxage_for
         .await
         .expect(200, "2000");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t124_req_session_cookie_originalmaxage_should_equal_original_maxage_for_all_requests() {
     // upstream's `SmartStore` returns `cookie.expires` revived as a `Date`
@@ -212,11 +230,13 @@ async fn t124_req_session_cookie_originalmaxage_should_equal_original_maxage_for
     // The rewritten record was loaded: a new session would get a cookie.
     should_not_have_header(&res, "set-cookie");
 }
+}
 
 fn secure_cookie_config() -> SessionConfig {
     express_config().with_cookie(CookieOptions::new().with_secure(SecurePolicy::Always))
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t125_req_session_cookie_secure_should_set_cookie_when_secure() {
     // upstream runs a real HTTPS server; the server's `IsSecure` hint is
@@ -228,13 +248,16 @@ async fn t125_req_session_cookie_secure_should_set_cookie_when_secure() {
     should_set_cookie_with_attribute(&res, "connect.sid", "Secure");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t126_req_session_cookie_secure_should_not_set_cookie_when_insecure() {
     let app = server(secure_cookie_config(), MemoryStore::new(), end);
     let res = get(&app, "http://express-session.local/").await;
     should_not_have_header(&res, "set-cookie");
     res.expect_status(200);
+}
 }
 
 /// upstream's ".maxAge" group: one session primed by a first request, then
@@ -286,27 +309,34 @@ async fn max_age_step(steps: usize) -> Res {
     last.expect("at least one step")
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t127_req_session_cookie_maxage_should_set_cookie_expires_relative_to_maxage() {
     let res = max_age_step(1).await;
     should_set_cookie_to_expire_in(&res, "connect.sid", 2000);
     res.expect(200, "1");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t128_req_session_cookie_maxage_should_modify_cookie_expires_when_changed() {
     let res = max_age_step(2).await;
     should_set_cookie_to_expire_in(&res, "connect.sid", 5000);
     res.expect(200, "2");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t129_req_session_cookie_maxage_should_modify_cookie_expires_when_changed_to_large_value() {
     let res = max_age_step(3).await;
     should_set_cookie_to_expire_in(&res, "connect.sid", 3_000_000_000);
     res.expect(200, "3");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t130_req_session_cookie_expires_when_given_a_date_should_set_absolute() {
     let app = server(
@@ -326,9 +356,10 @@ async fn t130_req_session_cookie_expires_when_given_a_date_should_set_absolute()
     );
     res.expect_status(200);
 }
+}
 
 /// upstream's `req.session.cookie.expires = null`, and `hit++` when asked.
-fn browser_session_by_hand_server(count_hits: bool) -> Router {
+fn browser_session_by_hand_server(count_hits: bool) -> App {
     server(
         express_config(),
         MemoryStore::new(),
@@ -343,6 +374,7 @@ fn browser_session_by_hand_server(count_hits: bool) -> Router {
     )
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t131_req_session_cookie_expires_when_null_should_be_a_browser_session_cookie() {
     let app = browser_session_by_hand_server(false);
@@ -350,7 +382,9 @@ async fn t131_req_session_cookie_expires_when_null_should_be_a_browser_session_c
     should_set_cookie_without_attribute(&res, "connect.sid", "Expires");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t132_req_session_cookie_expires_when_null_should_not_reset_cookie() {
     let app = browser_session_by_hand_server(false);
@@ -363,7 +397,9 @@ async fn t132_req_session_cookie_expires_when_null_should_not_reset_cookie() {
     should_not_have_header(&res, "set-cookie");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t133_req_session_cookie_expires_when_null_should_not_reset_cookie_when_modified() {
     let app = browser_session_by_hand_server(true);
@@ -376,7 +412,9 @@ async fn t133_req_session_cookie_expires_when_null_should_not_reset_cookie_when_
     should_not_have_header(&res, "set-cookie");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t134_req_session_cookie_partitioned_by_default_should_not_set_partitioned_attribute() {
     let app = server(express_config(), MemoryStore::new(), end);
@@ -384,7 +422,9 @@ async fn t134_req_session_cookie_partitioned_by_default_should_not_set_partition
     should_set_cookie_without_attribute(&res, "connect.sid", "Partitioned");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t135_req_session_cookie_partitioned_when_false_should_not_set_partitioned_attribute() {
     let config = express_config().with_cookie(CookieOptions::new().with_partitioned(false));
@@ -393,7 +433,9 @@ async fn t135_req_session_cookie_partitioned_when_false_should_not_set_partition
     should_set_cookie_without_attribute(&res, "connect.sid", "Partitioned");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t136_req_session_cookie_partitioned_when_true_should_set_partitioned_attribute() {
     let config = express_config().with_cookie(CookieOptions::new().with_partitioned(true));
@@ -401,4 +443,5 @@ async fn t136_req_session_cookie_partitioned_when_true_should_set_partitioned_at
     let res = get(&app, "/").await;
     should_set_cookie_with_attribute(&res, "connect.sid", "Partitioned");
     res.expect_status(200);
+}
 }

@@ -24,7 +24,7 @@ fn five_ms() -> Option<Duration> {
 
 // --- proxy option ---------------------------------------------------------
 
-fn proxy_enabled_server() -> Router {
+fn proxy_enabled_server() -> App {
     let config = express_config().with_proxy(Some(true)).with_cookie(
         CookieOptions::new()
             .with_secure(SecurePolicy::Always)
@@ -33,6 +33,7 @@ fn proxy_enabled_server() -> Router {
     server(config, MemoryStore::new(), end)
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t030_proxy_option_when_enabled_should_trust_x_forwarded_proto_when_string() {
     let app = proxy_enabled_server();
@@ -40,7 +41,9 @@ async fn t030_proxy_option_when_enabled_should_trust_x_forwarded_proto_when_stri
     should_set_cookie(&res, "connect.sid");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t031_proxy_option_when_enabled_should_trust_x_forwarded_proto_when_comma_separated_list() {
     let app = proxy_enabled_server();
@@ -48,7 +51,9 @@ async fn t031_proxy_option_when_enabled_should_trust_x_forwarded_proto_when_comm
     should_set_cookie(&res, "connect.sid");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t032_proxy_option_when_enabled_should_work_when_no_header() {
     let app = proxy_enabled_server();
@@ -56,16 +61,18 @@ async fn t032_proxy_option_when_enabled_should_work_when_no_header() {
     should_not_have_header(&res, "set-cookie");
     res.expect_status(200);
 }
+}
 
 /// The "when disabled" / "when unspecified" servers: `cookie: { secure:
 /// true }`, `req.secure` from `X-Secure`, and a handler echoing it.
-fn secure_cookie_server(proxy: Option<bool>) -> Router {
+fn secure_cookie_server(proxy: Option<bool>) -> App {
     let config = express_config()
         .with_proxy(proxy)
         .with_cookie(CookieOptions::new().with_secure(SecurePolicy::Always));
     server(config, MemoryStore::new(), echo_secure)
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t033_proxy_option_when_disabled_should_not_trust_x_forwarded_proto() {
     let app = secure_cookie_server(Some(false));
@@ -73,7 +80,9 @@ async fn t033_proxy_option_when_disabled_should_not_trust_x_forwarded_proto() {
     should_not_have_header(&res, "set-cookie");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t034_proxy_option_when_disabled_should_ignore_req_secure() {
     let app = secure_cookie_server(Some(false));
@@ -82,7 +91,9 @@ async fn t034_proxy_option_when_disabled_should_ignore_req_secure() {
     should_not_have_header(&res, "set-cookie");
     res.expect(200, "true");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t035_proxy_option_when_unspecified_should_not_trust_x_forwarded_proto() {
     let app = secure_cookie_server(None);
@@ -90,7 +101,9 @@ async fn t035_proxy_option_when_unspecified_should_not_trust_x_forwarded_proto()
     should_not_have_header(&res, "set-cookie");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t036_proxy_option_when_unspecified_should_use_req_secure() {
     let app = secure_cookie_server(None);
@@ -99,6 +112,7 @@ async fn t036_proxy_option_when_unspecified_should_use_req_secure() {
     should_set_cookie(&res, "connect.sid");
     res.expect(200, "true");
 }
+}
 
 // --- cookie option --------------------------------------------------------
 
@@ -106,6 +120,7 @@ fn foo_bar_path_config() -> SessionConfig {
     express_config().with_cookie(CookieOptions::new().with_path("/foo/bar"))
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t037_cookie_option_when_path_set_to_foo_bar_should_not_set_cookie_for_root_request() {
     let app = server(foo_bar_path_config(), MemoryStore::new(), end);
@@ -113,7 +128,9 @@ async fn t037_cookie_option_when_path_set_to_foo_bar_should_not_set_cookie_for_r
     should_not_have_header(&res, "set-cookie");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t038_cookie_option_when_path_set_to_foo_bar_should_not_set_cookie_for_http_foo_bar_request(
 ) {
@@ -123,7 +140,9 @@ async fn t038_cookie_option_when_path_set_to_foo_bar_should_not_set_cookie_for_h
     should_not_have_header(&res, "set-cookie");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t039_cookie_option_when_path_set_to_foo_bar_should_set_cookie_for_foo_bar_request() {
     let app = server(foo_bar_path_config(), MemoryStore::new(), end);
@@ -135,7 +154,9 @@ async fn t039_cookie_option_when_path_set_to_foo_bar_should_set_cookie_for_foo_b
         res.expect_status(200);
     }
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t040_cookie_option_when_path_set_to_foo_bar_should_set_cookie_for_foo_bar_baz_request() {
     let app = server(foo_bar_path_config(), MemoryStore::new(), end);
@@ -143,11 +164,12 @@ async fn t040_cookie_option_when_path_set_to_foo_bar_should_set_cookie_for_foo_b
     should_set_cookie(&res, "connect.sid");
     res.expect_status(200);
 }
+}
 
 /// upstream's `mountAt('/foo')`: the application is nested under `/foo`
 /// and sees the rest of the path. The layer wraps the mount, so it gates
 /// on the full path, as express gates on `req.originalUrl`.
-fn mounted_at_foo_server() -> Router {
+fn mounted_at_foo_server() -> App {
     let mounted = Router::new().route(
         "/{*rest}",
         any(|uri: Uri| async move { uri.path().to_owned() }),
@@ -156,6 +178,7 @@ fn mounted_at_foo_server() -> Router {
     wrap(routes, layer(MemoryStore::new(), foo_bar_path_config()))
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t041_cookie_option_when_path_set_to_foo_bar_when_mounted_at_foo_should_set_cookie_for_foo_bar_request(
 ) {
@@ -164,7 +187,9 @@ async fn t041_cookie_option_when_path_set_to_foo_bar_when_mounted_at_foo_should_
     should_set_cookie(&res, "connect.sid");
     res.expect(200, "/bar");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t042_cookie_option_when_path_set_to_foo_bar_when_mounted_at_foo_should_not_set_cookie_for_foo_foo_bar_request(
 ) {
@@ -173,7 +198,9 @@ async fn t042_cookie_option_when_path_set_to_foo_bar_when_mounted_at_foo_should_
     should_not_have_header(&res, "set-cookie");
     res.expect(200, "/foo/bar");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t043_cookie_option_when_secure_set_to_auto_when_proxy_is_true_should_set_secure_when_x_forwarded_proto_is_https(
 ) {
@@ -187,7 +214,9 @@ async fn t043_cookie_option_when_secure_set_to_auto_when_proxy_is_true_should_se
     should_set_cookie_with_attribute(&res, "connect.sid", "Secure");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t044_cookie_option_when_secure_set_to_auto_when_proxy_is_false_should_not_set_secure_when_x_forwarded_proto_is_https(
 ) {
@@ -201,12 +230,14 @@ async fn t044_cookie_option_when_secure_set_to_auto_when_proxy_is_false_should_n
     should_set_cookie_without_attribute(&res, "connect.sid", "Secure");
     res.expect_status(200);
 }
+}
 
-fn secure_auto_server() -> Router {
+fn secure_auto_server() -> App {
     let config = express_config().with_cookie(CookieOptions::new().with_secure(SecurePolicy::Auto));
     server(config, MemoryStore::new(), echo_secure)
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t045_cookie_option_when_secure_set_to_auto_when_proxy_is_undefined_should_set_secure_if_req_secure_true(
 ) {
@@ -215,7 +246,9 @@ async fn t045_cookie_option_when_secure_set_to_auto_when_proxy_is_undefined_shou
     should_set_cookie_with_attribute(&res, "connect.sid", "Secure");
     res.expect(200, "true");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t046_cookie_option_when_secure_set_to_auto_when_proxy_is_undefined_should_not_set_secure_if_req_secure_false(
 ) {
@@ -224,7 +257,9 @@ async fn t046_cookie_option_when_secure_set_to_auto_when_proxy_is_undefined_shou
     should_set_cookie_without_attribute(&res, "connect.sid", "Secure");
     res.expect(200, "false");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t047_cookie_option_when_cookie_is_a_function_should_call_custom_function_and_apply_cookie_options(
 ) {
@@ -249,7 +284,9 @@ async fn t047_cookie_option_when_cookie_is_a_function_should_call_custom_functio
         "should have called cookie callback"
     );
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t048_cookie_option_when_cookie_is_a_function_should_provide_req_argument() {
     let called = Arc::new(AtomicBool::new(false));
@@ -273,10 +310,11 @@ async fn t048_cookie_option_when_cookie_is_a_function_should_provide_req_argumen
         "should have called cookie callback"
     );
 }
+}
 
 /// A server with `cookie: { sameSite: 'auto', secure }`, `req.secure` from
 /// `X-Secure`, and a handler echoing it.
-fn same_site_auto_server(secure: Option<SecurePolicy>, proxy: Option<bool>) -> Router {
+fn same_site_auto_server(secure: Option<SecurePolicy>, proxy: Option<bool>) -> App {
     let mut cookie = CookieOptions::new().with_same_site(SameSitePolicy::Auto);
     if let Some(secure) = secure {
         cookie = cookie.with_secure(secure);
@@ -285,6 +323,7 @@ fn same_site_auto_server(secure: Option<SecurePolicy>, proxy: Option<bool>) -> R
     server(config, MemoryStore::new(), echo_secure)
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t049_cookie_option_when_samesite_set_to_auto_basic_functionality_should_set_samesite_none_for_secure_connections(
 ) {
@@ -293,7 +332,9 @@ async fn t049_cookie_option_when_samesite_set_to_auto_basic_functionality_should
     should_set_cookie_with_attribute_and_value(&res, "connect.sid", "SameSite", "None");
     res.expect(200, "true");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t050_cookie_option_when_samesite_set_to_auto_basic_functionality_should_set_samesite_lax_for_insecure_connections(
 ) {
@@ -302,7 +343,9 @@ async fn t050_cookie_option_when_samesite_set_to_auto_basic_functionality_should
     should_set_cookie_with_attribute_and_value(&res, "connect.sid", "SameSite", "Lax");
     res.expect(200, "false");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t051_cookie_option_when_samesite_set_to_auto_with_proxy_settings_when_proxy_is_true_should_set_samesite_none_when_x_forwarded_proto_is_https(
 ) {
@@ -311,7 +354,9 @@ async fn t051_cookie_option_when_samesite_set_to_auto_with_proxy_settings_when_p
     should_set_cookie_with_attribute_and_value(&res, "connect.sid", "SameSite", "None");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t052_cookie_option_when_samesite_set_to_auto_with_proxy_settings_when_proxy_is_true_should_set_samesite_lax_when_x_forwarded_proto_is_http(
 ) {
@@ -320,7 +365,9 @@ async fn t052_cookie_option_when_samesite_set_to_auto_with_proxy_settings_when_p
     should_set_cookie_with_attribute_and_value(&res, "connect.sid", "SameSite", "Lax");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t053_cookie_option_when_samesite_set_to_auto_with_proxy_settings_when_proxy_is_false_should_set_samesite_lax_when_x_forwarded_proto_is_https(
 ) {
@@ -329,7 +376,9 @@ async fn t053_cookie_option_when_samesite_set_to_auto_with_proxy_settings_when_p
     should_set_cookie_with_attribute_and_value(&res, "connect.sid", "SameSite", "Lax");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t054_cookie_option_when_samesite_set_to_auto_combined_with_secure_auto_should_set_both_secure_and_samesite_none_when_secure(
 ) {
@@ -339,7 +388,9 @@ async fn t054_cookie_option_when_samesite_set_to_auto_combined_with_secure_auto_
     should_set_cookie_with_attribute_and_value(&res, "connect.sid", "SameSite", "None");
     res.expect(200, "true");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t055_cookie_option_when_samesite_set_to_auto_combined_with_secure_auto_should_set_neither_secure_nor_samesite_none_when_insecure(
 ) {
@@ -349,7 +400,9 @@ async fn t055_cookie_option_when_samesite_set_to_auto_combined_with_secure_auto_
     should_set_cookie_with_attribute_and_value(&res, "connect.sid", "SameSite", "Lax");
     res.expect(200, "false");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t056_cookie_option_when_samesite_set_to_auto_combined_with_secure_false_should_set_samesite_none_without_secure_when_secure(
 ) {
@@ -359,7 +412,9 @@ async fn t056_cookie_option_when_samesite_set_to_auto_combined_with_secure_false
     should_set_cookie_with_attribute_and_value(&res, "connect.sid", "SameSite", "None");
     res.expect(200, "true");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t057_cookie_option_when_samesite_set_to_auto_combined_with_secure_false_should_set_samesite_lax_without_secure_when_insecure(
 ) {
@@ -369,7 +424,9 @@ async fn t057_cookie_option_when_samesite_set_to_auto_combined_with_secure_false
     should_set_cookie_with_attribute_and_value(&res, "connect.sid", "SameSite", "Lax");
     res.expect(200, "false");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t058_cookie_option_when_samesite_set_to_auto_combined_with_secure_true_should_set_both_secure_and_samesite_none_when_secure(
 ) {
@@ -379,7 +436,9 @@ async fn t058_cookie_option_when_samesite_set_to_auto_combined_with_secure_true_
     should_set_cookie_with_attribute_and_value(&res, "connect.sid", "SameSite", "None");
     res.expect(200, "true");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t059_cookie_option_when_samesite_set_to_auto_combined_with_secure_true_should_not_set_cookie_when_insecure(
 ) {
@@ -388,9 +447,11 @@ async fn t059_cookie_option_when_samesite_set_to_auto_combined_with_secure_true_
     should_not_have_header(&res, "set-cookie");
     res.expect(200, "false");
 }
+}
 
 // --- genid option ---------------------------------------------------------
 
+on_both_adapters! {
 #[tokio::test]
 async fn t061_genid_option_should_provide_default_generator() {
     let app = server(express_config(), MemoryStore::new(), end);
@@ -406,7 +467,9 @@ async fn t061_genid_option_should_provide_default_generator() {
         "{sid}"
     );
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t062_genid_option_should_allow_custom_function() {
     let config = express_config().with_genid(|_request| String::from("apple"));
@@ -419,7 +482,9 @@ async fn t062_genid_option_should_allow_custom_function() {
     );
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t063_genid_option_should_encode_unsafe_chars() {
     let config = express_config().with_genid(|_request| String::from("%"));
@@ -432,7 +497,9 @@ async fn t063_genid_option_should_encode_unsafe_chars() {
     );
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t064_genid_option_should_provide_req_argument() {
     let config = express_config().with_genid(|request| request.uri.path().to_owned());
@@ -445,9 +512,11 @@ async fn t064_genid_option_should_provide_req_argument() {
     );
     res.expect_status(200);
 }
+}
 
 // --- key option (express's legacy alias of `name`; Rust has `with_name`) --
 
+on_both_adapters! {
 #[tokio::test]
 async fn t065_key_option_should_default_to_connect_sid() {
     let app = server(express_config(), MemoryStore::new(), end);
@@ -455,7 +524,9 @@ async fn t065_key_option_should_default_to_connect_sid() {
     should_set_cookie(&res, "connect.sid");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t066_key_option_should_allow_overriding() {
     let app = server(
@@ -467,9 +538,11 @@ async fn t066_key_option_should_allow_overriding() {
     should_set_cookie(&res, "session_id");
     res.expect_status(200);
 }
+}
 
 // --- name option ----------------------------------------------------------
 
+on_both_adapters! {
 #[tokio::test]
 async fn t067_name_option_should_default_to_connect_sid() {
     assert_eq!(express_config().name(), "connect.sid");
@@ -478,7 +551,9 @@ async fn t067_name_option_should_default_to_connect_sid() {
     should_set_cookie(&res, "connect.sid");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t068_name_option_should_set_the_cookie_name() {
     let app = server(
@@ -489,4 +564,5 @@ async fn t068_name_option_should_set_the_cookie_name() {
     let res = get(&app, "/").await;
     should_set_cookie(&res, "session_id");
     res.expect_status(200);
+}
 }

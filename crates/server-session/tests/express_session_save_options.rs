@@ -9,7 +9,6 @@
 use session_test_support as support;
 
 use axum::http::{Method, Uri};
-use axum::Router;
 use http::header::COOKIE;
 use serde_json::{json, Value};
 use server_session::{CommitErrorPolicy, MemoryStore, Session, SessionConfig, SessionLayer, Unset};
@@ -18,7 +17,7 @@ use support::store::{Op, BOOM};
 use support::*;
 
 /// upstream's `req.session.user = 'bob'; res.end()`.
-fn bob_server(config: SessionConfig, store: TestStore) -> Router {
+fn bob_server(config: SessionConfig, store: TestStore) -> App {
     server(config, store, |session: Session| async move {
         session.insert("user", "bob").expect("insert");
     })
@@ -26,6 +25,7 @@ fn bob_server(config: SessionConfig, store: TestStore) -> Router {
 
 // --- rolling option -------------------------------------------------------
 
+on_both_adapters! {
 #[tokio::test]
 async fn t069_rolling_option_should_default_to_false() {
     let app = bob_server(express_config(), TestStore::new());
@@ -38,7 +38,9 @@ async fn t069_rolling_option_should_default_to_false() {
     should_not_have_header(&res, "set-cookie");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t070_rolling_option_should_force_cookie_on_unmodified_session() {
     let app = bob_server(express_config().with_rolling(true), TestStore::new());
@@ -51,7 +53,9 @@ async fn t070_rolling_option_should_force_cookie_on_unmodified_session() {
     should_set_cookie(&res, "connect.sid");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t071_rolling_option_should_not_force_cookie_on_uninitialized_session_if_saveuninitialized_option_is_set_to_false(
 ) {
@@ -66,7 +70,9 @@ async fn t071_rolling_option_should_not_force_cookie_on_uninitialized_session_if
     should_not_have_header(&res, "set-cookie");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t072_rolling_option_should_force_cookie_and_save_uninitialized_session_if_saveuninitialized_option_is_set_to_true(
 ) {
@@ -81,7 +87,9 @@ async fn t072_rolling_option_should_force_cookie_and_save_uninitialized_session_
     should_set_cookie(&res, "connect.sid");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t073_rolling_option_should_force_cookie_and_save_modified_session_even_if_saveuninitialized_option_is_set_to_false(
 ) {
@@ -95,6 +103,7 @@ async fn t073_rolling_option_should_force_cookie_and_save_modified_session_even_
     assert_eq!(store.saves(), 1, "should set session in store");
     should_set_cookie(&res, "connect.sid");
     res.expect_status(200);
+}
 }
 
 // --- resave option --------------------------------------------------------
@@ -116,25 +125,32 @@ async fn saves_per_request(config: SessionConfig) -> (usize, usize) {
     (first, store.saves())
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t074_resave_option_should_default_to_true() {
     // express 1.x's default, which the harness sets (our own default is
     // `false`, express's recommendation and v2 default).
     assert_eq!(saves_per_request(express_config()).await, (1, 1));
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t075_resave_option_when_true_should_force_save_on_unmodified_session() {
     let config = express_config().with_resave(true);
     assert_eq!(saves_per_request(config).await, (1, 1));
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t076_resave_option_when_false_should_prevent_save_on_unmodified_session() {
     let config = express_config().with_resave(false);
     assert_eq!(saves_per_request(config).await, (1, 0));
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t077_resave_option_when_false_should_still_save_modified_session() {
     let store = TestStore::new();
@@ -171,7 +187,9 @@ async fn t077_resave_option_when_false_should_still_save_modified_session() {
     res.expect(200, "token=zfQ3rzM3");
     assert_eq!(store.saves(), 1, "should set session in store");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t078_resave_option_when_false_should_detect_a_cookie_property_as_modified() {
     let store = TestStore::new();
@@ -194,7 +212,9 @@ async fn t078_resave_option_when_false_should_detect_a_cookie_property_as_modifi
         .expect_status(200);
     assert_eq!(store.saves(), 1, "a nested `cookie` key is data");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t079_resave_option_when_false_should_pass_session_touch_error() {
     let store = TestStore::failing(Op::Touch);
@@ -216,9 +236,11 @@ async fn t079_resave_option_when_false_should_pass_session_touch_error() {
     assert_eq!(store.touches(), 1);
     assert_eq!(errors.roots(), [BOOM]);
 }
+}
 
 // --- saveUninitialized option ---------------------------------------------
 
+on_both_adapters! {
 #[tokio::test]
 async fn t080_saveuninitialized_option_should_default_to_true() {
     // express 1.x's default, which the harness sets.
@@ -229,7 +251,9 @@ async fn t080_saveuninitialized_option_should_default_to_true() {
     should_set_cookie(&res, "connect.sid");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t081_saveuninitialized_option_should_force_save_of_uninitialized_session() {
     let store = TestStore::new();
@@ -240,7 +264,9 @@ async fn t081_saveuninitialized_option_should_force_save_of_uninitialized_sessio
     should_set_cookie(&res, "connect.sid");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t082_saveuninitialized_option_should_prevent_save_of_uninitialized_session() {
     let store = TestStore::new();
@@ -251,7 +277,9 @@ async fn t082_saveuninitialized_option_should_prevent_save_of_uninitialized_sess
     should_not_have_header(&res, "set-cookie");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t083_saveuninitialized_option_should_still_save_modified_session() {
     let store = TestStore::new();
@@ -266,7 +294,9 @@ async fn t083_saveuninitialized_option_should_still_save_modified_session() {
     should_set_cookie(&res, "connect.sid");
     res.expect_status(200);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t084_saveuninitialized_option_should_pass_session_save_error() {
     let store = TestStore::failing(Op::Save);
@@ -278,7 +308,9 @@ async fn t084_saveuninitialized_option_should_pass_session_save_error() {
     res.expect(200, "session saved");
     assert_eq!(errors.roots(), [BOOM]);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t085_saveuninitialized_option_should_prevent_uninitialized_session_from_being_touched() {
     let store = TestStore::new();
@@ -288,6 +320,7 @@ async fn t085_saveuninitialized_option_should_prevent_uninitialized_session_from
     let app = server(config, store.clone(), end);
     get(&app, "/").await.expect_status(200);
     assert_eq!(store.touches(), 0, "touch should not be called");
+}
 }
 
 // --- secret option --------------------------------------------------------
@@ -302,7 +335,7 @@ fn t086_secret_option_should_reject_empty_arrays() {
 
 /// upstream's handler in the "secret option" group: `set` on the first
 /// request, then `get:` plus the stored user as JSON.
-fn set_get_server(config: SessionConfig, store: impl server_session::Store) -> Router {
+fn set_get_server(config: SessionConfig, store: impl server_session::Store) -> App {
     server(config, store, |session: Session| async move {
         match session.get_value("user") {
             None => {
@@ -314,6 +347,7 @@ fn set_get_server(config: SessionConfig, store: impl server_session::Store) -> R
     })
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t087_secret_option_should_sign_and_unsign_with_a_string() {
     let config = express_config().with_secrets(["awesome cat"]);
@@ -327,7 +361,9 @@ async fn t087_secret_option_should_sign_and_unsign_with_a_string() {
         .await
         .expect(200, "get:\"bob\"");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t088_secret_option_should_sign_and_unsign_with_a_buffer() {
     let secret: [u8; 32] = rand::random();
@@ -342,9 +378,10 @@ async fn t088_secret_option_should_sign_and_unsign_with_a_buffer() {
         .await
         .expect(200, "get:\"bob\"");
 }
+}
 
 /// upstream's first server in "when an array": stores `bob`.
-fn storing_server(config: SessionConfig, store: TestStore) -> Router {
+fn storing_server(config: SessionConfig, store: TestStore) -> App {
     server(config, store, |session: Session| async move {
         session.insert("user", "bob").expect("insert");
         "bob"
@@ -352,7 +389,7 @@ fn storing_server(config: SessionConfig, store: TestStore) -> Router {
 }
 
 /// upstream's second server: `String(req.session.user)`.
-fn reading_server(config: SessionConfig, store: TestStore) -> Router {
+fn reading_server(config: SessionConfig, store: TestStore) -> App {
     server(config, store, |session: Session| async move {
         session
             .get::<String>("user")
@@ -361,6 +398,7 @@ fn reading_server(config: SessionConfig, store: TestStore) -> Router {
     })
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t089_secret_option_when_an_array_should_sign_cookies() {
     let config = express_config().with_secrets(["keyboard cat", "nyan cat"]);
@@ -369,7 +407,9 @@ async fn t089_secret_option_when_an_array_should_sign_cookies() {
     should_set_cookie(&res, "connect.sid");
     res.expect(200, "bob");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t090_secret_option_when_an_array_should_sign_cookies_with_first_element() {
     let store = TestStore::new();
@@ -387,7 +427,9 @@ async fn t090_secret_option_when_an_array_should_sign_cookies_with_first_element
         .await
         .expect(200, "undefined");
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t091_secret_option_when_an_array_should_read_cookies_using_all_elements() {
     let store = TestStore::new();
@@ -405,11 +447,12 @@ async fn t091_secret_option_when_an_array_should_read_cookies_using_all_elements
         .await
         .expect(200, "bob");
 }
+}
 
 // --- unset option ---------------------------------------------------------
 
 /// upstream's handler `count++; if (count === 2) req.session = null`.
-fn unset_on_second_server(config: SessionConfig, store: TestStore) -> Router {
+fn unset_on_second_server(config: SessionConfig, store: TestStore) -> App {
     server(config, store, |session: Session| async move {
         let count = session
             .update("count", |count: Option<u64>| count.unwrap_or(0) + 1)
@@ -420,6 +463,7 @@ fn unset_on_second_server(config: SessionConfig, store: TestStore) -> Router {
     })
 }
 
+on_both_adapters! {
 #[tokio::test]
 async fn t093_unset_option_should_default_to_keep() {
     let store = TestStore::new();
@@ -434,7 +478,9 @@ async fn t093_unset_option_should_default_to_keep() {
         .expect_status(200);
     assert_eq!(store.length().await, 1);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t094_unset_option_should_allow_destroy_on_req_session_null() {
     let store = TestStore::new();
@@ -449,7 +495,9 @@ async fn t094_unset_option_should_allow_destroy_on_req_session_null() {
         .expect_status(200);
     assert_eq!(store.length().await, 0);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t095_unset_option_should_not_set_cookie_if_initial_session_destroyed() {
     let store = TestStore::new();
@@ -463,7 +511,9 @@ async fn t095_unset_option_should_not_set_cookie_if_initial_session_destroyed() 
     res.expect_status(200);
     assert_eq!(store.length().await, 0);
 }
+}
 
+on_both_adapters! {
 #[tokio::test]
 async fn t096_unset_option_should_pass_session_destroy_error() {
     let store = TestStore::failing(Op::Destroy);
@@ -494,4 +544,5 @@ async fn t096_unset_option_should_pass_session_destroy_error() {
     let res = get(&app, "/").await;
     res.expect(503, "");
     assert_eq!(res.header("retry-after"), Some("1"));
+}
 }

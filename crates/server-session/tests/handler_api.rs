@@ -11,7 +11,7 @@ use server_session::store::{Store, RESERVED_KEYS};
 use server_session::{Session, SessionConfig, SessionError};
 
 use support::store::{Op, TestStore};
-use support::{get as get_path, get_with_cookie, layer, wrap, SECRET};
+use support::{get as get_path, get_with_cookie, layer, wrap_tower, SECRET};
 
 fn app(store: &TestStore, seen: Arc<Mutex<Vec<String>>>) -> Router {
     async fn count(session: Session) -> Result<String, SessionError> {
@@ -47,7 +47,7 @@ fn app(store: &TestStore, seen: Arc<Mutex<Vec<String>>>) -> Router {
         .route("/count", get(count))
         .route("/wrong-type", get(wrong_type))
         .route("/dead", get(dead));
-    wrap(routes, layer(store.clone(), SessionConfig::new(SECRET)))
+    wrap_tower(routes, layer(store.clone(), SessionConfig::new(SECRET)))
 }
 
 #[tokio::test]
@@ -146,7 +146,7 @@ async fn the_extractor_names_the_store_when_the_store_is_the_cause() {
     let store = TestStore::new();
     let config =
         SessionConfig::new(SECRET).with_load_error_policy(LoadErrorPolicy::ContinueWithoutSession);
-    let app = wrap(
+    let app = wrap_tower(
         Router::new().route("/whoami", get(whoami)).route(
             "/count",
             get(|session: Session| async move {
@@ -172,4 +172,28 @@ async fn the_extractor_names_the_store_when_the_store_is_the_cause() {
     let res = get_path(&bare, "/whoami").await;
     res.expect_status(500);
     assert!(res.body.contains("SessionLayer"), "{}", res.body);
+}
+
+#[tokio::test]
+async fn get_id_is_the_session_id_as_req_session_id_is() {
+    let session = server_session::testing::session(
+        server_session::MemoryStore::new(),
+        SessionConfig::new(SECRET),
+    )
+    .await
+    .expect("a session");
+    assert_eq!(
+        session.get::<String>("id").expect("a string"),
+        Some(session.id())
+    );
+    assert!(matches!(
+        session.insert("id", "mine"),
+        Err(SessionError::ReservedKey(key)) if key == "id"
+    ));
+    // It is no data key: not listed, not stored.
+    assert!(!session.contains_key("id") && session.keys().is_empty());
+    session.cycle_id().await.expect("a new ID");
+    assert_eq!(session.get_value("id"), Some(session.id().into()));
+    session.destroy().await.expect("destroyed");
+    assert_eq!(session.get_value("id"), None, "a dead session has no ID");
 }

@@ -9,7 +9,7 @@ use axum::Router;
 use server_session::{LoadErrorPolicy, Session, SessionConfig, SessionError};
 
 use support::store::{Op, TestStore};
-use support::{get as get_path, get_with_cookie, layer, wrap, SECRET};
+use support::{get as get_path, get_with_cookie, layer, wrap_tower, SECRET};
 
 fn app(store: &TestStore, config: SessionConfig) -> Router {
     async fn count(session: Session) -> Result<String, SessionError> {
@@ -30,7 +30,7 @@ fn app(store: &TestStore, config: SessionConfig) -> Router {
         .route("/count", get(count))
         .route("/maybe", get(maybe))
         .route("/health", get(health));
-    wrap(routes, layer(store.clone(), config))
+    wrap_tower(routes, layer(store.clone(), config))
 }
 
 fn lazy() -> SessionConfig {

@@ -14,7 +14,7 @@ use axum::Router;
 use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer, Store};
 
 use support::store::{Op, TestStore};
-use support::{get as get_path, get_with_cookie, wrap};
+use support::{get as get_path, get_with_cookie, wrap_tower};
 
 const SECRET: &str = "the signing secret, 32 bytes or more";
 const OLD_SECRET: &str = "the retired secret, 32 bytes or more";
@@ -87,7 +87,7 @@ fn app(store: Arc<dyn Store>, debug: Arc<Mutex<Vec<String>>>) -> Router {
     debug.lock().expect("lock").push(format!("{config:?}"));
     let layer = SessionLayer::from_arc(store, config).expect("valid");
     debug.lock().expect("lock").push(format!("{layer:?}"));
-    wrap(routes, layer)
+    wrap_tower(routes, layer)
 }
 
 fn cookie_pair(set_cookie: &str) -> String {

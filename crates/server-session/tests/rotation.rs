@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use support::cookies::set_cookies;
 use support::store::{Op, TestStore};
 use support::stores::stores;
-use support::{get as get_path, get_with_cookie, wrap, SECRET};
+use support::{get as get_path, get_with_cookie, wrap_tower, SECRET};
 
 /// `/set/{key}/{value}`, `/get/{key}`, `/cycle`, `/regenerate`, and
 /// `/hold/{key}/{value}`, which writes only once the test releases it.
@@ -63,7 +63,7 @@ fn app(store: Arc<dyn Store>, release: Arc<Notify>) -> Router {
         .route("/regenerate", get(regenerate))
         .route("/hold/{key}/{value}", get(hold));
     let layer = SessionLayer::from_arc(store, SessionConfig::new(SECRET)).expect("valid");
-    wrap(routes, layer)
+    wrap_tower(routes, layer)
 }
 
 fn cookie_pair(set_cookie: &str) -> String {

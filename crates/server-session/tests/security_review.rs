@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 use support::cookies::{set_cookies, sid};
 use support::store::TestStore;
 use support::stores::stores;
-use support::{get as get_path, get_with_cookie, layer, send, wrap, SECRET};
+use support::{get as get_path, get_with_cookie, layer, send, wrap_tower, SECRET};
 
 fn config() -> SessionConfig {
     SessionConfig::new(SECRET).with_cookie(CookieOptions::new().with_max_age(Some(MINUTE)))
@@ -65,7 +65,7 @@ fn held_session_app(store: Arc<dyn Store>, config: SessionConfig, release: Arc<N
         .route("/get", get(read))
         .route("/hold/{value}", get(hold));
     let session_layer = SessionLayer::from_arc(store, config).expect("valid options");
-    wrap(routes, session_layer)
+    wrap_tower(routes, session_layer)
 }
 
 /// Starts `/hold/{value}` with `cookie` and returns once its session is
@@ -170,7 +170,7 @@ fn value_app(store: Arc<dyn Store>, config: SessionConfig) -> Router {
         session.id()
     }
     let session_layer = SessionLayer::from_arc(store, config).expect("valid options");
-    wrap(Router::new().route("/set/{value}", get(set)), session_layer)
+    wrap_tower(Router::new().route("/set/{value}", get(set)), session_layer)
 }
 
 async fn stored_value(store: &dyn Store, id: &str) -> Option<String> {
@@ -299,7 +299,7 @@ async fn regenerate_with_an_unusable_genid_keeps_the_old_session() {
     let routes = Router::new()
         .route("/set", get(set))
         .route("/regenerate", get(regenerate));
-    let app = wrap(routes, layer(store.clone(), config().with_genid(genid)));
+    let app = wrap_tower(routes, layer(store.clone(), config().with_genid(genid)));
     let first = get_path(&app, "/set").await;
     let id = first.body.clone();
     let res = get_with_cookie(&app, "/regenerate", &first.cookie()).await;

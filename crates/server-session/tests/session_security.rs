@@ -15,7 +15,7 @@ use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, Session
 
 use support::cookies::{parse_set_cookie, set_cookies};
 use support::stores::stores;
-use support::{get as get_path, get_with_cookie, wrap};
+use support::{get as get_path, get_with_cookie, wrap_tower};
 
 const OLD: &str = "the old secret, 32 bytes or more.";
 const NEW: &str = "the new secret, 32 bytes or more!";
@@ -45,7 +45,7 @@ fn app(store: &MemoryStore, config: SessionConfig) -> Router {
         .route("/destroy", get(destroy))
         .route("/unset", get(unset));
     let layer = SessionLayer::new(store.clone(), config).expect("valid options");
-    wrap(routes, layer)
+    wrap_tower(routes, layer)
 }
 
 /// The `name=value` part of a `Set-Cookie`, to send back as `Cookie`.
@@ -159,7 +159,7 @@ fn shared_app(store: Arc<dyn Store>, config: SessionConfig) -> Router {
         .route("/read", get(read))
         .route("/clear", get(clear));
     let layer = SessionLayer::from_arc(store, config).expect("valid options");
-    wrap(routes, layer)
+    wrap_tower(routes, layer)
 }
 
 fn absolute_config(timeout: Duration) -> SessionConfig {

@@ -22,7 +22,7 @@ use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, Session
 use server_session_redis::RedisStore;
 use server_session_sql::{MySqlStore, PostgresStore, SqliteStore};
 
-use support::{get as get_path, get_with_cookie, wrap};
+use support::{get as get_path, get_with_cookie, wrap_tower};
 
 const SECRET: &str = "a touch-after secret of 32 bytes or more";
 const HOUR: Duration = Duration::from_secs(3_600);
@@ -182,7 +182,7 @@ fn app(store: Arc<dyn Store>, config: SessionConfig) -> Router {
         .route("/rename", get(rename))
         .route("/read", get(read));
     let layer = SessionLayer::from_arc(store, config).expect("valid options");
-    wrap(routes, layer)
+    wrap_tower(routes, layer)
 }
 
 fn config(max_age: Duration, touch_after: Option<Duration>) -> SessionConfig {

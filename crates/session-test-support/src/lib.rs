@@ -1,8 +1,9 @@
 //! Test support shared by the workspace's test suites (not published).
 //!
 //! The crate root is the harness of express-session's `test/session.js`, in
-//! Rust: a server built from the real [`SessionLayer`] and a real axum
-//! [`Router`], the request and `Set-Cookie` helpers the upstream tests use,
+//! Rust: a server ([`App`]) built from the real [`SessionLayer`] and a real
+//! axum [`Router`], or from the actix-web middleware on the same routes
+//! ([`adapter`]), the request and `Set-Cookie` helpers the upstream tests use,
 //! a fault-injecting store ([`store`]), and an error log standing
 //! in for the server's `'error'` event ([`errors`]). [`node`] runs the
 //! conformance servers, Rust and express, side by side; [`node_fixtures`]
@@ -15,6 +16,8 @@
 //! `true` (express 1.x's defaults, which our `SessionConfig` does not share,
 //! so they are set explicitly here).
 
+pub mod adapter;
+pub mod app;
 pub mod cookies;
 pub mod errors;
 pub mod node;
@@ -33,11 +36,12 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
 use http::header::{COOKIE, DATE};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use http_body_util::BodyExt as _;
 use server_session::{CookieOptions, IsSecure, SessionConfig, SessionLayer, Store};
 use tower::ServiceExt as _;
 
+pub use self::app::App;
 pub use self::cookies::*;
 pub use self::errors::ErrorLog;
 pub use self::store::TestStore;
@@ -69,10 +73,10 @@ pub fn layer(store: impl Store, config: SessionConfig) -> SessionLayer {
 }
 
 /// upstream's `createServer(setup, options, respond)`: every path goes to
-/// `handler`, behind the session layer, behind the setup hook that turns
-/// an `X-Secure: true|false` header into express's `req.secure`
-/// ([`IsSecure`]).
-pub fn server<H, T>(config: SessionConfig, store: impl Store, handler: H) -> Router
+/// `handler`, behind the session layer (or actix-web middleware, on the
+/// case's adapter), behind the setup hook that turns an
+/// `X-Secure: true|false` header into express's `req.secure` ([`IsSecure`]).
+pub fn server<H, T>(config: SessionConfig, store: impl Store, handler: H) -> App
 where
     H: Handler<T, ()>,
     T: 'static,
@@ -80,8 +84,15 @@ where
     wrap(Router::new().fallback(handler), layer(store, config))
 }
 
-/// Puts the session layer and the `X-Secure` setup hook around `routes`.
-pub fn wrap(routes: Router, session: SessionLayer) -> Router {
+/// Puts the session layer (or middleware) and the `X-Secure` setup hook
+/// around `routes`, on the case's adapter.
+pub fn wrap(routes: Router, session: SessionLayer) -> App {
+    App::new(routes, session)
+}
+
+/// [`wrap`] on tower only, as an axum [`Router`]: for tests that add
+/// layers of their own or spawn their requests.
+pub fn wrap_tower(routes: Router, session: SessionLayer) -> Router {
     routes
         .layer(session)
         .layer(middleware::from_fn(x_secure_setup))
@@ -101,27 +112,23 @@ pub async fn echo_secure(secure: Option<axum::Extension<IsSecure>>) -> &'static 
 
 /// upstream's setup hook `req.secure = JSON.parse(req.headers['x-secure'])`.
 async fn x_secure_setup(mut request: Request, next: Next) -> Response {
-    let secure = match request.headers().get("x-secure").map(HeaderValue::as_bytes) {
-        Some(b"true") => Some(true),
-        Some(b"false") => Some(false),
-        _ => None,
-    };
-    if let Some(secure) = secure {
+    if let Some(secure) = app::x_secure(request.headers().get("x-secure")) {
         request.extensions_mut().insert(IsSecure(secure));
     }
     next.run(request).await
 }
 
-/// Adds a `Date` header once the response (session commit included) is
-/// ready, as an HTTP server does when it writes the response head.
-/// `oneshot` on a `Router` has no server, so no `Date` otherwise.
-pub fn with_date_header(app: Router) -> Router {
+/// Adds a `Date` header once the response is ready ([`App::with_date_header`]).
+pub fn with_date_header(app: App) -> App {
+    app.with_date_header()
+}
+
+/// [`with_date_header`] on tower.
+fn with_date_header_tower(app: Router) -> Router {
     app.layer(middleware::from_fn(
         |request: Request, next: Next| async move {
             let mut response = next.run(request).await;
-            let date = httpdate::fmt_http_date(SystemTime::now());
-            let value = HeaderValue::from_str(&date).expect("an HTTP date is a valid header value");
-            response.headers_mut().insert(DATE, value);
+            response.headers_mut().insert(DATE, app::date_now());
             response
         },
     ))
@@ -189,15 +196,34 @@ impl Res {
     }
 }
 
-/// Sends `request` through `app` (a clone, as each connection gets one) and
-/// reads the whole response.
-pub async fn send(app: &Router, request: http::Request<Body>) -> Res {
-    let response = app
-        .clone()
-        .oneshot(request)
-        .await
-        .expect("a Router never fails");
-    read(response).await
+/// What a test sends requests to: an [`App`] on the case's adapter, or an
+/// axum [`Router`] a test built itself (whose calls stay `Send`, for tests
+/// that spawn them).
+pub trait TestApp {
+    /// Sends `request` and reads the whole response.
+    fn send(&self, request: http::Request<Body>) -> impl std::future::Future<Output = Res>;
+}
+
+impl TestApp for App {
+    fn send(&self, request: http::Request<Body>) -> impl std::future::Future<Output = Res> {
+        App::send(self, request)
+    }
+}
+
+impl TestApp for Router {
+    async fn send(&self, request: http::Request<Body>) -> Res {
+        let response = self
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("a Router never fails");
+        read(response).await
+    }
+}
+
+/// Sends `request` to `app` and reads the whole response.
+pub async fn send(app: &impl TestApp, request: http::Request<Body>) -> Res {
+    app.send(request).await
 }
 
 /// Reads a response to the end.
@@ -228,17 +254,17 @@ pub fn build(builder: http::request::Builder) -> http::Request<Body> {
 }
 
 /// `GET uri`.
-pub async fn get(app: &Router, uri: &str) -> Res {
+pub async fn get(app: &impl TestApp, uri: &str) -> Res {
     send(app, build(req(Method::GET, uri))).await
 }
 
 /// `GET uri` with `Cookie: cookie`.
-pub async fn get_with_cookie(app: &Router, uri: &str, cookie: &str) -> Res {
+pub async fn get_with_cookie(app: &impl TestApp, uri: &str, cookie: &str) -> Res {
     send(app, build(req(Method::GET, uri).header(COOKIE, cookie))).await
 }
 
 /// `GET uri` with extra headers.
-pub async fn get_with_headers(app: &Router, uri: &str, headers: &[(&str, &str)]) -> Res {
+pub async fn get_with_headers(app: &impl TestApp, uri: &str, headers: &[(&str, &str)]) -> Res {
     let mut builder = req(Method::GET, uri);
     for (name, value) in headers {
         builder = builder.header(*name, *value);
@@ -285,7 +311,7 @@ pub fn chunked_body(chunks: &[(&'static str, Duration)]) -> Body {
 
 /// upstream's recurring handler
 /// `req.session.num = req.session.num || ++count; res.end('session ' + req.session.num)`.
-pub fn num_server(config: SessionConfig, store: impl Store) -> Router {
+pub fn num_server(config: SessionConfig, store: impl Store) -> App {
     let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     server(config, store, move |session: server_session::Session| {
         let count = std::sync::Arc::clone(&count);

@@ -19,6 +19,8 @@ use base64::Engine as _;
 use hmac::Mac as _;
 use serde_json::Value;
 
+pub use crate::adapter::{adapter, on_adapter, Adapter};
+
 /// How long a server may take to print `listening on …`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one request may take.
@@ -43,75 +45,13 @@ impl Kind {
     }
 }
 
-/// The framework adapter the Rust conformance server runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Adapter {
-    /// The tower layer, on axum (`conformance_server`).
-    Tower,
-    /// The actix-web middleware (`actix_conformance_server`).
-    Actix,
-}
-
-impl Adapter {
-    /// `tower` or `actix`, for messages.
-    pub fn label(self) -> &'static str {
-        match self {
-            Adapter::Tower => "tower",
-            Adapter::Actix => "actix",
-        }
+/// The example serving the contract on `adapter`, and the package it
+/// belongs to.
+fn example_of(adapter: Adapter) -> (&'static str, &'static str) {
+    match adapter {
+        Adapter::Tower => ("conformance_server", "server-session"),
+        Adapter::Actix => ("actix_conformance_server", "server-session-actix"),
     }
-
-    /// The example serving the contract, and the package it belongs to.
-    fn example(self) -> (&'static str, &'static str) {
-        match self {
-            Adapter::Tower => ("conformance_server", "server-session"),
-            Adapter::Actix => ("actix_conformance_server", "server-session-actix"),
-        }
-    }
-}
-
-tokio::task_local! {
-    static ADAPTER: Adapter;
-}
-
-/// Runs `case` with its Rust servers on `adapter`.
-pub async fn on_adapter<F: std::future::Future>(adapter: Adapter, case: F) -> F::Output {
-    ADAPTER.scope(adapter, case).await
-}
-
-/// The adapter of the case running on this task (tower outside
-/// [`on_adapter`]).
-pub fn adapter() -> Adapter {
-    ADAPTER
-        .try_with(|adapter| *adapter)
-        .unwrap_or(Adapter::Tower)
-}
-
-/// Generates, for each case, a module with one test per adapter:
-/// `<case>::tower` and `<case>::actix`, each running the same body.
-#[macro_export]
-macro_rules! on_both_adapters {
-    ($($(#[doc = $doc:literal])* #[tokio::test $($flavor:tt)*] async fn $name:ident() $body:block)*) => {
-        $(
-            $(#[doc = $doc])*
-            mod $name {
-                #[allow(unused_imports)]
-                use super::*;
-
-                async fn case() $body
-
-                #[tokio::test $($flavor)*]
-                async fn tower() {
-                    $crate::node::on_adapter($crate::node::Adapter::Tower, case()).await
-                }
-
-                #[tokio::test $($flavor)*]
-                async fn actix() {
-                    $crate::node::on_adapter($crate::node::Adapter::Actix, case()).await
-                }
-            }
-        )*
-    };
 }
 
 /// `interop/node` in this repository.
@@ -161,7 +101,7 @@ pub fn rust_binary(adapter: Adapter) -> PathBuf {
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target profile directory");
-    let binary = profile_dir.join("examples").join(adapter.example().0);
+    let binary = profile_dir.join("examples").join(example_of(adapter).0);
     check_example_binary(&binary, adapter);
     binary
 }
@@ -188,7 +128,7 @@ fn newest_mtime(dir: &std::path::Path) -> Option<SystemTime> {
 /// is built from: `cargo test --test <name>` does not rebuild examples, and
 /// a stale server would compare an old build with express.
 fn check_example_binary(binary: &std::path::Path, adapter: Adapter) {
-    let (example, package) = adapter.example();
+    let (example, package) = example_of(adapter);
     let how = format!(
         "build it with `cargo test --workspace --all-features` (which builds the examples) or \
          `cargo build -p {package} --all-features --example {example}`"

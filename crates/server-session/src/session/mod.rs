@@ -61,6 +61,9 @@ fn is_refused_key(key: &str) -> bool {
 /// bits never get past the first.
 const ID_DRAWS: u32 = 3;
 
+/// The key express reads the session ID under (`req.session.id`).
+const ID_KEY: &str = "id";
+
 /// The session of the current request. See the [module docs](self).
 ///
 /// Extract it in an axum handler (it needs [`SessionLayer`](crate::SessionLayer)),
@@ -177,10 +180,14 @@ impl Session {
 
     /// The value under `key`, converted from JSON.
     ///
+    /// `get("id")` is the session ID, as express's `req.session.id` is:
+    /// `id` is reserved, so it never names data (see
+    /// [`RESERVED_KEYS`](crate::store::RESERVED_KEYS)).
+    ///
     /// # Errors
     /// [`SessionError::Value`] when the stored value does not convert to `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
-        self.read(Ok(None), |live| match live.data.get(key) {
+        match self.get_value(key) {
             None => Ok(None),
             Some(value) => T::deserialize(value)
                 .map(Some)
@@ -188,11 +195,16 @@ impl Session {
                     key: key.to_owned(),
                     source,
                 }),
-        })
+        }
     }
 
-    /// The JSON value under `key`.
+    /// The JSON value under `key` (for `id`, the session ID, as in
+    /// [`get`](Self::get)).
     pub fn get_value(&self, key: &str) -> Option<Value> {
+        if key == ID_KEY {
+            let id = self.id();
+            return (!id.is_empty()).then_some(Value::String(id));
+        }
         self.read(None, |live| live.data.get(key).cloned())
     }
 
