@@ -2,7 +2,7 @@
 //! each waiting the whole store timeout, and service resumes as soon as the
 //! store answers again (issue 12, item 3).
 //!
-//! The faults come from [`Faulty`], a wrapper around the real MemoryStore
+//! The faults come from [`TestStore`], a wrapper around the real MemoryStore
 //! that can hang every call (a stalled store) or refuse it at once (a store
 //! that is down). The breaker does not depend on the store, so one store is
 //! enough here; `benches/faults.py` shows the same on real Redis and
@@ -10,95 +10,15 @@
 
 use session_test_support as support;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::routing::get;
 use axum::Router;
-use server_session::store::{LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreFuture};
 use server_session::{
-    CircuitBreaker, CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer, StoreError,
+    CircuitBreaker, CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer,
 };
 
-use support::{get as get_path, get_with_cookie, wrap_tower, Res, SECRET};
-
-/// How a call of [`Faulty`] goes.
-#[derive(Default)]
-struct Faults {
-    /// Calls wait until this is cleared.
-    stalled: AtomicBool,
-    /// Calls fail at once with a connection error.
-    down: AtomicBool,
-    /// Calls that reached the store.
-    calls: AtomicUsize,
-}
-
-struct Faulty {
-    inner: MemoryStore,
-    faults: Arc<Faults>,
-}
-
-impl Faulty {
-    async fn gate(&self) -> Result<(), StoreError> {
-        self.faults.calls.fetch_add(1, Ordering::SeqCst);
-        while self.faults.stalled.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        if self.faults.down.load(Ordering::SeqCst) {
-            return Err(StoreError::connection(std::io::Error::from(
-                std::io::ErrorKind::ConnectionRefused,
-            )));
-        }
-        Ok(())
-    }
-}
-
-impl Store for Faulty {
-    fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>> {
-        Box::pin(async move {
-            self.gate().await?;
-            self.inner.load(id).await
-        })
-    }
-
-    fn load_and_touch<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<(LoadedRecord, bool)>> {
-        Box::pin(async move {
-            self.gate().await?;
-            self.inner.load_and_touch(id).await
-        })
-    }
-
-    fn save<'a>(
-        &'a self,
-        id: &'a str,
-        record: &'a Record,
-        condition: SaveCondition,
-    ) -> StoreFuture<'a, SaveOutcome> {
-        Box::pin(async move {
-            self.gate().await?;
-            self.inner.save(id, record, condition).await
-        })
-    }
-
-    fn touch<'a>(&'a self, id: &'a str, record: &'a Record) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            self.gate().await?;
-            self.inner.touch(id, record).await
-        })
-    }
-
-    fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            self.gate().await?;
-            self.inner.destroy(id).await
-        })
-    }
-
-    fn kind(&self) -> &'static str {
-        "faulty"
-    }
-}
+use support::{get as get_path, get_with_cookie, wrap_tower, Res, TestStore, SECRET};
 
 const STORE_TIMEOUT: Duration = Duration::from_millis(1_500);
 
@@ -114,7 +34,7 @@ fn config() -> SessionConfig {
         .with_cookie(CookieOptions::new().with_max_age(Some(Duration::from_secs(60))))
 }
 
-fn app(config: SessionConfig) -> (Router, Arc<Faults>) {
+fn app(config: SessionConfig) -> (Router, TestStore) {
     async fn inc(session: Session) -> Result<String, server_session::SessionError> {
         let n = session.get::<i64>("n")?.unwrap_or(0) + 1;
         session.insert("n", n)?;
@@ -123,11 +43,8 @@ fn app(config: SessionConfig) -> (Router, Arc<Faults>) {
     async fn noop() -> &'static str {
         "ok"
     }
-    let faults = Arc::new(Faults::default());
-    let store = Faulty {
-        inner: MemoryStore::new(),
-        faults: Arc::clone(&faults),
-    };
+    let faults = TestStore::new();
+    let store = faults.clone();
     let routes = Router::new()
         .route("/inc", get(inc))
         .route("/noop", get(noop));
@@ -155,9 +72,9 @@ async fn open_the_breaker(app: &Router, cookie: &str) {
 async fn a_stalled_store_fails_requests_fast_once_the_breaker_opens() {
     let (app, faults) = app(config());
     let cookie = get_path(&app, "/inc").await.cookie();
-    faults.stalled.store(true, Ordering::SeqCst);
+    faults.stall(true);
     open_the_breaker(&app, &cookie).await;
-    let calls = faults.calls.load(Ordering::SeqCst);
+    let calls = faults.calls();
     // The first request after opening probes the store, and waits on it.
     let probe = {
         let app = app.clone();
@@ -174,7 +91,7 @@ async fn a_stalled_store_fails_requests_fast_once_the_breaker_opens() {
         );
     }
     assert_eq!(
-        faults.calls.load(Ordering::SeqCst) - calls,
+        faults.calls() - calls,
         1,
         "only the probe reached the stalled store"
     );
@@ -193,7 +110,7 @@ async fn a_stalled_store_fails_requests_fast_once_the_breaker_opens() {
 async fn service_resumes_as_soon_as_the_stalled_store_answers() {
     let (app, faults) = app(config());
     let cookie = get_path(&app, "/inc").await.cookie();
-    faults.stalled.store(true, Ordering::SeqCst);
+    faults.stall(true);
     open_the_breaker(&app, &cookie).await;
     // This request becomes the probe: it waits on the stalled store.
     let probe = {
@@ -204,7 +121,7 @@ async fn service_resumes_as_soon_as_the_stalled_store_answers() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let (res, _) = timed_get(&app, &cookie).await;
     assert_eq!(res.status.as_u16(), 500, "refused while the probe waits");
-    faults.stalled.store(false, Ordering::SeqCst);
+    faults.stall(false);
     let probe = probe.await.expect("the probe request");
     assert_eq!(
         (probe.status.as_u16(), probe.body.as_str()),
@@ -226,12 +143,12 @@ async fn a_store_that_is_down_is_probed_at_most_once_per_interval() {
     ));
     let (app, faults) = app(config);
     let cookie = get_path(&app, "/inc").await.cookie();
-    faults.down.store(true, Ordering::SeqCst);
+    faults.go_down(true);
     for _ in 0..2 {
         let (res, _) = timed_get(&app, &cookie).await;
         assert_eq!(res.status.as_u16(), 500);
     }
-    let calls = faults.calls.load(Ordering::SeqCst);
+    let calls = faults.calls();
     let started = Instant::now();
     let mut requests = 0;
     while started.elapsed() < Duration::from_millis(1_000) {
@@ -241,7 +158,7 @@ async fn a_store_that_is_down_is_probed_at_most_once_per_interval() {
         requests += 1;
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let probes = faults.calls.load(Ordering::SeqCst) - calls;
+    let probes = faults.calls() - calls;
     // About one probe per interval: 1 s / 200 ms, plus the one at opening.
     // A probe is one call, or up to three when it keeps losing its
     // connection and is retried.
@@ -250,7 +167,7 @@ async fn a_store_that_is_down_is_probed_at_most_once_per_interval() {
         "{probes} calls reached the store during {requests} requests"
     );
     assert!(probes >= 1, "the store is still probed");
-    faults.down.store(false, Ordering::SeqCst);
+    faults.go_down(false);
     let back = Instant::now();
     loop {
         let (res, _) = timed_get(&app, &cookie).await;
@@ -268,7 +185,7 @@ async fn a_store_that_is_down_is_probed_at_most_once_per_interval() {
 #[tokio::test]
 async fn a_changed_session_is_not_acknowledged_while_the_circuit_is_open() {
     let (app, faults) = app(config());
-    faults.stalled.store(true, Ordering::SeqCst);
+    faults.stall(true);
     // New sessions: no load, only the save of the change, which times out.
     for _ in 0..3 {
         let res = get_path(&app, "/inc").await;
@@ -296,7 +213,7 @@ async fn a_changed_session_is_not_acknowledged_while_the_circuit_is_open() {
 async fn without_the_breaker_every_request_waits_for_the_store() {
     let (app, faults) = app(config().with_circuit_breaker(None));
     let cookie = get_path(&app, "/inc").await.cookie();
-    faults.stalled.store(true, Ordering::SeqCst);
+    faults.stall(true);
     for _ in 0..4 {
         let (res, took) = timed_get(&app, &cookie).await;
         assert_eq!(res.status.as_u16(), 500);

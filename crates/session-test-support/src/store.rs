@@ -1,7 +1,9 @@
 //! Fault-injecting wrappers around the real [`MemoryStore`]: upstream's
 //! tests replace `store.get`, `set`, `touch` and `destroy` with counting,
 //! failing or slow versions, emit `'disconnect'`, and write raw values into
-//! the store. [`TestStore`] does each of those on demand.
+//! the store. [`TestStore`] does each of those on demand, and can also
+//! stall every call or refuse it with a connection error (a store that
+//! hangs, or is down).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -55,6 +57,10 @@ struct Inner {
     disconnected: AtomicBool,
     /// Every future is complete when returned: upstream's `SyncStore`.
     synchronous: AtomicBool,
+    /// Every call waits until this is cleared: a stalled store.
+    stalled: AtomicBool,
+    /// Every call fails at once with a connection error: a store that is down.
+    down: AtomicBool,
     /// Raw stored values (express's JSON), as a JSON-backed store would hold
     /// them; `load` parses them with `Record::from_json`.
     raw: Mutex<HashMap<String, Vec<u8>>>,
@@ -107,6 +113,23 @@ impl TestStore {
     pub fn synchronous(self) -> Self {
         self.inner.synchronous.store(true, Ordering::SeqCst);
         self
+    }
+
+    /// Makes every call wait until `stalled` is set back to false, as a
+    /// store that stopped answering.
+    pub fn stall(&self, stalled: bool) {
+        self.inner.stalled.store(stalled, Ordering::SeqCst);
+    }
+
+    /// Makes every call fail at once with a connection error (or work
+    /// again), as a store that is down.
+    pub fn go_down(&self, down: bool) {
+        self.inner.down.store(down, Ordering::SeqCst);
+    }
+
+    /// How many calls of any kind the layer made.
+    pub fn calls(&self) -> usize {
+        self.loads() + self.saves() + self.touches() + self.destroys()
     }
 
     /// upstream's `store.emit('disconnect')` (`false`) and
@@ -211,10 +234,27 @@ impl TestStore {
     }
 }
 
+impl TestStore {
+    /// What every call goes through first: a stall, then a store that is
+    /// down.
+    async fn gate(&self) -> Result<(), StoreError> {
+        while self.inner.stalled.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if self.inner.down.load(Ordering::SeqCst) {
+            return Err(StoreError::connection(std::io::Error::from(
+                std::io::ErrorKind::ConnectionRefused,
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Store for TestStore {
     fn load<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<LoadedRecord>> {
         self.inner.loads.fetch_add(1, Ordering::SeqCst);
         let call: StoreFuture<'a, Option<LoadedRecord>> = Box::pin(async move {
+            self.gate().await?;
             if self.inner.fail_load.load(Ordering::SeqCst) {
                 return Err(boom());
             }
@@ -240,6 +280,7 @@ impl Store for TestStore {
         self.inner.saves.fetch_add(1, Ordering::SeqCst);
         let delay = self.inner.save_delay_ms.load(Ordering::SeqCst);
         let call: StoreFuture<'a, SaveOutcome> = Box::pin(async move {
+            self.gate().await?;
             if delay > 0 {
                 tokio::time::sleep(Duration::from_millis(delay)).await;
             }
@@ -268,6 +309,7 @@ impl Store for TestStore {
     fn touch<'a>(&'a self, id: &'a str, record: &'a Record) -> StoreFuture<'a, ()> {
         self.inner.touches.fetch_add(1, Ordering::SeqCst);
         let call: StoreFuture<'a, ()> = Box::pin(async move {
+            self.gate().await?;
             if self.inner.fail_touch.load(Ordering::SeqCst) {
                 return Err(boom());
             }
@@ -281,6 +323,7 @@ impl Store for TestStore {
     fn destroy<'a>(&'a self, id: &'a str) -> StoreFuture<'a, ()> {
         self.inner.destroys.fetch_add(1, Ordering::SeqCst);
         let call: StoreFuture<'a, ()> = Box::pin(async move {
+            self.gate().await?;
             if self.inner.fail_destroy.load(Ordering::SeqCst) {
                 return Err(boom());
             }
