@@ -77,6 +77,7 @@ mod secure_hint;
 pub mod session;
 pub mod store;
 pub mod testing;
+mod user_path;
 
 pub use codec::{CookieError, Priority, SameSite};
 pub use config::{

@@ -44,6 +44,10 @@ impl Harness for MemoryHarness {
     fn supports_raw(&self) -> bool {
         false
     }
+
+    fn supports_user_index(&self) -> bool {
+        true
+    }
 }
 
 server_session::store_conformance_tests!(async { Some(MemoryHarness) });

@@ -137,6 +137,7 @@ mod map;
 mod sweeper;
 #[cfg(test)]
 mod tests;
+mod users;
 
 use std::fmt;
 use std::sync::Arc;
@@ -149,7 +150,9 @@ pub(crate) const KIND: &str = "memory";
 
 use self::map::Sessions;
 use crate::clock;
-use crate::store::{LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreFuture};
+use crate::store::{
+    LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreFuture, UserPath,
+};
 
 /// The fewest shards a store has, whatever the core count.
 const MIN_SHARDS: usize = 64;
@@ -166,6 +169,8 @@ const DEFAULT_IDLE_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 #[derive(Clone)]
 pub struct MemoryStore {
     sessions: Arc<Sessions>,
+    /// Which sessions each user signed in to, for `UserSessions`.
+    users: Arc<users::UserIndex>,
 }
 
 impl MemoryStore {
@@ -192,6 +197,7 @@ impl MemoryStore {
         sessions.set_max_sessions(Self::DEFAULT_MAX_SESSIONS);
         Self {
             sessions: Arc::new(sessions),
+            users: Arc::default(),
         }
     }
 
@@ -375,6 +381,45 @@ impl Store for MemoryStore {
     fn clear(&self) -> StoreFuture<'_, ()> {
         Box::pin(async move {
             self.sessions.clear();
+            self.users.clear();
+            Ok(())
+        })
+    }
+
+    fn index_user<'a>(
+        &'a self,
+        _user_path: &'a UserPath,
+        user: &'a str,
+        id: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let now = clock::now_ms();
+            let live = |id: &str| matches!(self.sessions.load(id, now), Ok(Some(_)));
+            self.users.add(user, id, self.sessions.count(), live);
+            Ok(())
+        })
+    }
+
+    fn user_sessions<'a>(
+        &'a self,
+        _user_path: &'a UserPath,
+        user: &'a str,
+    ) -> StoreFuture<'a, Vec<(String, LoadedRecord)>> {
+        Box::pin(async move {
+            let now = clock::now_ms();
+            let mut found = Vec::new();
+            for id in self.users.ids(user) {
+                if let Some(loaded) = self.sessions.load(&id, now)? {
+                    found.push((id, loaded));
+                }
+            }
+            Ok(found)
+        })
+    }
+
+    fn unindex_user<'a>(&'a self, user: &'a str, ids: &'a [String]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.users.remove(user, ids);
             Ok(())
         })
     }

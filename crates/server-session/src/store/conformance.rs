@@ -117,6 +117,15 @@ pub trait Harness: Send + Sync + 'static {
     fn supports_raw(&self) -> bool {
         true
     }
+
+    /// Whether the store implements the per-user index
+    /// ([`Store::index_user`](super::Store::index_user),
+    /// [`user_sessions`](super::Store::user_sessions)). When false, the
+    /// user-index cases check that listing answers `Unsupported`. Default:
+    /// false.
+    fn supports_user_index(&self) -> bool {
+        false
+    }
 }
 
 /// Reads a service URL from the environment variable `var`.
@@ -192,6 +201,9 @@ macro_rules! __store_conformance_cases {
             unreachable_destroy_fails_fast
             concurrent_compare_and_set
             concurrent_increments_are_not_lost
+            user_index_lists_the_users_sessions
+            user_index_never_lists_gone_sessions
+            user_index_finds_numeric_users
         }
     };
 }

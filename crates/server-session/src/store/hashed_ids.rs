@@ -14,7 +14,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::{LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreFuture};
+use super::{LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreFuture, UserPath};
 
 /// A store whose keys are `base64url(HMAC-SHA256(key, id))`.
 pub(crate) struct HashedIds {
@@ -89,6 +89,33 @@ impl Store for HashedIds {
 
     fn prune_expired(&self) -> StoreFuture<'_, u64> {
         self.inner.prune_expired()
+    }
+
+    fn index_user<'a>(
+        &'a self,
+        user_path: &'a UserPath,
+        user: &'a str,
+        id: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.inner
+                .index_user(user_path, user, &self.key_of(id))
+                .await
+        })
+    }
+
+    // Listing gives the store's keys, as `all` does; dropping entries
+    // takes them back.
+    fn user_sessions<'a>(
+        &'a self,
+        user_path: &'a UserPath,
+        user: &'a str,
+    ) -> StoreFuture<'a, Vec<(String, LoadedRecord)>> {
+        self.inner.user_sessions(user_path, user)
+    }
+
+    fn unindex_user<'a>(&'a self, user: &'a str, ids: &'a [String]) -> StoreFuture<'a, ()> {
+        self.inner.unindex_user(user, ids)
     }
 
     fn is_ready(&self) -> bool {

@@ -94,6 +94,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use crate::codec::{Priority, SameSite};
+pub use crate::user_path::{InvalidUserPath, UserPath};
 pub use cookie_data::CookieData;
 pub use error::{BoxError, StoreError};
 pub(crate) use record::is_reserved;
@@ -256,6 +257,47 @@ pub trait Store: Send + Sync + 'static {
         Box::pin(async { Err(StoreError::Unsupported("prune_expired")) })
     }
 
+    /// Adds session `id` to the index of `user`'s sessions, for
+    /// [`UserSessions`](crate::UserSessions). Optional: the default answers
+    /// `Unsupported`, and listing then answers it too.
+    ///
+    /// The layer calls it before the save that first stores `id` with
+    /// `user` at `user_path` (a sign-in, or a new ID for a signed-in
+    /// session), so that the index never misses a live session. Entries
+    /// whose session is gone, or no longer `user`'s, are stale: listing
+    /// finds them out, and [`unindex_user`](Self::unindex_user) drops them.
+    /// A store that finds a user's sessions by a query over the stored JSON
+    /// (as the SQL stores do, with an index on `user_path`) has nothing to
+    /// do here and answers `Ok(())`.
+    fn index_user<'a>(
+        &'a self,
+        _user_path: &'a UserPath,
+        _user: &'a str,
+        _id: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async { Err(StoreError::Unsupported("index_user")) })
+    }
+
+    /// The live sessions indexed under `user`, with their IDs: every live
+    /// session whose data holds `user` at `user_path`, and possibly stale
+    /// ones, which the caller tells apart by reading the user in each
+    /// record. It must touch only `user`'s entries, never scan the store.
+    /// Optional: the default answers `Unsupported`.
+    fn user_sessions<'a>(
+        &'a self,
+        _user_path: &'a UserPath,
+        _user: &'a str,
+    ) -> StoreFuture<'a, Vec<(String, LoadedRecord)>> {
+        Box::pin(async { Err(StoreError::Unsupported("user_sessions")) })
+    }
+
+    /// Drops the stale entries `ids` from `user`'s index (their sessions
+    /// are gone or belong to someone else). The default does nothing,
+    /// right for a store whose index is a query.
+    fn unindex_user<'a>(&'a self, _user: &'a str, _ids: &'a [String]) -> StoreFuture<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Whether the store can take requests now. While it answers false, the
     /// layer lets requests through without a session, as express does while
     /// its store is disconnected.
@@ -314,6 +356,24 @@ impl<S: Store + ?Sized> Store for Arc<S> {
     }
     fn prune_expired(&self) -> StoreFuture<'_, u64> {
         (**self).prune_expired()
+    }
+    fn index_user<'a>(
+        &'a self,
+        user_path: &'a UserPath,
+        user: &'a str,
+        id: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        (**self).index_user(user_path, user, id)
+    }
+    fn user_sessions<'a>(
+        &'a self,
+        user_path: &'a UserPath,
+        user: &'a str,
+    ) -> StoreFuture<'a, Vec<(String, LoadedRecord)>> {
+        (**self).user_sessions(user_path, user)
+    }
+    fn unindex_user<'a>(&'a self, user: &'a str, ids: &'a [String]) -> StoreFuture<'a, ()> {
+        (**self).unindex_user(user, ids)
     }
     fn is_ready(&self) -> bool {
         (**self).is_ready()

@@ -18,7 +18,9 @@
 
 use std::sync::Arc;
 
-use super::{LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreError, StoreFuture};
+use super::{
+    LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreError, StoreFuture, UserPath,
+};
 
 /// How many times a call is made at most while it keeps losing its
 /// connection.
@@ -130,6 +132,27 @@ impl Store for RetryOnConnectionLoss {
 
     fn prune_expired(&self) -> StoreFuture<'_, u64> {
         Box::pin(retried(move || self.inner.prune_expired()))
+    }
+
+    fn index_user<'a>(
+        &'a self,
+        user_path: &'a UserPath,
+        user: &'a str,
+        id: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(retried(move || self.inner.index_user(user_path, user, id)))
+    }
+
+    fn user_sessions<'a>(
+        &'a self,
+        user_path: &'a UserPath,
+        user: &'a str,
+    ) -> StoreFuture<'a, Vec<(String, LoadedRecord)>> {
+        Box::pin(retried(move || self.inner.user_sessions(user_path, user)))
+    }
+
+    fn unindex_user<'a>(&'a self, user: &'a str, ids: &'a [String]) -> StoreFuture<'a, ()> {
+        Box::pin(retried(move || self.inner.unindex_user(user, ids)))
     }
 
     fn is_ready(&self) -> bool {

@@ -12,6 +12,7 @@ mod load_save;
 mod run;
 mod touch;
 mod unreachable;
+mod users;
 
 pub use self::compare_and_set::*;
 pub use self::concurrency::*;
@@ -22,3 +23,4 @@ pub use self::listing::*;
 pub use self::load_save::*;
 pub use self::touch::*;
 pub use self::unreachable::*;
+pub use self::users::*;
