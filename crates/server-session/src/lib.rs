@@ -78,6 +78,7 @@ pub mod session;
 pub mod store;
 pub mod testing;
 mod user_path;
+pub mod users;
 
 pub use codec::{CookieError, Priority, SameSite};
 pub use config::{
@@ -93,6 +94,7 @@ pub use session::{Session, SessionCookie, SessionError};
 #[cfg(feature = "conformance")]
 pub use store::conformance;
 pub use store::{CookieData, Record, Store, StoreError};
+pub use users::UserSessions;
 
 /// Not public API: the codec, for this crate's own tests, benches and fuzz
 /// targets. Anything here may change or go in any release.

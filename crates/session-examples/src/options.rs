@@ -132,6 +132,12 @@ pub fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
         })?;
         config = config.with_touch_after(Some(Duration::from_millis(ms)));
     }
+    if let Some(value) = options.get("userPath") {
+        let path = value
+            .as_str()
+            .ok_or_else(|| format!("{} (a dotted path)", bad_option("userPath", value)))?;
+        config = config.with_user_path(Some(path));
+    }
     if let Some(resign) = given_flag(options, "resignOldSecret")? {
         config = config.with_resign_old_secret(resign);
     }

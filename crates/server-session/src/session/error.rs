@@ -40,6 +40,11 @@ pub enum SessionError {
         /// What is wrong with it (never the ID itself: it is a credential).
         reason: &'static str,
     },
+    /// A user call ([`Session::set_user`](crate::Session::set_user),
+    /// [`UserSessions`](crate::UserSessions)) needs
+    /// [`SessionConfig::with_user_path`](crate::SessionConfig::with_user_path).
+    #[error("no user path is configured (`SessionConfig::with_user_path`)")]
+    NoUserPath,
     /// The `Set-Cookie` header could not be written (for example a domain
     /// set on the session that is not a valid domain); the source says why.
     #[error("cannot set the session cookie")]
@@ -54,7 +59,7 @@ impl SessionError {
     /// | `Store`: connection, timeout, backend error | 503, `Retry-After: 1` |
     /// | `Conflict` (concurrent writers kept winning) | 503, `Retry-After: 1` |
     /// | `Store`: corrupt record, unsupported call | 500 |
-    /// | `NotFound`, `Gone`, `ReservedKey`, `Value`, `InvalidId`, `Cookie` | 500 |
+    /// | `NotFound`, `Gone`, `ReservedKey`, `Value`, `InvalidId`, `NoUserPath`, `Cookie` | 500 |
     ///
     /// 503 where the same request may well succeed a moment later, 500 where
     /// it will not: those are bugs or bad data for the application to fix.
