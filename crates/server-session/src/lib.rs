@@ -84,7 +84,7 @@ pub use codec::{CookieError, Priority, SameSite};
 pub use config::{
     CircuitBreaker, CommitErrorPolicy, ConfigError, ConflictPolicy, CookieOptions,
     CorruptRecordPolicy, ExpressPriority, ExpressSameSite, LoadErrorPolicy, PathMatch,
-    SameSitePolicy, SecurePolicy, SessionConfig, Unset,
+    SameSitePolicy, SecurePolicy, SessionConfig, SessionLimit, Unset,
 };
 pub use driver::SessionRejection;
 pub use layer::SessionLayer;

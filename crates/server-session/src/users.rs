@@ -248,10 +248,7 @@ impl UserSessions {
                 .ok()
                 .map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
         };
-        let last_active = match (cookie.expires, cookie.original_max_age) {
-            (Some(expires), Some(max_age)) => at(expires.saturating_sub(max_age)),
-            _ => None,
-        };
+        let last_active = last_active_ms(&found.loaded).and_then(at);
         SessionInfo {
             reference: self.reference_of(&found.key),
             current: current == Some(found.key.as_str()),
@@ -399,6 +396,28 @@ impl UserSessions {
         }
     }
 
+    /// `user`'s live sessions as store keys with their last activity (ms),
+    /// for the per-user limit.
+    pub(crate) async fn found_for_limit(
+        &self,
+        user: &str,
+    ) -> Result<Vec<(String, Option<i64>)>, SessionError> {
+        Ok(self
+            .found(user)
+            .await?
+            .into_iter()
+            .map(|found| {
+                let last_active = last_active_ms(&found.loaded);
+                (found.key, last_active)
+            })
+            .collect())
+    }
+
+    /// Ends the session stored under `key` (see [`destroy`](Self::destroy)).
+    pub(crate) async fn end(&self, key: &str) -> Result<(), SessionError> {
+        self.destroy(key).await
+    }
+
     /// Deletes the session stored under `key`, and ends it for requests in
     /// flight in this process.
     async fn destroy(&self, key: &str) -> Result<(), SessionError> {
@@ -408,6 +427,14 @@ impl UserSessions {
         self.context.end_live(key);
         Ok(())
     }
+}
+
+/// When the session was last extended (ms): its expiry less its max age.
+/// `None` for a browser-session cookie.
+fn last_active_ms(loaded: &LoadedRecord) -> Option<i64> {
+    let cookie = &loaded.record.cookie;
+    let (expires, max_age) = cookie.expires.zip(cookie.original_max_age)?;
+    Some(expires.saturating_sub(max_age))
 }
 
 /// Whether `a` and `b` are equal, in time that depends only on their

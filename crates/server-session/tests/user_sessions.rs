@@ -20,7 +20,7 @@ use http::header::{COOKIE, SET_COOKIE};
 use http::StatusCode;
 use serde_json::Value;
 use server_session::users::{RevokeError, SessionRef};
-use server_session::{CookieOptions, Session, SessionConfig, Store};
+use server_session::{CookieOptions, Session, SessionConfig, SessionLimit, Store};
 use session_examples::routes::{answer, session_or_none};
 
 use support::stores::stores;
@@ -318,6 +318,58 @@ async fn a_sign_in_racing_a_revoke_all_is_listed_or_gone() {
                 .await
                 .expect("clean up");
         }
+    }
+}
+
+#[tokio::test]
+async fn the_limit_per_user_evicts_the_least_recently_active_or_refuses() {
+    for (name, store) in stores().await {
+        let limited = |limit| {
+            let config = config().with_sessions_per_user(Some(limit));
+            server(config, Arc::clone(&store), routes)
+        };
+        let evicting = limited(SessionLimit::EvictOldest(2));
+        let user = format!("ada-{}", server_session::__private::generate_id());
+        let login = format!("/login/{user}");
+        let mut browsers: Vec<Browser> = (0..3).map(|_| Browser::default()).collect();
+        for browser in &mut browsers {
+            browser.ok(&evicting, &login, name).await;
+            // Apart in time, so that "least recently active" is one.
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+        let signed_in = |body: &str| body != "undefined";
+        assert!(
+            !signed_in(&browsers[0].ok(&evicting, "/get/passport", name).await),
+            "{name}: the oldest was evicted"
+        );
+        for browser in &mut browsers[1..] {
+            assert!(
+                signed_in(&browser.ok(&evicting, "/get/passport", name).await),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            browsers[1].sessions(&evicting, name).await.len(),
+            2,
+            "{name}"
+        );
+
+        let refusing = limited(SessionLimit::RefuseNew(2));
+        let mut late = Browser::default();
+        let res = late.get(&refusing, &login).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{name}: {}", res.body);
+        assert_eq!(
+            late.ok(&refusing, "/get/passport", name).await,
+            "undefined",
+            "{name}"
+        );
+        // Signing in again where one is signed in already is no new session.
+        browsers[2].ok(&refusing, &login, name).await;
+        assert_eq!(
+            browsers[1].sessions(&refusing, name).await.len(),
+            2,
+            "{name}"
+        );
     }
 }
 

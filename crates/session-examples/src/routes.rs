@@ -180,8 +180,10 @@ async fn route(session: &Session, segments: &[&str]) -> Result<Reply, Reply> {
             Reply::ok(serde_json::to_string(&session.cookie().data()).map_err(Reply::failed)?)
         }
         ["login", user] => {
-            session.set_user(*user).map_err(Reply::failed)?;
-            session.cycle_id().await.map_err(Reply::failed)?;
+            session.sign_in(*user).await.map_err(|error| Reply {
+                status: error.status().as_u16(),
+                body: error.to_string(),
+            })?;
             Reply::ok(session.id())
         }
         ["sessions"] => user_sessions::list(session).await?,

@@ -42,7 +42,7 @@ pub use hardened::{
 };
 pub use policy::{
     CircuitBreaker, CommitErrorPolicy, ConflictPolicy, CorruptRecordPolicy, LoadErrorPolicy,
-    PathMatch, Unset,
+    PathMatch, SessionLimit, Unset,
 };
 
 use crate::codec::{self, Secrets};
@@ -88,6 +88,8 @@ pub struct SessionConfig {
     pub(crate) touch_after: Option<Duration>,
     /// Where the user ID lives in the data (`passport.user`), as given.
     pub(crate) user_path: Option<String>,
+    /// How many live sessions one user may have.
+    pub(crate) sessions_per_user: Option<SessionLimit>,
     /// Started from [`SessionConfig::hardened`]: stricter checks.
     pub(crate) hardened: bool,
     /// The key that hashes IDs at rest, when they are.
@@ -128,6 +130,7 @@ impl fmt::Debug for SessionConfig {
             .field("absolute_timeout", &self.absolute_timeout)
             .field("touch_after", &self.touch_after)
             .field("user_path", &self.user_path)
+            .field("sessions_per_user", &self.sessions_per_user)
             .field("hardened", &self.hardened)
             .field("ids_hashed_at_rest", &self.id_hash_key.is_some())
             .field("lazy_load", &self.lazy_load)
@@ -162,6 +165,7 @@ impl SessionConfig {
             absolute_timeout: None,
             touch_after: None,
             user_path: None,
+            sessions_per_user: None,
             hardened: false,
             id_hash_key: None,
             lazy_load: false,
@@ -469,6 +473,25 @@ impl SessionConfig {
         self
     }
 
+    /// How many live sessions one user may have (OWASP ASVS 7.1.2), checked
+    /// when [`Session::sign_in`](crate::Session::sign_in) signs a user in:
+    /// evict the least recently active, or refuse the new sign-in. Default:
+    /// no limit. Needs [`with_user_path`](Self::with_user_path); a limit of
+    /// 0 is a [`ConfigError`]. The check lists the user's sessions, so a
+    /// sign-in costs one more store call with a limit than without.
+    ///
+    /// ```
+    /// # use server_session::{SessionConfig, SessionLimit};
+    /// let config = SessionConfig::new("a secret of at least 32 random bytes!!")
+    ///     .with_user_path(Some("user"))
+    ///     .with_sessions_per_user(Some(SessionLimit::EvictOldest(5)));
+    /// ```
+    #[must_use]
+    pub fn with_sessions_per_user(mut self, limit: Option<SessionLimit>) -> Self {
+        self.sessions_per_user = limit;
+        self
+    }
+
     /// The parsed [`with_user_path`](Self::with_user_path), once
     /// [`validate`](Self::validate) has accepted it.
     pub(crate) fn parsed_user_path(&self) -> Option<UserPath> {
@@ -542,6 +565,21 @@ impl SessionConfig {
         if let Some(path) = &self.user_path {
             UserPath::parse(path)
                 .map_err(|error| ConfigError::invalid_value("user_path", path, error))?;
+        }
+        if let Some(limit) = self.sessions_per_user {
+            if limit.max() == 0 {
+                return Err(ConfigError::invalid_value(
+                    "sessions_per_user",
+                    format_args!("{limit:?}"),
+                    "a user may have at least one session",
+                ));
+            }
+            if self.user_path.is_none() {
+                return Err(ConfigError::invalid(
+                    "sessions_per_user",
+                    "a limit per user needs `with_user_path`",
+                ));
+            }
         }
         if let Some(key) = &self.id_hash_key {
             if key.len() < hardened::HARDENED_MIN_SECRET_BYTES {

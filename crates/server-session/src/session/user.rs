@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::live::{Change, UpdateFn};
 use super::{Session, SessionError};
+use crate::config::SessionLimit;
 use crate::users::UserSessions;
 
 impl Session {
@@ -37,6 +38,57 @@ impl Session {
                 path.set_user(data.object, &user);
             }
         })
+    }
+
+    /// Signs `user` in, the safe way: checks the per-user limit
+    /// ([`SessionConfig::with_sessions_per_user`](crate::SessionConfig::with_sessions_per_user)),
+    /// puts the user at the user path ([`set_user`](Self::set_user)), and
+    /// moves the session to a new ID ([`cycle_id`](Self::cycle_id)), so an ID
+    /// planted before sign-in is worthless after it.
+    ///
+    /// At the limit, [`SessionLimit::EvictOldest`](crate::SessionLimit::EvictOldest)
+    /// ends the user's least recently active other sessions to make room,
+    /// and [`SessionLimit::RefuseNew`](crate::SessionLimit::RefuseNew) fails
+    /// with [`SessionError::TooManySessions`] and changes nothing.
+    ///
+    /// # Errors
+    /// As [`set_user`](Self::set_user) and [`cycle_id`](Self::cycle_id);
+    /// [`SessionError::TooManySessions`]; the store's errors from the limit
+    /// check.
+    pub async fn sign_in(&self, user: impl Into<String>) -> Result<(), SessionError> {
+        let user = user.into();
+        if let Some(limit) = self.inner.context.config.sessions_per_user {
+            self.make_room(&user, limit).await?;
+        }
+        self.set_user(user)?;
+        self.cycle_id().await
+    }
+
+    /// Applies `limit` for one more session of `user`.
+    async fn make_room(&self, user: &str, limit: SessionLimit) -> Result<(), SessionError> {
+        let sessions = self.user_sessions();
+        let this = self.inner.context.store_key(&self.id());
+        let mut others: Vec<_> = sessions
+            .found_for_limit(user)
+            .await?
+            .into_iter()
+            .filter(|(key, _)| *key != this)
+            .collect();
+        let max = limit.max();
+        if others.len() < max {
+            return Ok(());
+        }
+        if let SessionLimit::RefuseNew(max) = limit {
+            return Err(SessionError::TooManySessions { max });
+        }
+        // Least recently active first; the browser-session cookies (no
+        // expiry to tell) before them.
+        others.sort_by_key(|(_, last_active)| *last_active);
+        let extra = others.len() + 1 - max;
+        for (key, _) in others.into_iter().take(extra) {
+            sessions.end(&key).await?;
+        }
+        Ok(())
     }
 
     /// Signs the user out of this session (removes the ID at the user path;
