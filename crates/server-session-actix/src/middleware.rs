@@ -11,7 +11,7 @@ use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Tr
 use actix_web::http::{header, StatusCode, Version};
 use actix_web::{Error, HttpMessage, HttpResponse};
 use server_session::driver::{Commit, SessionDriver, SessionSlot, Start};
-use server_session::{ConfigError, IsSecure, SessionConfig, Store};
+use server_session::{ClientAddr, ConfigError, IsSecure, SessionConfig, Store};
 
 /// Gives each request its [`Session`](server_session::Session) and commits
 /// it before the response leaves. Register it with `App::wrap`; clone it
@@ -143,7 +143,9 @@ where
 }
 
 /// The request's head as the driver reads it: `http` 1 types (actix-web 4
-/// is built on `http` 0.2), with the secure hint in its extensions.
+/// is built on `http` 0.2), with the secure hint and the client's address
+/// (an earlier middleware's [`ClientAddr`], or the peer's) in its
+/// extensions.
 fn head_of(request: &ServiceRequest) -> http::request::Parts {
     let mut head = http::Request::new(());
     *head.method_mut() =
@@ -179,6 +181,14 @@ fn head_of(request: &ServiceRequest) -> http::request::Parts {
         .copied()
         .unwrap_or(IsSecure(request.app_config().secure()));
     head.extensions_mut().insert(secure);
+    let client = request
+        .extensions()
+        .get::<ClientAddr>()
+        .copied()
+        .or_else(|| request.peer_addr().map(|peer| ClientAddr(peer.ip())));
+    if let Some(client) = client {
+        head.extensions_mut().insert(client);
+    }
     head.into_parts().0
 }
 

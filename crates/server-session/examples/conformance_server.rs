@@ -52,12 +52,12 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use server_session::{IsSecure, Session, SessionLayer};
+use server_session::{ClientAddr, IsSecure, Session, SessionLayer};
 use session_examples::routes::{answer, session_or_none};
 use session_examples::{driver_from_env, fail, port_from_env};
 
@@ -84,6 +84,14 @@ async fn secure_hint(mut request: Request, next: Next) -> Response {
         .get("x-secure")
         .is_some_and(|value| value.as_bytes() == b"true");
     request.extensions_mut().insert(IsSecure(secure));
+    // The peer's address, for `signInDetails`: no proxy is trusted here.
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| ClientAddr(peer.ip()));
+    if let Some(peer) = peer {
+        request.extensions_mut().insert(peer);
+    }
     next.run(request).await
 }
 
@@ -101,6 +109,7 @@ async fn main() {
         .unwrap_or_else(|e| fail(NAME, format!("bind 127.0.0.1:{port}: {e}")));
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
     println!("listening on 127.0.0.1:{port}");
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(error) = axum::serve(listener, app).await {
         fail(NAME, error);
     }

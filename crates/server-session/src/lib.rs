@@ -60,6 +60,7 @@
 #![deny(missing_docs)]
 
 mod breaker;
+mod client;
 mod clock;
 mod codec;
 pub mod config;
@@ -80,6 +81,7 @@ pub mod testing;
 mod user_path;
 pub mod users;
 
+pub use client::ClientAddr;
 pub use codec::{CookieError, Priority, SameSite};
 pub use config::{
     CircuitBreaker, CommitErrorPolicy, ConfigError, ConflictPolicy, CookieOptions,

@@ -25,6 +25,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::client::SIGN_IN_KEY;
 use crate::context::Context;
 use crate::session::live::CREATED_KEY;
 use crate::store::{LoadedRecord, StoreError};
@@ -104,6 +105,14 @@ pub struct SessionInfo {
     pub last_active: Option<SystemTime>,
     /// When it expires; `None` for a browser-session cookie.
     pub expires: Option<SystemTime>,
+    /// When the user signed in to it, with
+    /// [`SessionConfig::with_sign_in_details`](crate::SessionConfig::with_sign_in_details).
+    pub signed_in: Option<SystemTime>,
+    /// The `User-Agent` it signed in with, with `with_sign_in_details`.
+    pub user_agent: Option<String>,
+    /// The client address it signed in from
+    /// ([`ClientAddr`](crate::ClientAddr)), with `with_sign_in_details`.
+    pub address: Option<String>,
 }
 
 /// Why [`UserSessions::revoke`] revoked nothing.
@@ -249,6 +258,8 @@ impl UserSessions {
                 .map(|ms| SystemTime::UNIX_EPOCH + Duration::from_millis(ms))
         };
         let last_active = last_active_ms(&found.loaded).and_then(at);
+        let details = found.loaded.record.data.get(SIGN_IN_KEY);
+        let sign_in = |field: &str| details.and_then(|details| details.get(field));
         SessionInfo {
             reference: self.reference_of(&found.key),
             current: current == Some(found.key.as_str()),
@@ -261,6 +272,15 @@ impl UserSessions {
                 .and_then(at),
             last_active,
             expires: cookie.expires.and_then(at),
+            signed_in: sign_in("at")
+                .and_then(serde_json::Value::as_i64)
+                .and_then(at),
+            user_agent: sign_in("userAgent")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
+            address: sign_in("address")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
         }
     }
 

@@ -430,6 +430,64 @@ async fn the_handle_works_outside_any_request_and_reports_typed_errors() {
     ));
 }
 
+on_both_adapters! {
+#[tokio::test]
+async fn sign_in_details_are_recorded_only_when_asked_for() {
+    for record in [false, true] {
+        let config = config().with_sign_in_details(record);
+        let app = server(config, TestStore::new(), routes);
+        let mut browser = Browser::default();
+        let login = http::Request::builder()
+            .uri("/login/ada")
+            .header(http::header::USER_AGENT, "Mozilla/5.0 (X11; Linux x86_64) Test/1.0\t")
+            .body(axum::body::Body::empty())
+            .expect("valid");
+        let res = support::send(&app, login).await;
+        let set = res.headers.get(SET_COOKIE).expect("a cookie").to_str().expect("ASCII");
+        browser.cookie = Some(set.split(';').next().expect("name=value").to_owned());
+        let listed = browser.sessions(&app, "memory").await;
+        assert_eq!(listed.len(), 1);
+        if record {
+            assert_eq!(
+                listed[0]["userAgent"],
+                "Mozilla/5.0 (X11; Linux x86_64) Test/1.0",
+                "kept, without control characters"
+            );
+            assert!(listed[0]["signedIn"].is_u64(), "{listed:?}");
+        } else {
+            assert!(listed[0]["userAgent"].is_null() && listed[0]["signedIn"].is_null());
+        }
+        // The handler cannot forge them.
+        let res = browser.get(&app, "/set/__signIn/x").await;
+        assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", res.body);
+    }
+}
+}
+
+#[tokio::test]
+async fn the_client_address_is_the_one_the_app_gives() {
+    let store = TestStore::new();
+    let config = config().with_sign_in_details(true);
+    let app = support::wrap_tower(
+        axum::Router::new().fallback(routes),
+        support::layer(store.clone(), config.clone()),
+    );
+    let mut login = http::Request::builder()
+        .uri("/login/ada")
+        .body(axum::body::Body::empty())
+        .expect("valid");
+    login.extensions_mut().insert(server_session::ClientAddr(
+        "192.0.2.7".parse().expect("an address"),
+    ));
+    support::send(&app, login).await;
+    let listed = support::layer(store, config)
+        .user_sessions()
+        .list("ada")
+        .await
+        .expect("a listing");
+    assert_eq!(listed[0].address.as_deref(), Some("192.0.2.7"));
+}
+
 #[test]
 fn an_invalid_user_path_is_refused_when_the_layer_is_built() {
     for path in [

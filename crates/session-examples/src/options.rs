@@ -156,6 +156,9 @@ pub fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
         };
         config = config.with_sessions_per_user(Some(limit));
     }
+    if let Some(record) = given_flag(options, "signInDetails")? {
+        config = config.with_sign_in_details(record);
+    }
     if let Some(resign) = given_flag(options, "resignOldSecret")? {
         config = config.with_resign_old_secret(resign);
     }

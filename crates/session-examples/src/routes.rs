@@ -227,6 +227,9 @@ mod user_sessions {
                     "created": epoch_ms(info.created),
                     "lastActive": epoch_ms(info.last_active),
                     "expires": epoch_ms(info.expires),
+                    "signedIn": epoch_ms(info.signed_in),
+                    "userAgent": info.user_agent,
+                    "address": info.address,
                 })
             })
             .collect();

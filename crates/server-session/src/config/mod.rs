@@ -90,6 +90,8 @@ pub struct SessionConfig {
     pub(crate) user_path: Option<String>,
     /// How many live sessions one user may have.
     pub(crate) sessions_per_user: Option<SessionLimit>,
+    /// Record the client's user agent and address at sign-in.
+    pub(crate) sign_in_details: bool,
     /// Started from [`SessionConfig::hardened`]: stricter checks.
     pub(crate) hardened: bool,
     /// The key that hashes IDs at rest, when they are.
@@ -131,6 +133,7 @@ impl fmt::Debug for SessionConfig {
             .field("touch_after", &self.touch_after)
             .field("user_path", &self.user_path)
             .field("sessions_per_user", &self.sessions_per_user)
+            .field("sign_in_details", &self.sign_in_details)
             .field("hardened", &self.hardened)
             .field("ids_hashed_at_rest", &self.id_hash_key.is_some())
             .field("lazy_load", &self.lazy_load)
@@ -166,6 +169,7 @@ impl SessionConfig {
             touch_after: None,
             user_path: None,
             sessions_per_user: None,
+            sign_in_details: false,
             hardened: false,
             id_hash_key: None,
             lazy_load: false,
@@ -489,6 +493,20 @@ impl SessionConfig {
     #[must_use]
     pub fn with_sessions_per_user(mut self, limit: Option<SessionLimit>) -> Self {
         self.sessions_per_user = limit;
+        self
+    }
+
+    /// Record, at each sign-in ([`Session::set_user`](crate::Session::set_user)),
+    /// when it happened, the client's `User-Agent` (at most 512
+    /// characters) and its address (the [`ClientAddr`](crate::ClientAddr)
+    /// in the request extensions, if any), so that a "your sessions" page
+    /// can tell the user's browsers apart
+    /// ([`SessionInfo`](crate::users::SessionInfo)). Default: off, as this is
+    /// personal data the session then keeps (under the reserved key
+    /// `__signIn`) for as long as it lives.
+    #[must_use]
+    pub fn with_sign_in_details(mut self, record: bool) -> Self {
+        self.sign_in_details = record;
         self
     }
 

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use http::request::Parts;
 use http::StatusCode;
 
+use crate::client::Client;
 use crate::clock;
 use crate::config::{CookieOptions, CorruptRecordPolicy, LoadErrorPolicy};
 use crate::context::{copy_head, Context};
@@ -36,6 +37,8 @@ pub(crate) struct Prelude {
     cookie_id: Option<Arc<str>>,
     cookie_value: Option<Arc<str>>,
     head_copy: Option<Arc<Parts>>,
+    /// The client, when sign-ins record it.
+    client: Option<Arc<Client>>,
     owner: u64,
     /// The request's `session` span: how it started and ended, no ID.
     pub(crate) span: tracing::Span,
@@ -76,6 +79,10 @@ pub(crate) fn begin(context: &Arc<Context>, head: &Parts) -> Result<Prelude, Sta
         cookie_id,
         cookie_value,
         head_copy: context.needs_head().then(|| Arc::new(copy_head(head))),
+        client: context
+            .config
+            .sign_in_details
+            .then(|| Arc::new(Client::of(head))),
         owner: context.next_owner(),
         span: tracing::debug_span!(
             "session",
@@ -123,6 +130,7 @@ impl Prelude {
             cookie_options: Arc::clone(&self.cookie_options),
             secure_request: self.secure_request,
             head: self.head_copy.clone(),
+            client: self.client.clone(),
             span: self.span.clone(),
         }
     }

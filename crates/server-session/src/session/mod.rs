@@ -54,7 +54,7 @@ use crate::store::{is_reserved, CookieData};
 /// Keys a handler may not write: express's own, and the one the layer
 /// keeps the creation time under.
 fn is_refused_key(key: &str) -> bool {
-    is_reserved(key) || key == live::CREATED_KEY
+    is_reserved(key) || key == live::CREATED_KEY || key == crate::client::SIGN_IN_KEY
 }
 
 /// How many IDs a new session draws before giving up on a `genid` that

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use http::request::Parts;
 
 use super::live::{Data, Live, LiveState};
+use crate::client::Client;
 use crate::config::CookieOptions;
 use crate::engine::end::{EndState, Standing};
 use crate::store::CookieData;
@@ -50,6 +51,8 @@ pub(crate) struct SessionState {
     pub(crate) secure_request: bool,
     /// The request head, kept only when a custom `genid` needs it.
     pub(crate) head: Option<Arc<Parts>>,
+    /// The client, kept only when sign-ins record it.
+    pub(crate) client: Option<Arc<Client>>,
     /// The request's `session` span, which the commit runs in.
     pub(crate) span: tracing::Span,
 }

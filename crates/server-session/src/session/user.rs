@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::live::{Change, UpdateFn};
 use super::{Session, SessionError};
+use crate::client::SIGN_IN_KEY;
 use crate::config::SessionLimit;
 use crate::users::UserSessions;
 
@@ -36,6 +37,14 @@ impl Session {
         self.change_user(move |data| {
             if let Some(path) = data.path.as_ref() {
                 path.set_user(data.object, &user);
+            }
+        })?;
+        // With `with_sign_in_details`: when and from where.
+        self.write(|state, live| {
+            if let Some(client) = &state.client {
+                let details = client.sign_in_value(crate::clock::now_ms());
+                live.change(state.owner, Change::Insert(SIGN_IN_KEY.to_owned(), details));
+                state.own_changes += 1;
             }
         })
     }
@@ -101,6 +110,12 @@ impl Session {
         self.change_user(|data| {
             if let Some(path) = data.path.as_ref() {
                 path.remove_user(data.object);
+            }
+        })?;
+        self.write(|state, live| {
+            if live.data.contains_key(SIGN_IN_KEY) {
+                live.change(state.owner, Change::Remove(SIGN_IN_KEY.to_owned()));
+                state.own_changes += 1;
             }
         })
     }
