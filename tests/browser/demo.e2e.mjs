@@ -107,8 +107,8 @@ async function plantCookie(context, value) {
   assert.equal(planted?.value, value, 'Chromium should accept the planted cookie');
 }
 
-async function newPage(browser) {
-  const context = await browser.newContext();
+async function newPage(browser, userAgent) {
+  const context = await browser.newContext(userAgent ? { userAgent } : {});
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
   page.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
@@ -388,6 +388,67 @@ async function run(browser) {
   assert.ok(!html.includes('id="user"') && !html.includes('Alice'), 'replaying the signed-out cookie with fetch should not show the user');
   assert.ok(html.includes('id="signin"'), 'replaying the signed-out cookie with fetch should get the sign-in form');
   step('replaying the signed-out cookie (browser and fetch) shows no user');
+
+  // 9. "Your sessions": context A signs context B out, then everyone else.
+  await yourSessions(browser);
+}
+
+/** The rows of the loaded "Your sessions" page. */
+async function sessionRows(page) {
+  return page.locator('tr.session').evaluateAll((rows) =>
+    rows.map((row) => ({
+      current: row.dataset.current === 'true',
+      agent: row.querySelector('.agent').textContent,
+      address: row.querySelector('.address').textContent,
+      active: row.querySelector('.active').textContent,
+    })),
+  );
+}
+
+async function yourSessions(browser) {
+  const agents = { a: 'DemoBrowser-A/1.0', b: 'DemoBrowser-B/2.0', c: 'DemoBrowser-C/3.0' };
+  const a = await newPage(browser, agents.a);
+  const b = await newPage(browser, agents.b);
+  const c = await newPage(browser, agents.c);
+  for (const { page } of [a, b, c]) {
+    await page.goto(home);
+    await signInWithForm(page, 'Grace', false);
+  }
+  await submitAndLoad(a.page, () => a.page.locator('#your-sessions').click());
+  let rows = await sessionRows(a.page);
+  assert.equal(rows.length, 3, `A should see three signed-in browsers: ${JSON.stringify(rows)}`);
+  assert.deepEqual(rows.map((r) => r.agent).sort(), Object.values(agents).sort(), 'each browser is listed with its user agent');
+  assert.deepEqual(rows.filter((r) => r.current).map((r) => r.agent), [agents.a], 'A is marked as this browser');
+  for (const row of rows) {
+    assert.ok(Math.abs(Date.parse(row.active) / 1000 - nowS()) < EXPIRY_SLACK_S, `last activity is now: ${row.active}`);
+    assert.equal(row.address, host, `the address is the loopback client: ${row.address}`);
+  }
+  await a.page.screenshot({ path: resolve(dirname(screenshotPath), 'demo-your-sessions.png'), fullPage: true });
+  step('"Your sessions" lists the three browsers with their user agents, addresses and last activity');
+
+  // A signs B out.
+  const bRow = a.page.locator('tr.session', { hasText: agents.b });
+  await submitAndLoad(a.page, () => bRow.locator('button.revoke').click(), '/sessions/revoke');
+  rows = await sessionRows(a.page);
+  assert.deepEqual(rows.map((r) => r.agent).sort(), [agents.a, agents.c].sort(), `B is gone from the list: ${JSON.stringify(rows)}`);
+  await b.page.reload();
+  assert.equal(await shownUser(b.page), null, 'B, signed out by A, lands on the sign-in page');
+  await c.page.reload();
+  assert.equal(await shownUser(c.page), 'Grace', 'C is still signed in');
+  step('A signs B out: B lands on the sign-in page, C stays');
+
+  // A signs out everywhere else.
+  await submitAndLoad(a.page, () => a.page.locator('#revoke-others').click(), '/sessions/revoke-others');
+  rows = await sessionRows(a.page);
+  assert.deepEqual(rows.map((r) => r.agent), [agents.a], `only A is left: ${JSON.stringify(rows)}`);
+  await c.page.reload();
+  assert.equal(await shownUser(c.page), null, 'C is signed out by "sign out everywhere else"');
+  await a.page.goto(home);
+  assert.equal(await shownUser(a.page), 'Grace', 'A stays signed in');
+  step('"sign out everywhere else" signs C out and keeps A');
+  for (const { context } of [a, b, c]) {
+    await context.close();
+  }
 }
 
 let browser;

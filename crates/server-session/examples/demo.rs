@@ -25,6 +25,13 @@
 //!   fixation) and sign-out deletes the session and expires the cookie in
 //!   the browser (`destroy` with `with_clear_cookie_on_destroy`).
 //!
+//! "Your sessions" (`/sessions`) lists every browser signed in to the
+//! account, with its user agent, address and last activity, and signs any
+//! of them out, or all but this one ([`UserSessions`](server_session::UserSessions)): the layer keeps a
+//! per-user index because the configuration names where the user lives
+//! (`with_user_path("user")`), and records each sign-in's client
+//! (`with_sign_in_details(true)`).
+//!
 //! "Keep me signed in" lifts the idle timeout for that one session to the
 //! 12-hour limit: the session then simply lasts until 12 hours after
 //! sign-in. That trades the 30-minute idle timeout away (which
@@ -39,14 +46,15 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Form, Request};
+use axum::extract::{ConnectInfo, Form, Request};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use server_session::config::{HARDENED_ABSOLUTE_TIMEOUT, HARDENED_IDLE_TIMEOUT};
-use server_session::{IsSecure, Session, SessionConfig, SessionError, SessionLayer};
+use server_session::users::{RevokeError, SessionInfo, SessionRef};
+use server_session::{ClientAddr, IsSecure, Session, SessionConfig, SessionError, SessionLayer};
 
 /// The only address the demo listens on; [`loopback_is_secure`] relies on it.
 const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
@@ -102,7 +110,7 @@ fn deadline_text(signed_in_at_ms: u64) -> Option<String> {
 // `?` answers 503 for store trouble and 500 for a bug, with no detail for
 // the client (`SessionError::status`); the cause goes to the log.
 async fn home(session: Session) -> Result<Response, SessionError> {
-    let Some(user) = session.get::<String>("user")? else {
+    let Some(user) = session.user() else {
         return Ok(page(
             "Sign in",
             "<form method=\"post\" action=\"/login\">\
@@ -149,6 +157,7 @@ async fn home(session: Session) -> Result<Response, SessionError> {
             "<p>Signed in as <strong id=\"user\">{}</strong>.</p>\
              <p>Visits this session: <span id=\"visits\">{visits}</span></p>\
              <p id=\"lifetime\">{lifetime} Closing the browser does not sign you out.</p>\
+             <p><a id=\"your-sessions\" href=\"/sessions\">Your sessions</a></p>\
              <form method=\"post\" action=\"/logout\"><button id=\"signout\" type=\"submit\">Sign out</button></form>",
             escape(&user),
         ),
@@ -171,7 +180,11 @@ async fn login(session: Session, Form(form): Form<SignIn>) -> Result<Redirect, S
     // anonymous session holds nothing worth keeping, so `regenerate` (a new,
     // empty session with a fresh 12-hour lifetime) rather than `cycle_id`.
     session.regenerate().await?;
-    session.insert("user", name)?;
+    // The user at the configured user path, indexed for "Your sessions",
+    // and (with `with_sign_in_details`) this browser's user agent and
+    // address. `sign_in` also moves to a new ID, which here costs nothing:
+    // the regenerated session is not stored yet.
+    session.sign_in(name).await?;
     session.insert(SIGNED_IN_AT, now_ms())?;
     if form.remember.is_some() {
         // An idle lifetime as long as the absolute timeout: every request
@@ -191,6 +204,83 @@ async fn logout(session: Session) -> Result<Redirect, SessionError> {
     Ok(Redirect::to("/"))
 }
 
+/// An HTTP date for a listing's time, or a dash.
+fn when(time: Option<SystemTime>) -> String {
+    time.map_or_else(|| String::from("–"), httpdate::fmt_http_date)
+}
+
+/// One row of "Your sessions".
+fn session_row(info: &SessionInfo) -> String {
+    let action = if info.current {
+        String::from("this browser")
+    } else {
+        format!(
+            "<form method=\"post\" action=\"/sessions/revoke\">\
+             <input type=\"hidden\" name=\"reference\" value=\"{}\">\
+             <button class=\"revoke\" type=\"submit\">Sign out</button></form>",
+            escape(info.reference.as_str())
+        )
+    };
+    format!(
+        "<tr class=\"session\" data-current=\"{}\"><td class=\"agent\">{}</td>\
+         <td class=\"address\">{}</td><td class=\"active\">{}</td><td>{action}</td></tr>",
+        info.current,
+        escape(info.user_agent.as_deref().unwrap_or("unknown browser")),
+        escape(info.address.as_deref().unwrap_or("–")),
+        when(info.last_active),
+    )
+}
+
+/// "Your sessions": every browser signed in to this account.
+async fn sessions(session: Session) -> Result<Response, SessionError> {
+    if session.user().is_none() {
+        return Ok(Redirect::to("/").into_response());
+    }
+    let listed = session.user_sessions().list_for(&session).await?;
+    let rows: String = listed.iter().map(session_row).collect();
+    Ok(page(
+        "Your sessions",
+        &format!(
+            "<table><thead><tr><th>Browser</th><th>Address</th><th>Last active</th><th></th></tr></thead>\
+             <tbody>{rows}</tbody></table>\
+             <form method=\"post\" action=\"/sessions/revoke-others\">\
+             <button id=\"revoke-others\" type=\"submit\">Sign out everywhere else</button></form>\
+             <p><a href=\"/\">Back</a></p>"
+        ),
+    )
+    .into_response())
+}
+
+#[derive(Deserialize)]
+struct Revoke {
+    reference: String,
+}
+
+/// Signs one of the user's other browsers out. A reference that names no
+/// session of this user (forged, stale) changes nothing.
+async fn revoke(session: Session, Form(form): Form<Revoke>) -> Result<Redirect, SessionError> {
+    let (Some(user), Ok(reference)) = (session.user(), form.reference.parse::<SessionRef>()) else {
+        return Ok(Redirect::to("/sessions"));
+    };
+    match session.user_sessions().revoke(&user, &reference).await {
+        Err(RevokeError::Session(error)) => Err(error),
+        // Revoked, or named nothing of this user's: back to the list.
+        _ => Ok(Redirect::to("/sessions")),
+    }
+}
+
+/// "Sign out everywhere else".
+async fn revoke_others(session: Session) -> Result<Redirect, SessionError> {
+    if session.user().is_some() {
+        session
+            .user_sessions()
+            .revoke_others(&session)
+            .await
+            .map_err(|error| error.source)?;
+    }
+    Ok(Redirect::to("/sessions"))
+}
+
 /// Tells the session layer that every request arrived over a secure
 /// connection, so that it sends the `Secure` `__Host-sid` cookie.
 ///
@@ -204,6 +294,15 @@ async fn logout(session: Session) -> Result<Redirect, SessionError> {
 /// the proxy's `X-Forwarded-Proto` decides.
 async fn loopback_is_secure(mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(IsSecure(true));
+    // The peer's address, recorded at sign-in: no proxy stands in front of
+    // the demo, so the connection's address is the client's.
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| ClientAddr(peer.ip()));
+    if let Some(peer) = peer {
+        request.extensions_mut().insert(peer);
+    }
     next.run(request).await
 }
 
@@ -244,7 +343,9 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let config = SessionConfig::hardened(secret);
+    let config = SessionConfig::hardened(secret)
+        .with_user_path(Some("user"))
+        .with_sign_in_details(true);
     let (store, _background) = match session_examples::stores::store_from_url(&store_url).await {
         Ok(store) => store,
         Err(error) => {
@@ -272,6 +373,9 @@ async fn main() {
         .route("/", get(home))
         .route("/login", post(login))
         .route("/logout", post(logout))
+        .route("/sessions", get(sessions))
+        .route("/sessions/revoke", post(revoke))
+        .route("/sessions/revoke-others", post(revoke_others))
         .layer(layer)
         // Added last, so it runs first: the session layer sees the hint.
         .layer(middleware::from_fn(loopback_is_secure));
@@ -289,6 +393,7 @@ async fn main() {
     };
     let port = listener.local_addr().map_or(port, |address| address.port());
     println!("demo listening on http://{LOOPBACK}:{port}/");
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(error) = axum::serve(listener, app).await {
         eprintln!("demo: {error}");
         std::process::exit(1);
