@@ -9,7 +9,10 @@
 //! [`SessionConfig::with_user_path`](crate::SessionConfig::with_user_path)
 //! is set. The index may hold stale entries (a session that expired, was
 //! destroyed, or changed user); every listing reads each session and keeps
-//! only those that still hold the user, and drops the stale entries.
+//! only those that still hold the user. The store drops entries of sessions
+//! that are gone; one whose session changed user stays until that session
+//! ends, since it cannot be told apart from a sign-in whose save has not
+//! landed yet.
 //!
 //! A session is named by a [`SessionRef`]: a keyed hash of its store key,
 //! never the ID, so that nothing a listing shows can be turned into a
@@ -224,28 +227,14 @@ impl UserSessions {
                 self.context.store.user_sessions(path, user),
             )
             .await?;
-        let (mine, stale): (Vec<_>, Vec<_>) = listed
+        // An entry whose session now holds another user is skipped, not
+        // dropped: it may be a sign-in between its `index_user` and its save
+        // (the record still shows the previous user), and dropping it then
+        // would leave a live session out of the index. It goes when its
+        // session does.
+        Ok(listed
             .into_iter()
-            .partition(|(_, loaded)| path.user_in(&loaded.record.data).as_deref() == Some(user));
-        if !stale.is_empty() {
-            let stale: Vec<String> = stale.into_iter().map(|(key, _)| key).collect();
-            // Best effort: a stale entry left behind costs a read next time.
-            if let Err(error) = self
-                .context
-                .timed(
-                    "unindex_user",
-                    self.context.store.unindex_user(user, &stale),
-                )
-                .await
-            {
-                tracing::debug!(
-                    error = &error as &dyn std::error::Error,
-                    "stale user index entries stay"
-                );
-            }
-        }
-        Ok(mine
-            .into_iter()
+            .filter(|(_, loaded)| path.user_in(&loaded.record.data).as_deref() == Some(user))
             .map(|(key, loaded)| Found { key, loaded })
             .collect())
     }

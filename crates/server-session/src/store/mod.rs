@@ -291,9 +291,11 @@ pub trait Store: Send + Sync + 'static {
         Box::pin(async { Err(StoreError::Unsupported("user_sessions")) })
     }
 
-    /// Drops the stale entries `ids` from `user`'s index (their sessions
-    /// are gone or belong to someone else). The default does nothing,
-    /// right for a store whose index is a query.
+    /// Drops the entries `ids` from `user`'s index, for maintenance jobs and
+    /// stores that prune. The layer never calls it for an entry whose session
+    /// holds another user: that may be a sign-in whose save has not landed
+    /// yet. The default does nothing, right for a store whose index is a
+    /// query.
     fn unindex_user<'a>(&'a self, _user: &'a str, _ids: &'a [String]) -> StoreFuture<'a, ()> {
         Box::pin(async { Ok(()) })
     }
