@@ -18,7 +18,8 @@
 //
 // Routes (GET, 200, text/plain): /noop, /id, /get/:key, /set/:key/:value,
 // /inc/:key, /del/:key, /regenerate, /destroy, /reload, /save, /touch,
-// /unset, /maxage/:ms (a number or `null`), /cookie. Without a session
+// /unset, /maxage/:ms (a number or `null`), /cookie, and /login/:user
+// (Passport's sign-in: regenerate, then `passport.user`). Without a session
 // (outside the cookie path, or the store not ready) the session routes
 // answer `no session`. An unknown path answers 404 with an empty body, as
 // axum does, so the path gate can be compared on any path.
@@ -170,6 +171,17 @@ function buildApp(options) {
     res.send('ok');
   });
   route(app, '/cookie', (req, res) => res.send(JSON.stringify(req.session.cookie)));
+  // What Passport's `req.login(user)` does (0.6+): a new session, then the
+  // user under `passport.user`. A decimal user becomes a number, as a
+  // `serializeUser` returning a numeric database ID stores it.
+  route(app, '/login/:user', (req, res, next) => {
+    const user = /^[0-9]{1,15}$/.test(req.params.user) ? Number(req.params.user) : req.params.user;
+    req.session.regenerate((err) => {
+      if (err) return next(err);
+      req.session.passport = { user };
+      res.send(req.sessionID);
+    });
+  });
 
   // axum's answers for an unknown path and for an error, so that only the
   // session behaviour differs between the two servers.

@@ -884,6 +884,89 @@ async fn deadline_counts_from_first_rust_use(store: &str) {
     assert_ne!(pair.id(Kind::Rust, &cookie).await, id);
 }
 
+/// Sessions Passport signed in through express (`passport.user`, a string
+/// or a number) are listed by the Rust server's user index next to its own,
+/// and "sign out everywhere else" on the Rust server ends them for express.
+async fn node_sign_ins_are_listed_and_revoked_by_rust(store: &str, numeric: bool) {
+    let mut rust_options = recommended(json!("shared secret"));
+    rust_options["userPath"] = json!("passport.user");
+    let mut node_options = recommended(json!("shared secret"));
+    node_options["userPath"] = json!("passport.user");
+    let pair = Pair::start(store, rust_options, node_options).await;
+    // A user no other run shares: decimal digits, so that express stores a
+    // number when `numeric`.
+    let unique = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_nanos()
+        % 1_000_000_000_000_000;
+    let user = if numeric {
+        unique.to_string()
+    } else {
+        format!("ada{unique}")
+    };
+    let login = format!("/login/{user}");
+    let mut node_cookies = Vec::new();
+    for _ in 0..2 {
+        let reply = pair.get(Kind::Node, &login, None).await;
+        node_cookies.push(pair.cookie_of(&reply, "express's sign-in").0);
+    }
+    let stored = pair
+        .get(Kind::Node, "/get/passport", Some(&node_cookies[0]))
+        .await;
+    let expected = if numeric {
+        format!(r#"{{"user":{user}}}"#)
+    } else {
+        format!(r#"{{"user":"{user}"}}"#)
+    };
+    assert_eq!(stored.body, expected, "Passport's shape");
+    let reply = pair.get(Kind::Rust, &login, None).await;
+    let (rust_cookie, _) = pair.cookie_of(&reply, "the Rust sign-in");
+
+    let listed = pair.get(Kind::Rust, "/sessions", Some(&rust_cookie)).await;
+    let listed: Vec<Value> = serde_json::from_str(&listed.body).expect("a JSON array");
+    assert_eq!(
+        listed.len(),
+        3,
+        "both express sign-ins and the Rust one: {listed:?}"
+    );
+    assert_eq!(
+        listed
+            .iter()
+            .filter(|info| info["current"] == json!(true))
+            .count(),
+        1
+    );
+    // Express still serves its sessions, and so does Rust.
+    for cookie in &node_cookies {
+        assert_eq!(
+            pair.get(Kind::Rust, "/get/passport", Some(cookie))
+                .await
+                .body,
+            expected
+        );
+    }
+
+    assert_eq!(
+        pair.get(Kind::Rust, "/revoke-others", Some(&rust_cookie))
+            .await
+            .body,
+        "2"
+    );
+    for cookie in &node_cookies {
+        assert_eq!(
+            pair.get(Kind::Node, "/get/passport", Some(cookie))
+                .await
+                .body,
+            "undefined",
+            "express no longer serves a session revoked on the Rust server"
+        );
+    }
+    let listed = pair.get(Kind::Rust, "/sessions", Some(&rust_cookie)).await;
+    let listed: Vec<Value> = serde_json::from_str(&listed.body).expect("a JSON array");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+}
+
 /// One `#[tokio::test]` per case, store and direction.
 /// Each case, on both adapters (`<case>::tower`, `<case>::actix`).
 macro_rules! interop_tests {
@@ -949,4 +1032,9 @@ interop_tests! {
     postgres_absolute_deadline_survives_express_saves: "POSTGRES_URL" => |url: String| async move { deadline_survives_express_saves(&url).await };
     redis_absolute_deadline_counts_from_first_rust_use: "REDIS_URL" => |url: String| async move { deadline_counts_from_first_rust_use(&url).await };
     postgres_absolute_deadline_counts_from_first_rust_use: "POSTGRES_URL" => |url: String| async move { deadline_counts_from_first_rust_use(&url).await };
+
+    redis_node_sign_ins_listed_and_revoked_by_rust: "REDIS_URL" => |url: String| async move { node_sign_ins_are_listed_and_revoked_by_rust(&url, false).await };
+    redis_node_numeric_sign_ins_listed_and_revoked_by_rust: "REDIS_URL" => |url: String| async move { node_sign_ins_are_listed_and_revoked_by_rust(&url, true).await };
+    postgres_node_sign_ins_listed_and_revoked_by_rust: "POSTGRES_URL" => |url: String| async move { node_sign_ins_are_listed_and_revoked_by_rust(&url, false).await };
+    postgres_node_numeric_sign_ins_listed_and_revoked_by_rust: "POSTGRES_URL" => |url: String| async move { node_sign_ins_are_listed_and_revoked_by_rust(&url, true).await };
 }
