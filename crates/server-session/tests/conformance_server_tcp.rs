@@ -822,3 +822,49 @@ async fn touch_after_makes_an_unchanged_request_leave_the_redis_ttl_alone() {
     );
 }
 }
+
+on_both_adapters! {
+#[tokio::test]
+async fn user_path_lists_and_revokes_a_users_sessions() {
+    let server = start(
+        r#"{"resave":false,"saveUninitialized":false,"cookie":{"maxAge":60000},
+            "userPath":"passport.user","signInDetails":true}"#,
+    );
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+    let mut cookies = Vec::new();
+    for agent in ["laptop", "phone"] {
+        let answer = send(&client, url("/login/ada"), None, &[("user-agent", agent)]).await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        cookies.push(pair_of(answer.set_cookies.first().expect("a cookie")).to_owned());
+    }
+    assert_eq!(
+        get(&client, url("/get/passport"), Some(&cookies[0])).await.1,
+        r#"{"user":"ada"}"#
+    );
+    let listed = get(&client, url("/sessions"), Some(&cookies[0])).await.1;
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&listed).expect("a JSON array");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let phone = listed
+        .iter()
+        .find(|info| info["current"] == false)
+        .expect("the other session");
+    assert_eq!(phone["userAgent"], "phone", "{listed:?}");
+    assert_eq!(phone["address"], "127.0.0.1", "{listed:?}");
+    let reference = phone["ref"].as_str().expect("a ref");
+
+    let unknown = send(&client, url("/revoke/AAAAAAAAAAAAAAAAAAAAAA"), Some(&cookies[0]), &[]).await;
+    assert_eq!((unknown.status, unknown.body.as_str()), (404, "unknown"));
+    let revoked = get(&client, url(&format!("/revoke/{reference}")), Some(&cookies[0])).await;
+    assert_eq!(revoked.1, "revoked");
+    assert_eq!(
+        get(&client, url("/get/passport"), Some(&cookies[1])).await.1,
+        "undefined"
+    );
+    assert_eq!(get(&client, url("/revoke-all"), Some(&cookies[0])).await.1, "1");
+    assert_eq!(
+        get(&client, url("/get/passport"), Some(&cookies[0])).await.1,
+        "undefined"
+    );
+}
+}
