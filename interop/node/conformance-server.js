@@ -15,6 +15,8 @@
 //   (connect-redis, prefix `sess:`) or `postgres://…` (connect-pg-simple,
 //   table `session`, created if missing).
 // - The request header `X-Secure: true|false` is express's `req.secure`.
+// - SESSION_OPTIONS' `userPath` (server-session's, not express's): on Redis,
+//   express's saves keep server-session's per-user index (user-index.js).
 //
 // Routes (GET, 200, text/plain): /noop, /id, /get/:key, /set/:key/:value,
 // /inc/:key, /del/:key, /regenerate, /destroy, /reload, /save, /touch,
@@ -48,7 +50,7 @@ function parseOptions() {
 }
 
 // The store a URL names, and a function that closes its connection.
-async function storeFromUrl(url) {
+async function storeFromUrl(url, userPath) {
   const scheme = url.split('://')[0];
   if (url === 'memory') return { store: undefined, close: async () => {} };
   if (scheme === 'redis' || scheme === 'rediss') {
@@ -57,10 +59,12 @@ async function storeFromUrl(url) {
     const client = createClient({ url });
     client.on('error', (err) => process.stderr.write(`conformance-server: redis: ${err.message}\n`));
     await client.connect();
-    return {
-      store: new RedisStore({ client, prefix: 'sess:' }),
-      close: async () => client.destroy(),
-    };
+    let store = new RedisStore({ client, prefix: 'sess:' });
+    if (userPath) {
+      // server-session's per-user index, kept by express's saves too.
+      store = require('./user-index').withUserIndex(store, client, { userPath, prefix: 'sess:' });
+    }
+    return { store, close: async () => client.destroy() };
   }
   if (scheme === 'postgres' || scheme === 'postgresql') {
     const pg = require('pg');
@@ -199,7 +203,11 @@ function buildApp(options) {
 async function main() {
   const options = parseOptions();
   if (options.secret === undefined) options.secret = 'keyboard cat';
-  const { store, close } = await storeFromUrl(process.env.SESSION_STORE || 'memory');
+  // `userPath` is server-session's, not express's: on Redis it turns on the
+  // user index writer (user-index.js); express-session never sees it.
+  const userPath = options.userPath;
+  delete options.userPath;
+  const { store, close } = await storeFromUrl(process.env.SESSION_STORE || 'memory', userPath);
   if (store) options.store = store;
 
   const app = buildApp(options);
