@@ -52,32 +52,18 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
-use axum::http::StatusCode;
+use axum::extract::Request;
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Router;
-use server_session::{ClientAddr, IsSecure, Session, SessionLayer};
-use session_examples::routes::{answer, session_or_none};
+use server_session::{IsSecure, SessionLayer};
+use session_examples::axum_handlers::{peer_as_client_addr, route};
 use session_examples::{driver_from_env, fail, port_from_env};
 
 const NAME: &str = "conformance_server";
 
 /// Every route: the path picks it, and the session is extracted only if
 /// the route uses it.
-async fn route(request: Request) -> Response {
-    let (mut parts, _body) = request.into_parts();
-    let path = parts.uri.path().to_owned();
-    let reply = answer(&path, async {
-        session_or_none(Session::from_request_parts(&mut parts, &()).await)
-    })
-    .await;
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, reply.body).into_response()
-}
-
-/// `X-Secure: true|false`: the server's opinion of the connection,
-/// express's `req.secure`.
 async fn secure_hint(mut request: Request, next: Next) -> Response {
     let secure = request
         .headers()
@@ -85,13 +71,7 @@ async fn secure_hint(mut request: Request, next: Next) -> Response {
         .is_some_and(|value| value.as_bytes() == b"true");
     request.extensions_mut().insert(IsSecure(secure));
     // The peer's address, for `signInDetails`: no proxy is trusted here.
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| ClientAddr(peer.ip()));
-    if let Some(peer) = peer {
-        request.extensions_mut().insert(peer);
-    }
+    peer_as_client_addr(&mut request);
     next.run(request).await
 }
 

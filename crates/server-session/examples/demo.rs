@@ -46,7 +46,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{ConnectInfo, Form, Request};
+use axum::extract::{Form, Request};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -54,7 +54,7 @@ use axum::Router;
 use serde::Deserialize;
 use server_session::config::{HARDENED_ABSOLUTE_TIMEOUT, HARDENED_IDLE_TIMEOUT};
 use server_session::users::{RevokeError, SessionInfo, SessionRef};
-use server_session::{ClientAddr, IsSecure, Session, SessionConfig, SessionError, SessionLayer};
+use server_session::{IsSecure, Session, SessionConfig, SessionError, SessionLayer};
 
 /// The only address the demo listens on; [`loopback_is_secure`] relies on it.
 const LOOPBACK: Ipv4Addr = Ipv4Addr::LOCALHOST;
@@ -296,13 +296,7 @@ async fn loopback_is_secure(mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(IsSecure(true));
     // The peer's address, recorded at sign-in: no proxy stands in front of
     // the demo, so the connection's address is the client's.
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| ClientAddr(peer.ip()));
-    if let Some(peer) = peer {
-        request.extensions_mut().insert(peer);
-    }
+    session_examples::axum_handlers::peer_as_client_addr(&mut request);
     next.run(request).await
 }
 

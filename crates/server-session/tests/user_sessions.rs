@@ -14,14 +14,12 @@ use session_test_support as support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRequestParts as _, Request};
-use axum::response::{IntoResponse as _, Response};
 use http::header::{COOKIE, SET_COOKIE};
 use http::StatusCode;
 use serde_json::Value;
 use server_session::users::{RevokeError, SessionRef};
 use server_session::{CookieOptions, Session, SessionConfig, SessionLimit, Store};
-use session_examples::routes::{answer, session_or_none};
+use session_examples::axum_handlers::route as routes;
 
 use support::stores::stores;
 use support::{on_both_adapters, server, App, Res, TestStore, SECRET};
@@ -30,18 +28,6 @@ fn config() -> SessionConfig {
     SessionConfig::new(SECRET)
         .with_user_path(Some("passport.user"))
         .with_cookie(CookieOptions::new().with_max_age(Some(Duration::from_secs(600))))
-}
-
-/// The conformance server's routes.
-async fn routes(request: Request) -> Response {
-    let (mut parts, _body) = request.into_parts();
-    let path = parts.uri.path().to_owned();
-    let reply = answer(&path, async {
-        session_or_none(Session::from_request_parts(&mut parts, &()).await)
-    })
-    .await;
-    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, reply.body).into_response()
 }
 
 fn app(store: Arc<dyn Store>) -> App {

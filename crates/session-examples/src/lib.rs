@@ -3,6 +3,7 @@
 //! implementation: the options ([`options`]), the routes ([`routes`]) and
 //! the store a URL names ([`stores`]). Not published.
 
+pub mod axum_handlers;
 pub mod options;
 pub mod routes;
 pub mod stores;
