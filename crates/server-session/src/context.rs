@@ -18,6 +18,7 @@ use crate::config::{CookieOptions, CookieSource, SessionConfig};
 use crate::engine::absolute;
 use crate::engine::cookie::new_session_cookie;
 use crate::engine::end::EndOptions;
+use crate::engine::transport::Transports;
 use crate::session::live::{LiveState, Registry, CREATED_KEY};
 use crate::store::hashed_ids::HashedIds;
 use crate::store::retry;
@@ -30,6 +31,8 @@ pub(crate) struct Context {
     pub(crate) secrets: Secrets,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) end_options: EndOptions,
+    /// Where the session ID travels: the cookie, a header, or both.
+    pub(crate) transports: Transports,
     /// The sessions live in this process, so concurrent requests share one.
     pub(crate) registry: Arc<Registry>,
     /// Hands out request tokens that tag each request's pending changes.
@@ -84,6 +87,14 @@ impl Context {
                 ));
             }
         }
+        let transports = Transports {
+            cookie: config.uses_cookie(),
+            header: config
+                .header
+                .as_ref()
+                .map(|header| header.names())
+                .transpose()?,
+        };
         let end_options = EndOptions {
             save_uninitialized: config.save_uninitialized,
             rolling: config.rolling,
@@ -91,6 +102,8 @@ impl Context {
             unset: config.unset,
             resign_old_secret: config.resign_old_secret,
             clear_cookie_on_end: config.clear_cookie_on_destroy,
+            cookie: transports.cookie,
+            header: transports.header.is_some(),
         };
         Ok(Self {
             absolute_ms: config.absolute_timeout.map(crate::clock::duration_to_ms),
@@ -104,6 +117,7 @@ impl Context {
             secrets,
             store,
             end_options,
+            transports,
             registry: Registry::new(),
             next_owner: AtomicU64::new(1),
         })

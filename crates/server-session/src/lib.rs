@@ -2,7 +2,9 @@
 //! express-session, and share its formats.
 //!
 //! The browser's cookie carries only a signed session ID, in express's
-//! `s:<id>.<hmac>` format; the data lives in a [`Store`]. A Node service
+//! `s:<id>.<hmac>` format; the data lives in a [`Store`]. Clients without
+//! cookies can carry the same signed ID in a request header instead
+//! ([`HeaderTransport`]). A Node service
 //! and a Rust service with the same secret and store share sessions.
 //!
 //! # A tour of the modules
@@ -85,8 +87,8 @@ pub use client::ClientAddr;
 pub use codec::{CookieError, Priority, SameSite};
 pub use config::{
     CircuitBreaker, CommitErrorPolicy, ConfigError, ConflictPolicy, CookieOptions,
-    CorruptRecordPolicy, ExpressPriority, ExpressSameSite, LoadErrorPolicy, PathMatch,
-    SameSitePolicy, SecurePolicy, SessionConfig, SessionLimit, Unset,
+    CorruptRecordPolicy, ExpressPriority, ExpressSameSite, HeaderTransport, LoadErrorPolicy,
+    PathMatch, SameSitePolicy, SecurePolicy, SessionConfig, SessionLimit, Unset,
 };
 pub use driver::SessionRejection;
 pub use layer::SessionLayer;

@@ -70,13 +70,21 @@ async fn get(
     (answer.set_cookies.into_iter().next(), answer.body)
 }
 
-/// One response: status, every `Set-Cookie`, `Date` and body.
+/// One response: status, every `Set-Cookie`, `Date`, every header and body.
 #[derive(Debug)]
 struct Answer {
     status: u16,
     set_cookies: Vec<String>,
     date: std::time::SystemTime,
+    headers: reqwest::header::HeaderMap,
     body: String,
+}
+
+impl Answer {
+    /// A response header as text.
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
 }
 
 async fn send(
@@ -106,11 +114,13 @@ async fn send(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| httpdate::parse_http_date(value).ok())
         .expect("a Date header");
+    let headers = response.headers().clone();
     let body = response.text().await.expect("body");
     Answer {
         status,
         set_cookies,
         date,
+        headers,
         body,
     }
 }
@@ -369,6 +379,11 @@ async fn the_new_keys_refuse_bad_values_with_the_key_named() {
         (r#"{"touchAfter":"1000"}"#, "`touchAfter`"),
         (r#"{"touchAfter":null}"#, "`touchAfter`"),
         (r#"{"resignOldSecret":1}"#, "`resignOldSecret`"),
+        (r#"{"header":1}"#, "`header`"),
+        (r#"{"header":"bad name"}"#, "`header`"),
+        (r#"{"header":"cookie"}"#, "`header`"),
+        (r#"{"header":{"cookie":true}}"#, "`header.name`"),
+        (r#"{"header":{"name":"x-id","cookie":"yes"}}"#, "`header.cookie`"),
         (
             r#"{"clearCookieOnDestroy":"true"}"#,
             "`clearCookieOnDestroy`",
@@ -866,5 +881,64 @@ async fn user_path_lists_and_revokes_a_users_sessions() {
         get(&client, url("/get/passport"), Some(&cookies[0])).await.1,
         "undefined"
     );
+}
+}
+
+on_both_adapters! {
+#[tokio::test]
+async fn header_carries_the_session_instead_of_or_besides_the_cookie() {
+    // `"authorization"`: `Authorization: Bearer <value>` in, `X-Session-Token`
+    // out, and no cookie either way.
+    let server = start(r#"{"header":"authorization","cookie":{"maxAge":60000}}"#);
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base);
+    let created = send(&client, url("/set/a/1"), None, &[]).await;
+    assert_eq!(created.status, 200, "{created:?}");
+    assert!(created.set_cookies.is_empty(), "{created:?}");
+    let value = created.header("x-session-token").expect("a new value").to_owned();
+    let (id, mac) = value.split_once('.').expect("<id>.<mac>");
+    assert_eq!(mac, hand_sign(id), "signed as the cookie is, without `s:`");
+    let bearer = format!("Bearer {value}");
+    let with_value = [("authorization", bearer.as_str())];
+    let read = send(&client, url("/get/a"), None, &with_value).await;
+    assert_eq!((read.status, read.body.as_str()), (200, r#""1""#));
+    assert_eq!(read.header("x-session-token"), None, "not on every response");
+    assert_eq!(send(&client, url("/id"), None, &with_value).await.body, id);
+    // The cookie for the same session is not read.
+    let cookie = signed_pair("connect.sid", id, "keyboard cat");
+    assert_eq!(get(&client, url("/get/a"), Some(&cookie)).await.1, "undefined");
+    // A forged value is no session.
+    let forged = format!("Bearer {id}.{}", hand_sign_with(id, "another secret"));
+    assert_eq!(
+        send(&client, url("/get/a"), None, &[("authorization", &forged)]).await.body,
+        "undefined"
+    );
+    // A new ID goes out as a new value; the old one is dead.
+    let cycled = send(&client, url("/cycle"), None, &with_value).await;
+    let new_id = cycled.body.clone();
+    let new_value = format!("{new_id}.{}", hand_sign(&new_id));
+    assert_eq!(cycled.header("x-session-token"), Some(new_value.as_str()));
+    let new_bearer = format!("Bearer {new_value}");
+    assert_eq!(
+        send(&client, url("/get/a"), None, &[("authorization", &new_bearer)]).await.body,
+        r#""1""#
+    );
+    assert_eq!(send(&client, url("/get/a"), None, &with_value).await.body, "undefined");
+
+    // Any other name carries the value as is; with `"cookie": true` the
+    // cookie works too, and a present header wins over it.
+    let both = start(r#"{"header":{"name":"x-session-id","cookie":true},"cookie":{"maxAge":60000}}"#);
+    let url = |path: &str| format!("{}{path}", both.base);
+    let by_header = send(&client, url("/set/who/header"), None, &[]).await;
+    let header_value = by_header.header("x-session-id").expect("a new value").to_owned();
+    assert_eq!(by_header.set_cookies.len(), 1, "and a cookie: {by_header:?}");
+    let by_cookie = send(&client, url("/set/who/cookie"), None, &[]).await;
+    let cookie = pair_of(&by_cookie.set_cookies[0]).to_owned();
+    let both_sent = [("x-session-id", header_value.as_str())];
+    assert_eq!(
+        send(&client, url("/get/who"), Some(&cookie), &both_sent).await.body,
+        r#""header""#
+    );
+    assert_eq!(get(&client, url("/get/who"), Some(&cookie)).await.1, r#""cookie""#);
 }
 }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use server_session::{
-    CookieOptions, ExpressPriority, ExpressSameSite, SecurePolicy, SessionConfig, SessionLimit,
-    Unset,
+    CookieOptions, ExpressPriority, ExpressSameSite, HeaderTransport, SecurePolicy, SessionConfig,
+    SessionLimit, Unset,
 };
 
 /// The options of `SESSION_OPTIONS` (none when unset).
@@ -165,6 +165,9 @@ pub fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
     if let Some(clear) = given_flag(options, "clearCookieOnDestroy")? {
         config = config.with_clear_cookie_on_destroy(clear);
     }
+    if let Some(header) = options.get("header") {
+        config = config.with_header(header_from_option(header)?);
+    }
     if given_flag(options, "hashIdsAtRest")? == Some(true) {
         // A test server's key, derived from the first secret so that two
         // servers with the same options find each other's sessions. A real
@@ -174,6 +177,49 @@ pub fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
         config = config.with_hashed_ids_at_rest(key);
     }
     Ok(config)
+}
+
+/// `header` (DESIGN §6.1): the session ID travels in this header instead
+/// of the cookie; `"authorization"` (in any case) is `Authorization:
+/// Bearer <value>`, answered in `X-Session-Token`, and any other name
+/// carries the value as is, both ways. The object form
+/// `{"name": "x-session-id", "cookie": true, "response": "x-new-id"}` keeps
+/// the cookie besides the header (`cookie`, default false) or answers in
+/// another header (`response`). `null` is no header. A name HTTP cannot
+/// carry is refused when the layer is built, naming `header`.
+fn header_from_option(header: &Value) -> Result<Option<HeaderTransport>, String> {
+    let transport = |name: &str| {
+        if name.eq_ignore_ascii_case("authorization") {
+            HeaderTransport::bearer()
+        } else {
+            HeaderTransport::named(name)
+        }
+    };
+    match header {
+        Value::Null => Ok(None),
+        Value::String(name) => Ok(Some(transport(name))),
+        Value::Object(fields) => {
+            let name = fields
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad_option("header.name", header))?;
+            let mut transport = transport(name);
+            match fields.get("cookie") {
+                None | Some(Value::Null) => {}
+                Some(Value::Bool(cookie)) => transport = transport.with_cookie(*cookie),
+                Some(other) => return Err(bad_option("header.cookie", other)),
+            }
+            match fields.get("response") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(response)) => {
+                    transport = transport.with_response_header(response.as_str());
+                }
+                Some(other) => return Err(bad_option("header.response", other)),
+            }
+            Ok(Some(transport))
+        }
+        other => Err(bad_option("header", other)),
+    }
 }
 
 /// express's `cookie` object, applied on `base`.

@@ -1,5 +1,5 @@
 //! Which framework adapter a test case runs on: the tower layer or the
-//! actix-web middleware. One case body runs on both ([`on_both_adapters!`]);
+//! actix-web middleware. One case body runs on both ([`on_both_adapters!`](crate::on_both_adapters!));
 //! [`App`](crate::App) and the Rust conformance server ([`node`](crate::node))
 //! read the case's adapter from here.
 

@@ -26,12 +26,17 @@ const SIGNED_PREFIX: &str = "s:";
 /// );
 /// ```
 pub fn sign_session_id(id: &str, secrets: &Secrets) -> String {
+    encode_signed(&secrets.sign(id))
+}
+
+/// The cookie value for an already signed `<id>.<mac>`:
+/// `encodeURIComponent("s:" + signed)`.
+pub(crate) fn encode_signed(signed: &str) -> String {
     // Written encoded in one pass: `s:` is always `s%3A`, and only the ID
     // and the MAC's `+` and `/` can need escaping.
-    let signed = secrets.sign(id);
     let mut encoded = String::with_capacity(signed.len() + 16);
     encoded.push_str("s%3A");
-    push_encoded(&mut encoded, &signed);
+    push_encoded(&mut encoded, signed);
     encoded
 }
 
@@ -54,13 +59,60 @@ pub fn unsign_session_id<'a>(value: &'a str, secrets: &Secrets) -> Option<&'a st
     secrets.unsign(value.strip_prefix(SIGNED_PREFIX)?)
 }
 
-/// [`unsign_session_id`], also telling whether the signing secret verified
-/// it, so that the same value can be sent back without signing again.
+/// A value one of the secrets verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Unsigned<'a> {
+    /// The session ID.
+    pub(crate) id: &'a str,
+    /// The signed text `<id>.<mac>`, without the `s:` prefix.
+    pub(crate) signed: &'a str,
+    /// The first secret (the one that signs) verified it: then `signed` is
+    /// exactly what signing again would write, and can be sent back as is.
+    pub(crate) by_first_secret: bool,
+}
+
+/// [`unsign_session_id`], also giving the signed text and telling whether
+/// the signing secret verified it.
 pub(crate) fn unsign_session_id_noting_primary<'a>(
     value: &'a str,
     secrets: &Secrets,
-) -> Option<(&'a str, bool)> {
-    secrets.unsign_noting_primary(value.strip_prefix(SIGNED_PREFIX)?)
+) -> Option<Unsigned<'a>> {
+    unsigned(value.strip_prefix(SIGNED_PREFIX)?, secrets)
+}
+
+/// The session ID in a request header's value: the cookie's signed value
+/// without its URL encoding, with or without its `s:` prefix (`:` is not
+/// allowed in an RFC 6750 `b64token`, so the library sends it without).
+/// Anything no secret verifies gives `None`, as for the cookie.
+///
+/// An ID that itself starts with `s:` (from a custom `genid`) is sent as
+/// `s:<rest>.<mac>`; reading the prefix as optional would lose it, so the
+/// whole value is tried when the value without the prefix is not signed.
+pub(crate) fn unsign_header_value<'a>(value: &'a str, secrets: &Secrets) -> Option<Unsigned<'a>> {
+    value
+        .strip_prefix(SIGNED_PREFIX)
+        .and_then(|rest| unsigned(rest, secrets))
+        .or_else(|| unsigned(value, secrets))
+}
+
+fn unsigned<'a>(signed: &'a str, secrets: &Secrets) -> Option<Unsigned<'a>> {
+    let (id, by_first_secret) = secrets.unsign_noting_primary(signed)?;
+    Some(Unsigned {
+        id,
+        signed,
+        by_first_secret,
+    })
+}
+
+/// The token of an `Authorization` value in the `Bearer` scheme (RFC 6750
+/// §2.1; the scheme in any case), or `None` for another scheme, which
+/// carries no session ID. `Bearer` without a token gives `Some("")`.
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
+    let value = value.trim_matches([' ', '\t']);
+    let (scheme, token) = value.split_once([' ', '\t']).unwrap_or((value, ""));
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches([' ', '\t']))
 }
 
 /// express-session's default `genid` (uid-safe's `sync(24)`): 24 random
@@ -134,6 +186,52 @@ mod tests {
         assert_eq!(unsign_session_id("", &secrets), None);
         let other = Secrets::new(["other"]).expect("one secret");
         assert_eq!(unsign_session_id(&format!("s:{signed}"), &other), None);
+    }
+
+    #[test]
+    fn a_header_value_is_the_signed_value_with_or_without_its_prefix() {
+        let secrets = keyboard_cat();
+        let signed = secrets.sign("apple");
+        for value in [signed.clone(), format!("s:{signed}")] {
+            let found = unsign_header_value(&value, &secrets).expect("signed");
+            assert_eq!((found.id, found.signed), ("apple", signed.as_str()));
+            assert!(found.by_first_secret);
+        }
+        // An ID of its own starting with `s:` keeps it.
+        let odd = secrets.sign("s:odd");
+        assert_eq!(
+            unsign_header_value(&odd, &secrets).map(|u| u.id),
+            Some("s:odd")
+        );
+        // The cookie's URL encoding is not undone.
+        let encoded = sign_session_id("a/b", &secrets);
+        assert_eq!(unsign_header_value(&encoded, &secrets), None);
+        for bad in [
+            "",
+            "s:",
+            "apple",
+            "apple.",
+            "s:apple.AAAA",
+            &format!("{signed}x"),
+        ] {
+            assert_eq!(unsign_header_value(bad, &secrets), None, "{bad:?}");
+        }
+        let rotated = Secrets::new(["new", "keyboard cat"]).expect("two secrets");
+        let by_old = unsign_header_value(&signed, &rotated).expect("an old secret verifies");
+        assert!(!by_old.by_first_secret);
+    }
+
+    #[test]
+    fn only_the_bearer_scheme_carries_a_token() {
+        assert_eq!(bearer_token("Bearer abc.def"), Some("abc.def"));
+        assert_eq!(bearer_token("bearer  abc.def "), Some("abc.def"));
+        assert_eq!(bearer_token("BEARER\tabc"), Some("abc"));
+        assert_eq!(bearer_token("Bearer"), Some(""));
+        assert_eq!(bearer_token("Basic YWxhZGRpbjpvcGVuc2VzYW1l"), None);
+        assert_eq!(bearer_token("Bearerabc"), None);
+        assert_eq!(bearer_token("abc.def"), None);
+        assert_eq!(bearer_token(""), None);
+        assert_eq!(bearer_token("é Bearer x"), None);
     }
 
     #[test]

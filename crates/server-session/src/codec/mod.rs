@@ -39,7 +39,9 @@ mod tests;
 
 pub use attributes::{Priority, SameSite};
 pub use cookie_header::{find_cookie, parse_cookie_header};
-pub(crate) use id::unsign_session_id_noting_primary;
+pub(crate) use id::{
+    bearer_token, encode_signed, unsign_header_value, unsign_session_id_noting_primary, Unsigned,
+};
 pub use id::{generate_id, sign_session_id, unsign_session_id};
 pub(crate) use set_cookie::{validate_domain, validate_name, validate_path};
 pub use set_cookie::{CookieError, SetCookie};

@@ -23,6 +23,7 @@
 mod cookie_options;
 mod error;
 mod hardened;
+mod header;
 mod policy;
 
 use std::fmt;
@@ -40,6 +41,8 @@ pub use hardened::{
     HARDENED_ABSOLUTE_TIMEOUT, HARDENED_COOKIE_NAME, HARDENED_IDLE_TIMEOUT,
     HARDENED_MIN_SECRET_BYTES,
 };
+pub(crate) use header::HeaderNames;
+pub use header::{HeaderTransport, BEARER_RESPONSE_HEADER};
 pub use policy::{
     CircuitBreaker, CommitErrorPolicy, ConflictPolicy, CorruptRecordPolicy, LoadErrorPolicy,
     PathMatch, SessionLimit, Unset,
@@ -97,6 +100,8 @@ pub struct SessionConfig {
     /// The key that hashes IDs at rest, when they are.
     pub(crate) id_hash_key: Option<Vec<u8>>,
     pub(crate) lazy_load: bool,
+    /// The request/response header the session ID also (or only) travels in.
+    pub(crate) header: Option<HeaderTransport>,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -137,6 +142,7 @@ impl fmt::Debug for SessionConfig {
             .field("hardened", &self.hardened)
             .field("ids_hashed_at_rest", &self.id_hash_key.is_some())
             .field("lazy_load", &self.lazy_load)
+            .field("header", &self.header)
             .finish_non_exhaustive()
     }
 }
@@ -173,6 +179,7 @@ impl SessionConfig {
             hardened: false,
             id_hash_key: None,
             lazy_load: false,
+            header: None,
         }
     }
 
@@ -550,9 +557,39 @@ impl SessionConfig {
         self
     }
 
+    /// Let the signed session ID travel in a request header, for clients
+    /// without cookies, and come back in a response header when the client
+    /// needs a new value (default `None`: the cookie only, as in express).
+    /// See [`HeaderTransport`] for the format, when the response header is
+    /// sent, and which wins when a request carries both a cookie and the
+    /// header. The ID is never read from the URL.
+    ///
+    /// ```
+    /// use server_session::{HeaderTransport, SessionConfig};
+    ///
+    /// let config = SessionConfig::new("use at least 32 random bytes here!!")
+    ///     .with_header(Some(HeaderTransport::bearer()));
+    /// ```
+    #[must_use]
+    pub fn with_header(mut self, header: Option<HeaderTransport>) -> Self {
+        self.header = header;
+        self
+    }
+
     /// The cookie name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The header transport, if the session ID may travel in a header.
+    pub fn header(&self) -> Option<&HeaderTransport> {
+        self.header.as_ref()
+    }
+
+    /// Whether the session cookie is read and sent: always, unless a
+    /// header transport replaces it.
+    pub(crate) fn uses_cookie(&self) -> bool {
+        self.header.as_ref().map_or(true, HeaderTransport::cookie)
     }
 
     /// Checks every option; the layer calls it when it is built.
@@ -649,6 +686,9 @@ impl SessionConfig {
                 0,
                 "must be at least 1",
             ));
+        }
+        if let Some(header) = &self.header {
+            header.names()?;
         }
         if self.store_timeout.is_zero() {
             return Err(ConfigError::invalid_value(

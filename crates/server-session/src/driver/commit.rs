@@ -68,6 +68,7 @@ pub(crate) async fn commit(context: &Context, session: &Session) -> Commit {
     } = settle(context, session);
     let store = &context.store;
     let mut send_cookie = plan.set_cookie;
+    let mut send_header = plan.send_header;
     let stored = match plan.store_op {
         StoreOp::Save => match session.store_live(owner, own_changes).await {
             Ok((saved_live, Some(data))) => {
@@ -79,14 +80,16 @@ pub(crate) async fn commit(context: &Context, session: &Session) -> Commit {
             }
             Ok((_, None)) => {
                 // Destroyed by a concurrent request: it stays destroyed, and
-                // the browser gets no cookie for it.
+                // the client gets no value for it.
                 send_cookie = false;
+                send_header = false;
                 Ok(())
             }
             Err(error) => {
-                // No cookie for a session the store does not hold: it could
-                // name a record that belongs to somebody else.
+                // No cookie (or header) for a session the store does not
+                // hold: it could name a record that belongs to somebody else.
                 send_cookie = false;
+                send_header = false;
                 Err(error)
             }
         },
@@ -141,21 +144,47 @@ pub(crate) async fn commit(context: &Context, session: &Session) -> Commit {
     }
     // Written after the store call, which may have moved a new session to
     // another ID.
-    let set_cookie = send_cookie.then(|| {
+    if send_cookie || send_header {
         let state = session.state();
-        let live_state = state.live.lock();
-        set_cookie_header(
-            &context.config.name,
-            &state.live.id,
-            state.reusable_cookie_value(),
-            &live_state.cookie,
-            &context.secrets,
-        )
-    });
-    if let Some(header) = set_cookie {
-        outcome.set = header_value(context, header);
+        let signed = state.reusable_signed_value();
+        if send_cookie {
+            let header = set_cookie_header(
+                &context.config.name,
+                &state.live.id,
+                signed,
+                &state.live.lock().cookie,
+                &context.secrets,
+            );
+            outcome.set = header_value(context, header);
+        }
+        if send_header {
+            let value = match signed {
+                Some(signed) => signed.to_owned(),
+                None => context.secrets.sign(&state.live.id),
+            };
+            outcome.token = token_header(context, HeaderValue::try_from(value));
+        }
+    }
+    if plan.clear_header {
+        outcome.token = token_header(context, Ok(HeaderValue::from_static("")));
     }
     outcome
+}
+
+/// The header transport's response header, with `value`.
+fn token_header(
+    context: &Context,
+    value: Result<HeaderValue, http::header::InvalidHeaderValue>,
+) -> Option<(HeaderName, HeaderValue)> {
+    let name = context.transports.header.as_ref()?.response.clone();
+    match value {
+        Ok(value) => Some((name, value)),
+        // A custom `genid`'s ID with a byte no header may hold.
+        Err(error) => {
+            tracing::error!(%error, "the session ID cannot be sent in a header");
+            None
+        }
+    }
 }
 
 /// A session `Set-Cookie` value, or `None` after reporting why it could
@@ -182,6 +211,9 @@ pub struct Commit {
     refusal: Option<StatusCode>,
     cleared: Option<HeaderValue>,
     set: Option<HeaderValue>,
+    /// The header transport's response header (an empty value: the
+    /// session the client's value named has ended).
+    token: Option<(HeaderName, HeaderValue)>,
 }
 
 impl Commit {
@@ -194,7 +226,9 @@ impl Commit {
 
     /// The headers to append to the response, after any the handler wrote
     /// (as express does): the session's `Set-Cookie` values (a clearing
-    /// one first), or, with a 503 refusal, `Retry-After: 1`.
+    /// one first) and the header transport's response header
+    /// ([`HeaderTransport`](crate::HeaderTransport)), or, with a 503
+    /// refusal, `Retry-After: 1`.
     pub fn into_headers(self) -> impl Iterator<Item = (HeaderName, HeaderValue)> {
         let retry = (self.refusal == Some(StatusCode::SERVICE_UNAVAILABLE))
             .then(|| (RETRY_AFTER, HeaderValue::from_static("1")));
@@ -202,7 +236,7 @@ impl Commit {
             .into_iter()
             .flatten()
             .map(|value| (SET_COOKIE, value));
-        retry.into_iter().chain(cookies)
+        retry.into_iter().chain(cookies).chain(self.token)
     }
 
     /// Applies the outcome to an `http` response: replaces it when the

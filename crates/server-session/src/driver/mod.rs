@@ -7,8 +7,9 @@
 //! extensions when the framework knows the connection is secure), runs the
 //! handler with the [`SessionSlot`] it gets back, and applies what
 //! [`SessionDriver::commit`] returns to the response. Every session
-//! decision (gates, cookie, load policy, save/touch/destroy, `Set-Cookie`)
-//! is made here and in the engine, once for every framework.
+//! decision (gates, cookie or header transport, load policy,
+//! save/touch/destroy, `Set-Cookie` and the header transport's response
+//! header) is made here and in the engine, once for every framework.
 //!
 //! ```
 //! use server_session::driver::{SessionDriver, Start};

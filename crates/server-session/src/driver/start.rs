@@ -9,8 +9,9 @@ use crate::config::{CookieOptions, CorruptRecordPolicy, LoadErrorPolicy};
 use crate::context::{copy_head, Context};
 use crate::engine::absolute::{self, Verdict};
 use crate::engine::end::{snapshot_on_load, Standing};
-use crate::engine::gate::{is_secure, path_matches, session_id_from_cookie, CookieLookup};
+use crate::engine::gate::{is_secure, path_matches};
 use crate::engine::touch_after;
+use crate::engine::transport::{session_id_from_request, Carried};
 use crate::id_tag;
 use crate::session::live::{self, take_created, Live, LiveState};
 use crate::session::state::{SavedSnapshot, SessionState};
@@ -34,8 +35,10 @@ pub(crate) enum Start {
 pub(crate) struct Prelude {
     cookie_options: Arc<CookieOptions>,
     secure_request: bool,
-    cookie_id: Option<Arc<str>>,
-    cookie_value: Option<Arc<str>>,
+    carried_id: Option<Arc<str>>,
+    carried_value: Option<Arc<str>>,
+    carried_by_cookie: Carried,
+    carried_by_header: Carried,
     head_copy: Option<Arc<Parts>>,
     /// The client, when sign-ins record it.
     client: Option<Arc<Client>>,
@@ -45,7 +48,8 @@ pub(crate) struct Prelude {
 }
 
 /// The steps that need no store call: the layer gate, the path gate and
-/// the signed cookie. `Err` is how the request starts without a session.
+/// the signed cookie or header. `Err` is how the request starts without a
+/// session.
 pub(crate) fn begin(context: &Arc<Context>, head: &Parts) -> Result<Prelude, Start> {
     // One session layer per request: an outer layer already decided.
     if head.extensions.get::<Session>().is_some() {
@@ -63,21 +67,28 @@ pub(crate) fn begin(context: &Arc<Context>, head: &Parts) -> Result<Prelude, Sta
         return Err(Start::WithoutSession);
     }
     let secure_request = is_secure(head, context.config.proxy);
-    let (cookie_id, cookie_value) =
-        match session_id_from_cookie(&head.headers, &context.config.name, &context.secrets) {
-            CookieLookup::Found(found) => (Some(found.id), found.signed_value),
-            CookieLookup::Absent => (None, None),
-            CookieLookup::Rejected => {
-                // Never the value: it may be a valid ID with a bad signature.
-                tracing::debug!("session cookie signature rejected; a new session starts");
-                (None, None)
-            }
-        };
+    let carried = session_id_from_request(
+        &head.headers,
+        &context.config.name,
+        &context.transports,
+        &context.secrets,
+    );
+    let (carried_id, carried_value, carried_by_cookie, carried_by_header) = match carried {
+        Some(found) => (
+            Some(found.id),
+            found.signed_value,
+            found.cookie,
+            found.header,
+        ),
+        None => (None, None, Carried::No, Carried::No),
+    };
     Ok(Prelude {
         cookie_options,
         secure_request,
-        cookie_id,
-        cookie_value,
+        carried_id,
+        carried_value,
+        carried_by_cookie,
+        carried_by_header,
         head_copy: context.needs_head().then(|| Arc::new(copy_head(head))),
         client: context
             .config
@@ -98,7 +109,7 @@ impl Prelude {
     /// Whether finishing needs the store: the request carries a validly
     /// signed session ID. Only then is lazy loading worth it.
     pub(crate) fn needs_store(&self) -> bool {
-        self.cookie_id.is_some()
+        self.carried_id.is_some()
     }
 
     /// The request's bookkeeping around a live session.
@@ -118,8 +129,10 @@ impl Prelude {
         SessionState {
             live,
             owner: self.owner,
-            cookie_value: self.cookie_value.clone(),
-            cookie_id: self.cookie_id.clone(),
+            carried_value: self.carried_value.clone(),
+            carried_id: self.carried_id.clone(),
+            carried_by_cookie: self.carried_by_cookie,
+            carried_by_header: self.carried_by_header,
             original_id,
             original_data,
             saved,
@@ -135,10 +148,10 @@ impl Prelude {
         }
     }
 
-    /// Loads the session the cookie names, or makes a new one.
+    /// Loads the session the request names, or makes a new one.
     pub(crate) async fn finish(self, context: &Arc<Context>) -> Start {
-        let cookie_id = self.cookie_id.clone();
-        if let Some(id) = &cookie_id {
+        let carried_id = self.carried_id.clone();
+        if let Some(id) = &carried_id {
             // Only a validly signed ID ever reaches the store. The store is asked
             // even when a request in flight already holds this session: only the
             // store knows whether it expired or was destroyed (by another

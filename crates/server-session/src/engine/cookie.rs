@@ -58,8 +58,8 @@ pub(crate) fn new_session_cookie(
 }
 
 /// The `Set-Cookie` header value for session `id` with these settings.
-/// `signed` is the request's own cookie value for this ID, when the signing
-/// secret made it: signing again would give the same text.
+/// `signed` is the request's own signed value (`<id>.<mac>`) for this ID,
+/// when the signing secret made it: signing again would give the same text.
 pub(crate) fn set_cookie_header(
     name: &str,
     id: &str,
@@ -68,7 +68,7 @@ pub(crate) fn set_cookie_header(
     secrets: &Secrets,
 ) -> Result<String, CookieError> {
     let value = match signed {
-        Some(signed) => codec::encode_uri_component(signed).into_owned(),
+        Some(signed) => codec::encode_signed(signed),
         None => codec::sign_session_id(id, secrets),
     };
     SetCookie {

@@ -56,50 +56,58 @@ pub(crate) fn is_secure(parts: &Parts, proxy: Option<bool>) -> bool {
     }
 }
 
-/// A validly signed session ID from the request's cookie.
-pub(crate) struct CookieId {
+/// A validly signed session ID from the request's cookie or header.
+pub(crate) struct SignedId {
     pub(crate) id: Arc<str>,
-    /// The decoded cookie value (`s:<id>.<mac>`) when the signing secret
-    /// verified it: a `Set-Cookie` for this ID can send it back as is
-    /// instead of signing again.
+    /// The signed text (`<id>.<mac>`, no `s:`) when the signing secret
+    /// verified it: a `Set-Cookie` or response header for this ID can send
+    /// it back as is instead of signing again.
     pub(crate) signed_value: Option<Arc<str>>,
 }
 
-/// What the request's session cookie says.
-pub(crate) enum CookieLookup {
-    /// No cookie of that name.
+impl SignedId {
+    fn new(unsigned: codec::Unsigned<'_>) -> Option<Self> {
+        // An empty ID is no session, as in express, where it is falsy.
+        if unsigned.id.is_empty() {
+            return None;
+        }
+        Some(Self {
+            id: Arc::from(unsigned.id),
+            signed_value: unsigned.by_first_secret.then(|| Arc::from(unsigned.signed)),
+        })
+    }
+}
+
+/// What the request's session cookie (or header) says.
+pub(crate) enum Lookup {
+    /// No cookie of that name (no such header).
     Absent,
-    /// A cookie of that name that no secret verifies (forged, tampered,
-    /// signed with a retired secret, or not signed): no session.
+    /// A value that no secret verifies (forged, tampered, signed with a
+    /// retired secret, or not signed): no session.
     Rejected,
     /// A validly signed session ID.
-    Found(CookieId),
+    Found(SignedId),
+}
+
+impl Lookup {
+    pub(crate) fn found(unsigned: Option<codec::Unsigned<'_>>) -> Self {
+        match unsigned.and_then(SignedId::new) {
+            Some(found) => Self::Found(found),
+            None => Self::Rejected,
+        }
+    }
 }
 
 /// The session ID a request's cookie carries, if it is signed with one of
 /// the secrets. Repeated `Cookie` headers count as one joined header, where
 /// the first occurrence of the name wins, as in Node.
-pub(crate) fn session_id_from_cookie(
-    headers: &HeaderMap,
-    name: &str,
-    secrets: &Secrets,
-) -> CookieLookup {
+pub(crate) fn session_id_from_cookie(headers: &HeaderMap, name: &str, secrets: &Secrets) -> Lookup {
     let Some(value) = headers
         .get_all(COOKIE)
         .iter()
         .find_map(|header| codec::find_cookie(header.as_bytes(), name))
     else {
-        return CookieLookup::Absent;
+        return Lookup::Absent;
     };
-    let Some((id, by_primary)) = codec::unsign_session_id_noting_primary(&value, secrets) else {
-        return CookieLookup::Rejected;
-    };
-    // An empty ID is no session, as in express, where it is falsy.
-    if id.is_empty() {
-        return CookieLookup::Rejected;
-    }
-    CookieLookup::Found(CookieId {
-        id: Arc::from(id),
-        signed_value: by_primary.then(|| Arc::from(&*value)),
-    })
+    Lookup::found(codec::unsign_session_id_noting_primary(&value, secrets))
 }

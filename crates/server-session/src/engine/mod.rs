@@ -6,10 +6,13 @@
 //!
 //! - [`gate`]: does the request get a session at all (path gate), is it
 //!   secure, and which session ID does its cookie carry;
+//! - [`transport`]: which session ID the request carries when it may come
+//!   in a header too, and which wins;
 //! - [`cookie`]: the cookie a new session starts with, and the `Set-Cookie`
 //!   header for a session;
 //! - [`end`]: at the end of the request, whether to save, touch or destroy,
-//!   and whether to send `Set-Cookie`;
+//!   and whether to send `Set-Cookie` (or the header transport's response
+//!   header);
 //! - [`absolute`]: the absolute timeout's verdict, and the expiry it caps;
 //! - [`touch_after`]: whether an unchanged request may skip its touch.
 
@@ -18,6 +21,7 @@ pub(crate) mod cookie;
 pub(crate) mod end;
 pub(crate) mod gate;
 pub(crate) mod touch_after;
+pub(crate) mod transport;
 
 #[cfg(test)]
 mod tests;

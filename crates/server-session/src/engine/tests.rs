@@ -1,7 +1,7 @@
 use http::Request;
 
 use super::end::{plan_end, EndOptions, EndPlan, EndState, Standing, StoreOp};
-use super::gate::{is_secure, path_matches, session_id_from_cookie, CookieId, CookieLookup};
+use super::gate::{is_secure, path_matches, session_id_from_cookie, Lookup, SignedId};
 use crate::codec::{sign_session_id, Secrets};
 use crate::config::{PathMatch, Unset};
 use crate::IsSecure;
@@ -14,27 +14,31 @@ fn options() -> EndOptions {
         unset: Unset::Keep,
         resign_old_secret: false,
         clear_cookie_on_end: false,
+        cookie: true,
+        header: false,
     }
 }
 
 fn new_session() -> EndState {
     EndState {
         standing: Standing::Live,
-        id_from_cookie: false,
+        id_from_request: false,
         modified: false,
         has_saved_snapshot: false,
         saved: false,
         persistent_cookie: true,
         cookie_blocked_by_secure: false,
-        signed_by_old_secret: false,
+        cookie_signed_by_old_secret: false,
         carried_cookie: false,
+        header_signed_by_old_secret: false,
+        carried_header: false,
         must_save: false,
     }
 }
 
 fn loaded_session() -> EndState {
     EndState {
-        id_from_cookie: true,
+        id_from_request: true,
         carried_cookie: true,
         has_saved_snapshot: true,
         saved: true,
@@ -47,6 +51,8 @@ fn plan(store_op: StoreOp, set_cookie: bool) -> EndPlan {
         store_op,
         set_cookie,
         clear_cookie: false,
+        send_header: false,
+        clear_header: false,
     }
 }
 
@@ -257,15 +263,15 @@ fn session_id_comes_only_from_a_signed_cookie() {
     // A bad signature is told apart from no cookie, for the log.
     assert!(matches!(
         lookup("connect.sid=s%3Aabc.bad".into()),
-        CookieLookup::Rejected
+        Lookup::Rejected
     ));
-    assert!(matches!(lookup("other=1".into()), CookieLookup::Absent));
+    assert!(matches!(lookup("other=1".into()), Lookup::Absent));
 }
 
-fn found(lookup: CookieLookup) -> Option<CookieId> {
+fn found(lookup: Lookup) -> Option<SignedId> {
     match lookup {
-        CookieLookup::Found(found) => Some(found),
-        CookieLookup::Absent | CookieLookup::Rejected => None,
+        Lookup::Found(found) => Some(found),
+        Lookup::Absent | Lookup::Rejected => None,
     }
 }
 
@@ -282,9 +288,7 @@ fn a_cookie_signed_by_the_first_secret_can_be_sent_back_unchanged() {
         &rotated,
     ))
     .expect("valid");
-    let resent =
-        crate::codec::encode_uri_component(by_first.signed_value.as_deref().expect("primary"))
-            .into_owned();
+    let resent = crate::codec::encode_signed(by_first.signed_value.as_deref().expect("primary"));
     assert_eq!(resent, by_new);
     // Signed by an older secret: valid, but re-signed with the new one.
     let by_older = found(session_id_from_cookie(
@@ -300,7 +304,7 @@ fn a_cookie_signed_by_the_first_secret_can_be_sent_back_unchanged() {
 #[test]
 fn a_cookie_signed_by_an_old_secret_is_reissued_only_when_asked() {
     let old = EndState {
-        signed_by_old_secret: true,
+        cookie_signed_by_old_secret: true,
         ..loaded_session()
     };
     let resign = EndOptions {
@@ -357,4 +361,121 @@ fn destroy_and_unset_clear_the_cookie_only_when_asked() {
     }
     // A live session is never cleared.
     assert!(!plan_end(&loaded_session(), &clear).clear_cookie);
+}
+
+fn header_options() -> EndOptions {
+    EndOptions {
+        header: true,
+        cookie: false,
+        ..options()
+    }
+}
+
+fn header_session() -> EndState {
+    EndState {
+        carried_cookie: false,
+        carried_header: true,
+        ..loaded_session()
+    }
+}
+
+#[test]
+fn the_response_header_goes_out_only_when_the_client_needs_a_new_value() {
+    let new = EndState {
+        modified: true,
+        ..new_session()
+    };
+    let planned = plan_end(&new, &header_options());
+    assert!(planned.send_header && !planned.set_cookie, "{planned:?}");
+    assert_eq!(planned.store_op, StoreOp::Save);
+    // Nothing to keep: nothing stored, nothing sent, as for the cookie.
+    assert!(!plan_end(&new_session(), &header_options()).send_header);
+    // An unchanged or changed session under the ID the client sent: no
+    // header, even with `rolling` (it carries no expiry to refresh).
+    let rolling = EndOptions {
+        rolling: true,
+        ..header_options()
+    };
+    let changed = EndState {
+        modified: true,
+        saved: false,
+        ..header_session()
+    };
+    for state in [header_session(), changed] {
+        for opts in [header_options(), rolling] {
+            assert!(!plan_end(&state, &opts).send_header, "{state:?} {opts:?}");
+        }
+    }
+    // A new ID (regenerate, cycle_id) is sent.
+    let moved = EndState {
+        id_from_request: false,
+        modified: true,
+        ..header_session()
+    };
+    assert!(plan_end(&moved, &header_options()).send_header);
+    // A `Secure` cookie's rule does not hold the header back.
+    let insecure = EndState {
+        cookie_blocked_by_secure: true,
+        ..new
+    };
+    assert!(plan_end(&insecure, &header_options()).send_header);
+}
+
+#[test]
+fn header_only_sends_and_clears_no_cookie() {
+    let clear = EndOptions {
+        clear_cookie_on_end: true,
+        rolling: true,
+        ..header_options()
+    };
+    let both = EndState {
+        carried_cookie: true,
+        ..header_session()
+    };
+    let planned = plan_end(&both, &clear);
+    assert!(!planned.set_cookie && !planned.send_header, "{planned:?}");
+    for standing in [Standing::Destroyed, Standing::Unset] {
+        let ended = EndState { standing, ..both };
+        let planned = plan_end(&ended, &clear);
+        assert!(!planned.clear_cookie && planned.clear_header, "{planned:?}");
+        assert!(!plan_end(&ended, &header_options()).clear_header);
+        // A session the header did not name (the cookie did): nothing to forget.
+        let by_cookie = EndState {
+            carried_header: false,
+            ..ended
+        };
+        assert!(!plan_end(&by_cookie, &clear).clear_header);
+    }
+}
+
+#[test]
+fn with_both_transports_a_new_id_goes_out_in_both() {
+    let both = EndOptions {
+        cookie: true,
+        ..header_options()
+    };
+    let new = EndState {
+        modified: true,
+        ..new_session()
+    };
+    let planned = plan_end(&new, &both);
+    assert!(planned.set_cookie && planned.send_header, "{planned:?}");
+    // Carried by the cookie alone and unchanged: neither.
+    let by_cookie = plan_end(&loaded_session(), &both);
+    assert!(!by_cookie.set_cookie && !by_cookie.send_header);
+}
+
+#[test]
+fn a_header_value_signed_by_an_old_secret_is_reissued_only_when_asked() {
+    let old = EndState {
+        header_signed_by_old_secret: true,
+        ..header_session()
+    };
+    assert!(!plan_end(&old, &header_options()).send_header);
+    let resign = EndOptions {
+        resign_old_secret: true,
+        ..header_options()
+    };
+    assert!(plan_end(&old, &resign).send_header);
+    assert!(!plan_end(&header_session(), &resign).send_header);
 }

@@ -6,6 +6,7 @@ use super::live::{Data, Live, LiveState};
 use crate::client::Client;
 use crate::config::CookieOptions;
 use crate::engine::end::{EndState, Standing};
+use crate::engine::transport::Carried;
 use crate::store::CookieData;
 
 /// What one request saved by hand: express's `savedHash`.
@@ -25,11 +26,16 @@ pub(crate) struct SessionState {
     pub(crate) live: Arc<Live>,
     /// Tags this request's changes in the live session's pending log.
     pub(crate) owner: u64,
-    /// The ID the request's signed cookie carried, if any (`cookieId`).
-    pub(crate) cookie_id: Option<Arc<str>>,
-    /// That cookie's decoded value, when the signing secret made it: sent
-    /// back as is while the ID stays the same (no second HMAC).
-    pub(crate) cookie_value: Option<Arc<str>>,
+    /// The ID the request carried, validly signed, in its cookie or header
+    /// (`cookieId`).
+    pub(crate) carried_id: Option<Arc<str>>,
+    /// Its signed text (`<id>.<mac>`), when the signing secret made it:
+    /// sent back as is while the ID stays the same (no second HMAC).
+    pub(crate) carried_value: Option<Arc<str>>,
+    /// How the cookie carried that ID.
+    pub(crate) carried_by_cookie: Carried,
+    /// How the header transport's request header carried it.
+    pub(crate) carried_by_header: Carried,
     /// The ID the session had when the request got it (`originalId`).
     pub(crate) original_id: Arc<str>,
     /// The data when the request got it (`originalHash`).
@@ -90,11 +96,11 @@ impl SessionState {
         });
     }
 
-    /// The signed value to send back for the current ID, if the request's
-    /// own cookie already is one.
-    pub(crate) fn reusable_cookie_value(&self) -> Option<&str> {
-        match &self.cookie_id {
-            Some(id) if **id == *self.id() => self.cookie_value.as_deref(),
+    /// The signed value (`<id>.<mac>`) to send back for the current ID, if
+    /// the request's own value already is one.
+    pub(crate) fn reusable_signed_value(&self) -> Option<&str> {
+        match &self.carried_id {
+            Some(id) if **id == *self.id() => self.carried_value.as_deref(),
             _ => None,
         }
     }
@@ -106,16 +112,16 @@ impl SessionState {
             } else {
                 self.standing
             },
-            id_from_cookie: self.cookie_id.as_deref() == Some(self.id()),
+            id_from_request: self.carried_id.as_deref() == Some(self.id()),
             modified: self.modified(live),
             has_saved_snapshot: self.saved.is_some(),
             saved: self.is_saved(live),
             persistent_cookie: live.cookie.expires.is_some(),
             cookie_blocked_by_secure: live.cookie.secure == Some(true) && !self.secure_request,
-            // The cookie's own value is kept only when the first secret
-            // verified it.
-            signed_by_old_secret: self.cookie_id.is_some() && self.cookie_value.is_none(),
-            carried_cookie: self.cookie_id.is_some(),
+            cookie_signed_by_old_secret: self.carried_by_cookie == Carried::ByOlderSecret,
+            carried_cookie: self.carried_by_cookie.any(),
+            header_signed_by_old_secret: self.carried_by_header == Carried::ByOlderSecret,
+            carried_header: self.carried_by_header.any(),
             must_save: self.must_save,
         }
     }
