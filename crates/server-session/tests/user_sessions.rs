@@ -474,6 +474,30 @@ async fn the_client_address_is_the_one_the_app_gives() {
     assert_eq!(listed[0].address.as_deref(), Some("192.0.2.7"));
 }
 
+#[tokio::test]
+async fn under_hashed_ids_the_listing_and_revocation_still_work() {
+    for (name, store) in stores().await {
+        let config =
+            config().with_hashed_ids_at_rest("a key of at least thirty-two bytes, for hashing");
+        let app = server(config, Arc::clone(&store), routes);
+        let user = format!("ada-{}", server_session::__private::generate_id());
+        let (mut laptop, mut phone) = (Browser::default(), Browser::default());
+        laptop.ok(&app, &format!("/login/{user}"), name).await;
+        phone.ok(&app, &format!("/login/{user}"), name).await;
+        let listed = laptop.sessions(&app, name).await;
+        assert_eq!(listed.len(), 2, "{name}: {listed:?}");
+        let phone_ref = reference(&listed, false);
+        let res = laptop.get(&app, &format!("/revoke/{phone_ref}")).await;
+        assert_eq!(res.body, "revoked", "{name}");
+        assert_eq!(
+            phone.ok(&app, "/get/passport", name).await,
+            "undefined",
+            "{name}"
+        );
+        assert_eq!(laptop.sessions(&app, name).await.len(), 1, "{name}");
+    }
+}
+
 #[test]
 fn an_invalid_user_path_is_refused_when_the_layer_is_built() {
     for path in [
