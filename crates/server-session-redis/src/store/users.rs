@@ -123,7 +123,10 @@ impl RedisStore {
     pub async fn index_existing_sessions(&self, user_path: &UserPath) -> Result<usize, StoreError> {
         let pattern = self.scan_pattern();
         let mut added = 0;
-        for node in self.call(|mut conn| async move { conn.scan_nodes().await }).await? {
+        for node in self
+            .call(|mut conn| async move { conn.scan_nodes().await })
+            .await?
+        {
             let mut cursor = 0;
             loop {
                 let (next, keys) = self.scan_page(node, cursor, &pattern).await?;
@@ -163,7 +166,10 @@ impl RedisStore {
         pattern.extend_from_slice(USER_INFIX.as_bytes());
         pattern.push(b'*');
         let mut dropped = 0;
-        for node in self.call(|mut conn| async move { conn.scan_nodes().await }).await? {
+        for node in self
+            .call(|mut conn| async move { conn.scan_nodes().await })
+            .await?
+        {
             let mut cursor = 0;
             loop {
                 let (next, keys) = self.scan_page(node, cursor, &pattern).await?;
@@ -193,7 +199,11 @@ impl RedisStore {
 
     /// Indexes the sessions of `keys` (session keys) that hold a user;
     /// how many entries that added.
-    async fn index_batch(&self, user_path: &UserPath, keys: &[Vec<u8>]) -> Result<usize, StoreError> {
+    async fn index_batch(
+        &self,
+        user_path: &UserPath,
+        keys: &[Vec<u8>],
+    ) -> Result<usize, StoreError> {
         let mut mget = redis::cmd("MGET");
         mget.arg(keys);
         let values: Vec<Option<Vec<u8>>> = self.query(&mget).await?;
@@ -202,7 +212,9 @@ impl RedisStore {
             // Gone since the SCAN.
             let Some(bytes) = value else { continue };
             let Ok(record) = Record::from_json(&bytes) else {
-                tracing::warn!("index_existing_sessions: skipping a stored value that is not a session record");
+                tracing::warn!(
+                    "index_existing_sessions: skipping a stored value that is not a session record"
+                );
                 continue;
             };
             if let Some(user) = user_path.user_in(record.data()) {
@@ -240,10 +252,8 @@ impl RedisStore {
         let key = self.user_key(user);
         let mut cmd = evalsha(&INDEX_USER, &key);
         cmd.arg(now_ms()).arg(id);
-        let (added, entries): (i64, u64) = self
-            .write(&cmd, Some(&INDEX_USER))
-            .await?
-            .replicated()?;
+        let (added, entries): (i64, u64) =
+            self.write(&cmd, Some(&INDEX_USER)).await?.replicated()?;
         if added == 1 && entries >= PRUNE_FROM && entries.is_power_of_two() {
             self.prune_in_background(key);
         }
@@ -363,10 +373,9 @@ impl RedisStore {
                     continue;
                 };
                 match Record::from_json(&bytes) {
-                    Ok(record) => found.push((
-                        id.to_owned(),
-                        LoadedRecord::new(record, version_of(&bytes)),
-                    )),
+                    Ok(record) => {
+                        found.push((id.to_owned(), LoadedRecord::new(record, version_of(&bytes))))
+                    }
                     // One unreadable session must not hide the others from
                     // the user who wants to revoke them; `load` reports it.
                     Err(_) => tracing::warn!(
@@ -382,7 +391,11 @@ impl RedisStore {
     /// [`Store::unindex_user`](server_session::Store::unindex_user): `ZREM`
     /// on the index's own key. The caller found these entries stale by
     /// reading their sessions, so they go at once, without the grace.
-    pub(super) async fn unindex_user_now(&self, user: &str, ids: &[String]) -> Result<(), StoreError> {
+    pub(super) async fn unindex_user_now(
+        &self,
+        user: &str,
+        ids: &[String],
+    ) -> Result<(), StoreError> {
         let key = self.user_key(user);
         for batch in ids.chunks(KEYS_PER_BATCH) {
             let mut cmd = redis::cmd("ZREM");
@@ -392,4 +405,3 @@ impl RedisStore {
         Ok(())
     }
 }
-
