@@ -58,6 +58,13 @@ impl SessionMiddleware {
         self.driver.config()
     }
 
+    /// The handle on every session of this middleware's users: list a
+    /// user's sessions, revoke one, sign out everywhere. See
+    /// [`UserSessions`](server_session::UserSessions).
+    pub fn user_sessions(&self) -> server_session::UserSessions {
+        self.driver().user_sessions()
+    }
+
     /// How many sessions requests in flight hold right now.
     pub fn live_sessions(&self) -> usize {
         self.driver.live_sessions()

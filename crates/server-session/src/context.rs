@@ -18,10 +18,11 @@ use crate::config::{CookieOptions, CookieSource, SessionConfig};
 use crate::engine::absolute;
 use crate::engine::cookie::new_session_cookie;
 use crate::engine::end::EndOptions;
-use crate::session::live::{LiveState, Registry};
+use crate::session::live::{LiveState, Registry, CREATED_KEY};
 use crate::store::hashed_ids::HashedIds;
 use crate::store::retry;
 use crate::store::{Store, StoreError, StoreFuture};
+use crate::user_path::UserPath;
 use crate::SessionError;
 
 pub(crate) struct Context {
@@ -41,6 +42,13 @@ pub(crate) struct Context {
     breaker: Option<Breaker>,
     /// The store times its own calls ([`Store::own_timeout`]).
     store_times_itself: bool,
+    /// Where the user ID lives in the data, for the per-user index.
+    pub(crate) user_path: Option<UserPath>,
+    /// The store below the hashing of IDs, which takes store keys as they
+    /// are: for calls by a key a listing returned.
+    pub(crate) keyed_store: Arc<dyn Store>,
+    /// The hashing of IDs at rest, when configured.
+    hashed_ids: Option<Arc<HashedIds>>,
 }
 
 impl Context {
@@ -50,10 +58,14 @@ impl Context {
     ) -> Result<Self, crate::ConfigError> {
         let secrets = config.validate()?;
         let store = retry::RetryOnConnectionLoss::wrap(store);
-        let store = match &config.id_hash_key {
-            None => store,
+        let keyed_store = Arc::clone(&store);
+        let (store, hashed_ids) = match &config.id_hash_key {
+            None => (store, None),
             Some(key) => match HashedIds::new(store, key) {
-                Some(hashed) => Arc::new(hashed),
+                Some(hashed) => {
+                    let hashed = Arc::new(hashed);
+                    (Arc::clone(&hashed) as Arc<dyn Store>, Some(hashed))
+                }
                 None => {
                     return Err(crate::ConfigError::invalid(
                         "hashed_ids_at_rest",
@@ -62,6 +74,16 @@ impl Context {
                 }
             },
         };
+        let user_path = config.parsed_user_path();
+        if let Some(path) = &user_path {
+            if crate::store::is_reserved(path.top_key()) || path.top_key() == CREATED_KEY {
+                return Err(crate::ConfigError::invalid_value(
+                    "user_path",
+                    path,
+                    "its first key is one express or the layer keeps for itself",
+                ));
+            }
+        }
         let end_options = EndOptions {
             save_uninitialized: config.save_uninitialized,
             rolling: config.rolling,
@@ -75,6 +97,9 @@ impl Context {
             touch_after_ms: config.touch_after.map(crate::clock::duration_to_ms),
             breaker: config.circuit_breaker.map(Breaker::new),
             store_times_itself: store.own_timeout().is_some(),
+            user_path,
+            keyed_store,
+            hashed_ids,
             config,
             secrets,
             store,
@@ -181,6 +206,56 @@ impl Context {
     }
 
     /// Logs an error the layer handled, once, and hands it to the hook.
+    /// The key the store keeps session `id` under.
+    pub(crate) fn store_key(&self, id: &str) -> String {
+        match &self.hashed_ids {
+            Some(hashed) => hashed.key_of(id),
+            None => id.to_owned(),
+        }
+    }
+
+    /// Ends the session stored under `key` for the requests in flight on it
+    /// in this process: their later saves are dropped. Under hashed IDs the
+    /// key does not lead back to the ID, and their saves find the record
+    /// gone instead.
+    pub(crate) fn end_live(&self, key: &str) {
+        if self.hashed_ids.is_none() {
+            if let Some(live) = self.registry.get(key) {
+                live.lock().destroyed = true;
+            }
+        }
+    }
+
+    /// The user `data` belongs to, when a user path is configured.
+    pub(crate) fn user_of(
+        &self,
+        data: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<String> {
+        self.user_path.as_ref()?.user_in(data)
+    }
+
+    /// Adds `id` to `user`'s index, before the save that stores them
+    /// together. A store without an index is not an error here: listing
+    /// says so to whoever asks.
+    pub(crate) async fn index_user(&self, id: &str, user: &str) -> Result<(), StoreError> {
+        let Some(path) = &self.user_path else {
+            return Ok(());
+        };
+        match self
+            .timed("index_user", self.store.index_user(path, user, id))
+            .await
+        {
+            Err(StoreError::Unsupported(_)) => {
+                tracing::debug!(
+                    store = self.store.kind(),
+                    "the store keeps no per-user index; user sessions cannot be listed"
+                );
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
     pub(crate) fn report(&self, during: &'static str, error: &SessionError) {
         // As an error, so that a subscriber records its causes too.
         tracing::error!(

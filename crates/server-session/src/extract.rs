@@ -55,9 +55,9 @@ impl IntoResponse for SessionError {
         );
         if status == StatusCode::SERVICE_UNAVAILABLE {
             let retry = [(http::header::RETRY_AFTER, "1")];
-            return (status, retry, "session store unavailable").into_response();
+            return (status, retry, self.public_body()).into_response();
         }
-        (status, "internal server error").into_response()
+        (status, self.public_body()).into_response()
     }
 }
 

@@ -89,8 +89,7 @@ impl ResponseError for SessionError {
         response.content_type("text/plain; charset=utf-8");
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((RETRY_AFTER, HeaderValue::from_static("1")));
-            return response.body("session store unavailable");
         }
-        response.body("internal server error")
+        response.body(self.public_body())
     }
 }

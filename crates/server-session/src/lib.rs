@@ -78,12 +78,13 @@ pub mod session;
 pub mod store;
 pub mod testing;
 mod user_path;
+pub mod users;
 
 pub use codec::{CookieError, Priority, SameSite};
 pub use config::{
     CircuitBreaker, CommitErrorPolicy, ConfigError, ConflictPolicy, CookieOptions,
     CorruptRecordPolicy, ExpressPriority, ExpressSameSite, LoadErrorPolicy, PathMatch,
-    SameSitePolicy, SecurePolicy, SessionConfig, Unset,
+    SameSitePolicy, SecurePolicy, SessionConfig, SessionLimit, Unset,
 };
 pub use driver::SessionRejection;
 pub use layer::SessionLayer;
@@ -93,6 +94,7 @@ pub use session::{Session, SessionCookie, SessionError};
 #[cfg(feature = "conformance")]
 pub use store::conformance;
 pub use store::{CookieData, Record, Store, StoreError};
+pub use users::UserSessions;
 
 /// Not public API: the codec, for this crate's own tests, benches and fuzz
 /// targets. Anything here may change or go in any release.

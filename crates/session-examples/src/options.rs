@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use server_session::{
-    CookieOptions, ExpressPriority, ExpressSameSite, SecurePolicy, SessionConfig, Unset,
+    CookieOptions, ExpressPriority, ExpressSameSite, SecurePolicy, SessionConfig, SessionLimit,
+    Unset,
 };
 
 /// The options of `SESSION_OPTIONS` (none when unset).
@@ -131,6 +132,29 @@ pub fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
             )
         })?;
         config = config.with_touch_after(Some(Duration::from_millis(ms)));
+    }
+    if let Some(value) = options.get("userPath") {
+        let path = value
+            .as_str()
+            .ok_or_else(|| format!("{} (a dotted path)", bad_option("userPath", value)))?;
+        config = config.with_user_path(Some(path));
+    }
+    if let Some(value) = options.get("sessionsPerUser") {
+        let limit = value
+            .get("max")
+            .and_then(Value::as_u64)
+            .and_then(|max| usize::try_from(max).ok());
+        let limit = match (limit, value.get("whenFull").and_then(Value::as_str)) {
+            (Some(max), Some("evictOldest") | None) => SessionLimit::EvictOldest(max),
+            (Some(max), Some("refuseNew")) => SessionLimit::RefuseNew(max),
+            _ => {
+                return Err(format!(
+                    "{} ({{\"max\": n, \"whenFull\": \"evictOldest\" | \"refuseNew\"}})",
+                    bad_option("sessionsPerUser", value)
+                ))
+            }
+        };
+        config = config.with_sessions_per_user(Some(limit));
     }
     if let Some(resign) = given_flag(options, "resignOldSecret")? {
         config = config.with_resign_old_secret(resign);

@@ -107,8 +107,11 @@ fn is_route(segments: &[&str]) -> bool {
             | "save"
             | "touch"
             | "unset"
-            | "cookie"]
-            | ["get" | "inc" | "del" | "maxage", _]
+            | "cookie"
+            | "sessions"
+            | "revoke-others"
+            | "revoke-all"]
+            | ["get" | "inc" | "del" | "maxage" | "login" | "revoke", _]
             | ["set", _, _]
     )
 }
@@ -176,6 +179,90 @@ async fn route(session: &Session, segments: &[&str]) -> Result<Reply, Reply> {
         ["cookie"] => {
             Reply::ok(serde_json::to_string(&session.cookie().data()).map_err(Reply::failed)?)
         }
+        ["login", user] => {
+            session.sign_in(*user).await.map_err(|error| Reply {
+                status: error.status().as_u16(),
+                body: error.to_string(),
+            })?;
+            Reply::ok(session.id())
+        }
+        ["sessions"] => user_sessions::list(session).await?,
+        ["revoke", reference] => user_sessions::revoke(session, reference).await?,
+        ["revoke-others"] => user_sessions::revoke_all(session, false).await?,
+        ["revoke-all"] => user_sessions::revoke_all(session, true).await?,
         _ => Reply::not_found(),
     })
+}
+
+/// The routes on the signed-in user's sessions (DESIGN §6.1).
+mod user_sessions {
+    use server_session::users::{RevokeError, SessionRef};
+    use server_session::Session;
+
+    use super::Reply;
+
+    fn epoch_ms(time: Option<std::time::SystemTime>) -> serde_json::Value {
+        time.and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|since| u64::try_from(since.as_millis()).ok())
+            .map_or(serde_json::Value::Null, serde_json::Value::from)
+    }
+
+    /// `/sessions`: the signed-in user's live sessions, `[]` when nobody is
+    /// signed in.
+    pub(super) async fn list(session: &Session) -> Result<Reply, Reply> {
+        if session.user().is_none() {
+            return Ok(Reply::ok("[]"));
+        }
+        let listed = session
+            .user_sessions()
+            .list_for(session)
+            .await
+            .map_err(Reply::failed)?;
+        let listed: Vec<serde_json::Value> = listed
+            .iter()
+            .map(|info| {
+                serde_json::json!({
+                    "ref": info.reference.as_str(),
+                    "current": info.current,
+                    "created": epoch_ms(info.created),
+                    "lastActive": epoch_ms(info.last_active),
+                    "expires": epoch_ms(info.expires),
+                })
+            })
+            .collect();
+        Ok(Reply::ok(serde_json::Value::from(listed).to_string()))
+    }
+
+    /// `/revoke/{ref}`: `revoked`, or 404 `unknown` for a reference that
+    /// names no session of this user (or is not a reference at all).
+    pub(super) async fn revoke(session: &Session, reference: &str) -> Result<Reply, Reply> {
+        let unknown = || Reply {
+            status: 404,
+            body: String::from("unknown"),
+        };
+        let (Some(user), Ok(reference)) = (session.user(), reference.parse::<SessionRef>()) else {
+            return Ok(unknown());
+        };
+        match session.user_sessions().revoke(&user, &reference).await {
+            Ok(()) => Ok(Reply::ok("revoked")),
+            Err(RevokeError::UnknownReference) => Ok(unknown()),
+            Err(error) => Err(Reply::failed(error)),
+        }
+    }
+
+    /// `/revoke-others` and `/revoke-all`: how many sessions were revoked.
+    pub(super) async fn revoke_all(session: &Session, this_one_too: bool) -> Result<Reply, Reply> {
+        let Some(user) = session.user() else {
+            return Ok(Reply::ok("0"));
+        };
+        let sessions = session.user_sessions();
+        let revoked = if this_one_too {
+            sessions.revoke_all(&user).await
+        } else {
+            sessions.revoke_others(session).await
+        };
+        revoked
+            .map(|count| Reply::ok(count.to_string()))
+            .map_err(Reply::failed)
+    }
 }

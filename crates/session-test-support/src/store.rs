@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use futures_util::FutureExt as _;
 use server_session::store::{
-    LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreFuture, Version,
+    LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreFuture, UserPath, Version,
 };
 use server_session::{MemoryStore, StoreError};
 
@@ -46,6 +46,7 @@ struct Inner {
     saves: AtomicUsize,
     touches: AtomicUsize,
     destroys: AtomicUsize,
+    indexes: AtomicUsize,
     fail_load: AtomicBool,
     fail_save: AtomicBool,
     fail_touch: AtomicBool,
@@ -127,9 +128,14 @@ impl TestStore {
         self.inner.down.store(down, Ordering::SeqCst);
     }
 
+    /// How many times the layer called `index_user`.
+    pub fn indexes(&self) -> usize {
+        self.inner.indexes.load(Ordering::SeqCst)
+    }
+
     /// How many calls of any kind the layer made.
     pub fn calls(&self) -> usize {
-        self.loads() + self.saves() + self.touches() + self.destroys()
+        self.loads() + self.saves() + self.touches() + self.destroys() + self.indexes()
     }
 
     /// upstream's `store.emit('disconnect')` (`false`) and
@@ -165,6 +171,7 @@ impl TestStore {
             &self.inner.saves,
             &self.inner.touches,
             &self.inner.destroys,
+            &self.inner.indexes,
         ] {
             counter.store(0, Ordering::SeqCst);
         }
@@ -344,6 +351,32 @@ impl Store for TestStore {
     fn clear(&self) -> StoreFuture<'_, ()> {
         self.raw().clear();
         self.inner.memory.clear()
+    }
+
+    fn index_user<'a>(
+        &'a self,
+        user_path: &'a UserPath,
+        user: &'a str,
+        id: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        self.inner.indexes.fetch_add(1, Ordering::SeqCst);
+        let call: StoreFuture<'a, ()> = Box::pin(async move {
+            self.gate().await?;
+            self.inner.memory.index_user(user_path, user, id).await
+        });
+        self.finish(call)
+    }
+
+    fn user_sessions<'a>(
+        &'a self,
+        user_path: &'a UserPath,
+        user: &'a str,
+    ) -> StoreFuture<'a, Vec<(String, LoadedRecord)>> {
+        self.inner.memory.user_sessions(user_path, user)
+    }
+
+    fn unindex_user<'a>(&'a self, user: &'a str, ids: &'a [String]) -> StoreFuture<'a, ()> {
+        self.inner.memory.unindex_user(user, ids)
     }
 
     fn is_ready(&self) -> bool {

@@ -42,10 +42,11 @@ pub use hardened::{
 };
 pub use policy::{
     CircuitBreaker, CommitErrorPolicy, ConflictPolicy, CorruptRecordPolicy, LoadErrorPolicy,
-    PathMatch, Unset,
+    PathMatch, SessionLimit, Unset,
 };
 
 use crate::codec::{self, Secrets};
+use crate::user_path::UserPath;
 use crate::SessionError;
 
 pub(crate) type GenId = Arc<dyn Fn(&Parts) -> String + Send + Sync>;
@@ -85,6 +86,10 @@ pub struct SessionConfig {
     pub(crate) clear_cookie_on_destroy: bool,
     pub(crate) absolute_timeout: Option<Duration>,
     pub(crate) touch_after: Option<Duration>,
+    /// Where the user ID lives in the data (`passport.user`), as given.
+    pub(crate) user_path: Option<String>,
+    /// How many live sessions one user may have.
+    pub(crate) sessions_per_user: Option<SessionLimit>,
     /// Started from [`SessionConfig::hardened`]: stricter checks.
     pub(crate) hardened: bool,
     /// The key that hashes IDs at rest, when they are.
@@ -124,6 +129,8 @@ impl fmt::Debug for SessionConfig {
             .field("clear_cookie_on_destroy", &self.clear_cookie_on_destroy)
             .field("absolute_timeout", &self.absolute_timeout)
             .field("touch_after", &self.touch_after)
+            .field("user_path", &self.user_path)
+            .field("sessions_per_user", &self.sessions_per_user)
             .field("hardened", &self.hardened)
             .field("ids_hashed_at_rest", &self.id_hash_key.is_some())
             .field("lazy_load", &self.lazy_load)
@@ -157,6 +164,8 @@ impl SessionConfig {
             clear_cookie_on_destroy: false,
             absolute_timeout: None,
             touch_after: None,
+            user_path: None,
+            sessions_per_user: None,
             hardened: false,
             id_hash_key: None,
             lazy_load: false,
@@ -434,6 +443,61 @@ impl SessionConfig {
         self
     }
 
+    /// Where the signed-in user's ID lives in the session data, as a dotted
+    /// path: `"passport.user"` for express apps with Passport, or `"user"`.
+    /// Default: none.
+    ///
+    /// With it, the layer keeps a per-user index of sessions in the store,
+    /// so that [`UserSessions`](crate::UserSessions) can list a user's
+    /// sessions, revoke one, or sign the user out everywhere; and
+    /// [`Session::set_user`](crate::Session::set_user) signs a user in. The
+    /// index costs one store call when a session first holds a user (at
+    /// sign-in, or when a signed-in session gets a new ID), and nothing on
+    /// other requests.
+    ///
+    /// Changing the user is a change of privilege: give the session a new
+    /// ID with it ([`Session::cycle_id`](crate::Session::cycle_id)), or a
+    /// session fixed by an attacker before sign-in becomes the victim's.
+    ///
+    /// An invalid path (see [`UserPath`](crate::store::UserPath)) is a
+    /// [`ConfigError`] when the layer is built.
+    ///
+    /// ```
+    /// # use server_session::SessionConfig;
+    /// let config = SessionConfig::new("a secret of at least 32 random bytes!!")
+    ///     .with_user_path(Some("passport.user"));
+    /// ```
+    #[must_use]
+    pub fn with_user_path(mut self, path: Option<&str>) -> Self {
+        self.user_path = path.map(str::to_owned);
+        self
+    }
+
+    /// How many live sessions one user may have (OWASP ASVS 7.1.2), checked
+    /// when [`Session::sign_in`](crate::Session::sign_in) signs a user in:
+    /// evict the least recently active, or refuse the new sign-in. Default:
+    /// no limit. Needs [`with_user_path`](Self::with_user_path); a limit of
+    /// 0 is a [`ConfigError`]. The check lists the user's sessions, so a
+    /// sign-in costs one more store call with a limit than without.
+    ///
+    /// ```
+    /// # use server_session::{SessionConfig, SessionLimit};
+    /// let config = SessionConfig::new("a secret of at least 32 random bytes!!")
+    ///     .with_user_path(Some("user"))
+    ///     .with_sessions_per_user(Some(SessionLimit::EvictOldest(5)));
+    /// ```
+    #[must_use]
+    pub fn with_sessions_per_user(mut self, limit: Option<SessionLimit>) -> Self {
+        self.sessions_per_user = limit;
+        self
+    }
+
+    /// The parsed [`with_user_path`](Self::with_user_path), once
+    /// [`validate`](Self::validate) has accepted it.
+    pub(crate) fn parsed_user_path(&self) -> Option<UserPath> {
+        UserPath::parse(self.user_path.as_deref()?).ok()
+    }
+
     /// Store each session under a keyed hash of its ID
     /// (`base64url(HMAC-SHA256(key, id))`) instead of the ID itself, on every
     /// store (default off, as in express). A leaked dump, a backup or a
@@ -497,6 +561,25 @@ impl SessionConfig {
         }
         if self.hardened {
             hardened::check_secret_lengths(&self.secrets)?;
+        }
+        if let Some(path) = &self.user_path {
+            UserPath::parse(path)
+                .map_err(|error| ConfigError::invalid_value("user_path", path, error))?;
+        }
+        if let Some(limit) = self.sessions_per_user {
+            if limit.max() == 0 {
+                return Err(ConfigError::invalid_value(
+                    "sessions_per_user",
+                    format_args!("{limit:?}"),
+                    "a user may have at least one session",
+                ));
+            }
+            if self.user_path.is_none() {
+                return Err(ConfigError::invalid(
+                    "sessions_per_user",
+                    "a limit per user needs `with_user_path`",
+                ));
+            }
         }
         if let Some(key) = &self.id_hash_key {
             if key.len() < hardened::HARDENED_MIN_SECRET_BYTES {

@@ -93,6 +93,30 @@ pub enum ConflictPolicy {
     Fail,
 }
 
+/// How many live sessions one user may have, checked at
+/// [`Session::sign_in`](crate::Session::sign_in) (OWASP ASVS 7.1.2). Set
+/// with [`SessionConfig::with_sessions_per_user`](crate::SessionConfig::with_sessions_per_user).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionLimit {
+    /// At the limit, a sign-in ends the user's least recently active
+    /// sessions to make room.
+    EvictOldest(usize),
+    /// At the limit, a sign-in fails with
+    /// [`SessionError::TooManySessions`](crate::SessionError::TooManySessions)
+    /// (403): the user signs out somewhere first.
+    RefuseNew(usize),
+}
+
+impl SessionLimit {
+    /// The most live sessions a user may have.
+    pub fn max(self) -> usize {
+        match self {
+            Self::EvictOldest(max) | Self::RefuseNew(max) => max,
+        }
+    }
+}
+
 /// Fail fast while the store is down: after `failure_threshold` store calls
 /// in a row failed with a connection error or a timeout, the layer stops
 /// calling the store and answers each call at once with

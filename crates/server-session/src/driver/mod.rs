@@ -83,6 +83,13 @@ impl SessionDriver {
         &self.context.config
     }
 
+    /// The handle on every session of this driver's users, for use outside
+    /// any request (an admin job, a password change). See
+    /// [`UserSessions`](crate::UserSessions).
+    pub fn user_sessions(&self) -> crate::UserSessions {
+        crate::UserSessions::from_context(Arc::clone(&self.context))
+    }
+
     /// How many sessions requests in flight hold right now.
     pub fn live_sessions(&self) -> usize {
         self.context.registry.len()

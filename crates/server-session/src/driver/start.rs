@@ -178,9 +178,11 @@ impl Prelude {
                             }
                         };
                         let touched_for = touched.then(|| loaded.record.cookie.clone());
+                        let indexed_user = context.user_of(&data);
                         let mut state =
                             LiveState::new(loaded.record.cookie, data, Some(loaded.version));
                         state.created = created;
+                        state.indexed_user = indexed_user;
                         // A request already in flight on this session: share its
                         // state, which holds changes not stored yet.
                         let live = context.registry.join_or_insert(id, state);

@@ -50,6 +50,13 @@ impl SessionLayer {
         &self.driver
     }
 
+    /// The handle on every session of this layer's users: list a user's
+    /// sessions, revoke one, sign out everywhere. See
+    /// [`UserSessions`](crate::UserSessions).
+    pub fn user_sessions(&self) -> crate::UserSessions {
+        self.driver().user_sessions()
+    }
+
     /// How many sessions are live in this process right now, that is, held
     /// by a request in flight (or a `Session` clone kept elsewhere). For
     /// tests and metrics: it drops to zero when every request is done.

@@ -98,3 +98,40 @@ impl UserIndex {
         self.users().entries
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[test]
+    fn a_sign_in_drops_its_users_stale_entries() {
+        let index = UserIndex::default();
+        let live = Mutex::new(HashSet::from(["a1".to_owned(), "a2".to_owned()]));
+        let is_live = |id: &str| live.lock().expect("the set").contains(id);
+        index.add("ada", "a1", 100, is_live);
+        index.add("ada", "a2", 100, is_live);
+        live.lock().expect("the set").remove("a1");
+        live.lock().expect("the set").insert("a3".to_owned());
+        index.add("ada", "a3", 100, is_live);
+        assert_eq!(index.ids("ada"), vec!["a2".to_owned(), "a3".to_owned()]);
+        assert_eq!(index.len(), 2);
+    }
+
+    #[test]
+    fn past_twice_the_sessions_held_a_sign_in_sweeps_every_user() {
+        let index = UserIndex::default();
+        // Users who signed in once and never came back, their sessions gone.
+        for n in 0..=MIN_FULL_SWEEP {
+            index.add(&format!("user{n}"), &format!("id{n}"), 0, |_| true);
+        }
+        assert_eq!(index.len(), MIN_FULL_SWEEP + 1);
+        index.add("ada", "a1", 0, |id| id == "a1");
+        assert_eq!(index.len(), 1, "only the live entry is left");
+        index.remove("ada", &["a1".to_owned()]);
+        assert_eq!(index.len(), 0);
+        assert!(index.ids("ada").is_empty());
+    }
+}

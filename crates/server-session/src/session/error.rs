@@ -40,6 +40,19 @@ pub enum SessionError {
         /// What is wrong with it (never the ID itself: it is a credential).
         reason: &'static str,
     },
+    /// A user call ([`Session::set_user`](crate::Session::set_user),
+    /// [`UserSessions`](crate::UserSessions)) needs
+    /// [`SessionConfig::with_user_path`](crate::SessionConfig::with_user_path).
+    #[error("no user path is configured (`SessionConfig::with_user_path`)")]
+    NoUserPath,
+    /// [`Session::sign_in`](crate::Session::sign_in) refused: the user
+    /// already has as many live sessions as
+    /// [`SessionLimit::RefuseNew`](crate::SessionLimit::RefuseNew) allows.
+    #[error("the user already has {max} live sessions, the most allowed")]
+    TooManySessions {
+        /// The limit.
+        max: usize,
+    },
     /// The `Set-Cookie` header could not be written (for example a domain
     /// set on the session that is not a valid domain); the source says why.
     #[error("cannot set the session cookie")]
@@ -54,7 +67,8 @@ impl SessionError {
     /// | `Store`: connection, timeout, backend error | 503, `Retry-After: 1` |
     /// | `Conflict` (concurrent writers kept winning) | 503, `Retry-After: 1` |
     /// | `Store`: corrupt record, unsupported call | 500 |
-    /// | `NotFound`, `Gone`, `ReservedKey`, `Value`, `InvalidId`, `Cookie` | 500 |
+    /// | `TooManySessions` (a refused sign-in) | 403 |
+    /// | `NotFound`, `Gone`, `ReservedKey`, `Value`, `InvalidId`, `NoUserPath`, `Cookie` | 500 |
     ///
     /// 503 where the same request may well succeed a moment later, 500 where
     /// it will not: those are bugs or bad data for the application to fix.
@@ -64,7 +78,19 @@ impl SessionError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             Self::Store(_) | Self::Conflict => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManySessions { .. } => StatusCode::FORBIDDEN,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The body a handler's `?` answers with: what the client may know,
+    /// never the cause (it goes to `tracing`).
+    #[cfg(any(feature = "axum", feature = "actix"))]
+    pub(crate) fn public_body(&self) -> &'static str {
+        match self.status() {
+            StatusCode::SERVICE_UNAVAILABLE => "session store unavailable",
+            StatusCode::FORBIDDEN => "too many sessions: sign out of another one first",
+            _ => "internal server error",
         }
     }
 }

@@ -100,6 +100,10 @@ pub(crate) struct LiveState {
     /// When the session was created (ms since the epoch), kept for the
     /// absolute timeout; `None` when the layer has none.
     pub(crate) created: Option<i64>,
+    /// The user this ID is indexed under in the store: the user its stored
+    /// record held when loaded, or the one a save indexed. A save whose
+    /// data holds another user indexes it first.
+    pub(crate) indexed_user: Option<String>,
 }
 
 impl LiveState {
@@ -126,6 +130,7 @@ impl LiveState {
             pending: Vec::new(),
             destroyed: false,
             created: None,
+            indexed_user: None,
         }
     }
 

@@ -31,6 +31,7 @@ mod error;
 pub(crate) mod live;
 pub(crate) mod persist;
 pub(crate) mod state;
+mod user;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -52,7 +52,7 @@ pub(crate) async fn save(
     let _writing = live.commit.lock().await;
     let store = &context.store;
     for attempt in 0..MAX_ATTEMPTS {
-        let (record, version, confirmed) = {
+        let (record, version, confirmed, indexed_user) = {
             let state = live.lock();
             if state.destroyed {
                 return Ok(Persisted::Dropped);
@@ -64,8 +64,24 @@ pub(crate) async fn save(
             if already_stored {
                 return Ok(Persisted::Saved(Arc::clone(&state.data)));
             }
-            (state.record(), state.version, state.pending.len())
+            let indexed_user = state.indexed_user.clone();
+            (
+                state.record(),
+                state.version,
+                state.pending.len(),
+                indexed_user,
+            )
         };
+        // Index first: a save that then fails leaves a stale entry, which
+        // listing tolerates; the other order could leave a live session
+        // out of the index.
+        let user = context.user_of(&record.data);
+        if let Some(user) = user
+            .as_deref()
+            .filter(|user| indexed_user.as_deref() != Some(user))
+        {
+            context.index_user(&live.id, user).await?;
+        }
         // Never an upsert: a new session must not take over a stored one, and
         // a stored one that is gone (destroyed, expired) must stay gone,
         // whatever the conflict policy.
@@ -85,6 +101,7 @@ pub(crate) async fn save(
                 }
                 let mut state = live.lock();
                 state.version = Some(new_version);
+                state.indexed_user = user;
                 // Changes made while the write was in flight stay pending.
                 let confirmed = confirmed.min(state.pending.len());
                 state.pending.drain(..confirmed);
@@ -113,9 +130,13 @@ pub(crate) async fn save(
                         // still being there: this data wins over the fresh.
                         Some(fresh) if context.config.conflict == ConflictPolicy::LastWriteWins => {
                             state.version = Some(fresh.version);
+                            state.indexed_user = context.user_of(&fresh.record.data);
                             continue;
                         }
-                        Some(fresh) => state.rebase(fresh.record.data, fresh.version, |_| true),
+                        Some(fresh) => {
+                            state.indexed_user = context.user_of(&fresh.record.data);
+                            state.rebase(fresh.record.data, fresh.version, |_| true);
+                        }
                     }
                 }
                 tokio::time::sleep(backoff(attempt)).await;
@@ -178,7 +199,11 @@ pub(crate) async fn move_to(
         (state.record(), state.version.is_some(), state.pending.len())
     };
     let store = &context.store;
+    let user = context.user_of(&record.data);
     let version = if stored_before {
+        if let Some(user) = &user {
+            context.index_user(&new_id, user).await?;
+        }
         match context
             .timed(
                 "save",
@@ -205,6 +230,7 @@ pub(crate) async fn move_to(
     let mut state = old.lock();
     let mut moved = LiveState::new(state.cookie.clone(), Arc::clone(&state.data), version);
     moved.created = state.created;
+    moved.indexed_user = if stored_before { user } else { None };
     // Changes made while the new record was written are not in it yet.
     let confirmed = if stored_before { confirmed } else { 0 };
     let confirmed = confirmed.min(state.pending.len());
@@ -236,6 +262,7 @@ pub(crate) async fn reload(context: &Context, live: &Live, owner: u64) -> Result
         .ok_or(SessionError::NotFound)?;
     let mut state = live.lock();
     state.cookie = fresh.record.cookie;
+    state.indexed_user = context.user_of(&fresh.record.data);
     state.rebase(fresh.record.data, fresh.version, |pending| {
         pending.owner != owner
     });
