@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use server_session::store::{
     expiry, now_ms, LoadedRecord, Record, SaveCondition, SaveOutcome, StoreError, StoreFuture,
-    Version,
+    UserPath, Version,
 };
 use server_session::Store;
 use sqlx::query::Query;
@@ -17,8 +17,8 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool,
 use tokio::sync::OnceCell;
 
 use crate::dialect::{
-    Dialect, DigestColumn as _, FoundColumn as _, IfAbsent, IfVersion, InstantColumn as _,
-    SidColumn as _, Sql,
+    user_index_name, Dialect, DigestColumn as _, FoundColumn as _, IfAbsent, IfVersion,
+    InstantColumn as _, SidColumn as _, Sql, UserIndex,
 };
 use crate::settings::{map_sqlx, now_epoch_secs, timed, ttl_secs, Settings, DEFAULT_TABLE};
 use crate::PrunerHandle;
@@ -153,6 +153,14 @@ impl<D: Dialect> SqlStore<D> {
         &self.sql.quoted
     }
 
+    /// The name (unquoted) of the index [`create_user_index`](Self::create_user_index)
+    /// makes for `user_path` on this table: `IDX_<table>_user_<path>`
+    /// (`IDX_session_user_passport.user`), or `IDX_user_` and 32 hex digits
+    /// of a digest of the table and path when that is longer than 63 bytes.
+    pub fn user_index_name(&self, user_path: &UserPath) -> String {
+        user_index_name(&self.sql.table, user_path)
+    }
+
     /// The store with its statements built for a new table or schema name;
     /// the table is looked for again.
     pub(crate) fn rebuilt(mut self, schema: Option<String>, table: String) -> Self {
@@ -198,6 +206,72 @@ where
     /// read-only file.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         timed(self.settings.call_timeout, self.create_table()).await
+    }
+
+    /// Creates the index that lets [`Store::user_sessions`] read only the
+    /// rows of the user it lists, for the user at `user_path` (the layer's
+    /// [`with_user_path`](server_session::SessionConfig::with_user_path)),
+    /// unless it is there; creates the table first if it is missing, as
+    /// [`migrate`](Self::migrate) does. Without it, listing reads the whole
+    /// table.
+    ///
+    /// - **PostgreSQL**: `CREATE INDEX IF NOT EXISTS` on the expression
+    ///   that reads the user from `sess`, partial (`WHERE … IS NOT NULL`),
+    ///   named [`user_index_name`](Self::user_index_name).
+    ///   connect-pg-simple's table stays as it is, and the rows Node writes
+    ///   are indexed too. It locks out writes to the table while it builds;
+    ///   on a large live table, run the same statement with `CONCURRENTLY`
+    ///   yourself (the crate docs show it).
+    /// - **SQLite**: `CREATE INDEX IF NOT EXISTS` on the same expression.
+    /// - **MySQL/MariaDB**: a virtual generated column `user_<path>` and an
+    ///   index on it (MariaDB has no functional index), added by one `ALTER
+    ///   TABLE` unless the column is there.
+    ///
+    /// An admin or migration step: not bounded by the call timeout, since
+    /// building an index over a large table takes as long as it takes.
+    /// Idempotent; safe to run from several processes at once.
+    ///
+    /// # Errors
+    ///
+    /// Any error from the database, such as missing rights.
+    pub async fn create_user_index(&self, user_path: &UserPath) -> Result<(), StoreError> {
+        self.create_table().await?;
+        let name = self.user_index_name(user_path);
+        let sql = &self.sql;
+        match D::user_index(&sql.quoted, &sql.table, user_path, &name) {
+            UserIndex::Expression { create } => {
+                self.pool
+                    .execute(sqlx::raw_sql(&create))
+                    .await
+                    .map_err(map_sqlx)?;
+            }
+            UserIndex::GeneratedColumn { column, create, .. } => {
+                if self.has_column(&column).await? {
+                    return Ok(());
+                }
+                if let Err(error) = self.pool.execute(sqlx::raw_sql(&create)).await {
+                    // Another process may have added it in the meantime.
+                    if !self.has_column(&column).await? {
+                        return Err(map_sqlx(error));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the table has `column` (MySQL/MariaDB).
+    async fn has_column(&self, column: &str) -> Result<bool, StoreError> {
+        let found: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+        )
+        .bind(self.sql.table.as_str())
+        .bind(column)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_sqlx)?;
+        Ok(found > 0)
     }
 
     /// Starts a task that deletes expired rows about every `interval`
@@ -570,6 +644,73 @@ where
         Ok(())
     }
 
+    /// `Store::user_sessions` without the timeout: one `SELECT sid, sess
+    /// … WHERE <user at path> = $1 AND expire >= now`, the liveness and the
+    /// versions of `load`. With the index of
+    /// [`create_user_index`](Self::create_user_index) it reads only that
+    /// user's rows; MySQL/MariaDB name its generated column, and fall back
+    /// to the bare expression (a scan) when the column is missing.
+    async fn user_sessions_now(
+        &self,
+        user_path: &UserPath,
+        user: &str,
+    ) -> Result<Vec<(String, LoadedRecord)>, StoreError> {
+        self.ensure_table().await?;
+        let sql = &self.sql;
+        let index = D::user_index(&sql.quoted, &sql.table, user_path, "");
+        let rows = match index {
+            UserIndex::GeneratedColumn { condition, .. } => {
+                let listing = self.user_listing(&condition, 3);
+                let rows = sqlx::query_as(&listing)
+                    .bind(user)
+                    .bind(user)
+                    .bind(Self::now())
+                    .fetch_all(&self.pool)
+                    .await;
+                match rows {
+                    Err(error) if D::missing_user_column(&error) => None,
+                    rows => Some(rows.map_err(map_sqlx)?),
+                }
+            }
+            UserIndex::Expression { .. } => None,
+        };
+        let rows: Vec<(D::Sid, D::Sess)> = match rows {
+            Some(rows) => rows,
+            None => {
+                let condition = format!("{} = {}", D::user_at(user_path), D::param(1));
+                sqlx::query_as(&self.user_listing(&condition, 2))
+                    .bind(user)
+                    .bind(Self::now())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_sqlx)?
+            }
+        };
+        let mut found = Vec::with_capacity(rows.len());
+        for (sid, sess) in rows {
+            match loaded_from(sess.as_ref()) {
+                Ok(loaded) => found.push((sid.into_sid(), loaded)),
+                // One unreadable row must not hide the others from the user
+                // who wants to revoke them; `load` reports it.
+                Err(_) => tracing::warn!(
+                    "user_sessions: skipping a session whose stored value is not a record"
+                ),
+            }
+        }
+        Ok(found)
+    }
+
+    /// `sid, sess` of the live rows matching `condition`, whose
+    /// placeholders come first; `now` is placeholder `now_param`.
+    fn user_listing(&self, condition: &str, now_param: usize) -> String {
+        format!(
+            "SELECT sid, {} FROM {} WHERE {condition} AND expire >= {}",
+            D::SESS,
+            self.sql.quoted,
+            D::at(&D::param(now_param))
+        )
+    }
+
     /// `Store::all` without the timeout.
     async fn all_now(&self) -> Result<Vec<(String, Record)>, StoreError> {
         self.ensure_table().await?;
@@ -664,6 +805,24 @@ where
 
     fn prune_expired(&self) -> StoreFuture<'_, u64> {
         self.timed(self.prune_now())
+    }
+
+    /// Nothing to do: the index is a query over `sess`.
+    fn index_user<'a>(
+        &'a self,
+        _user_path: &'a UserPath,
+        _user: &'a str,
+        _id: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn user_sessions<'a>(
+        &'a self,
+        user_path: &'a UserPath,
+        user: &'a str,
+    ) -> StoreFuture<'a, Vec<(String, LoadedRecord)>> {
+        self.timed(self.user_sessions_now(user_path, user))
     }
 
     fn is_ready(&self) -> bool {
