@@ -215,7 +215,12 @@ pub enum UserIndex {
 /// and the first 32 hex digits of the SHA-256 of the table and path, so
 /// that two paths never share a truncated name.
 pub(crate) fn user_index_name(table: &str, path: &UserPath) -> String {
-    bounded_name(&format!("IDX_{table}_user_{path}"), "IDX_user_", table, path)
+    bounded_name(
+        &format!("IDX_{table}_user_{path}"),
+        "IDX_user_",
+        table,
+        path,
+    )
 }
 
 /// `name`, or `short` and a digest of `table` and `path` when `name` is

@@ -161,6 +161,48 @@ impl<D: Dialect> SqlStore<D> {
         user_index_name(&self.sql.table, user_path)
     }
 
+    /// The statement [`Store::user_sessions`] runs for `user_path`, to
+    /// `EXPLAIN` it: `SELECT sid, sess FROM <table> WHERE <user at path> =
+    /// $1 AND expire >= to_timestamp($2)` on PostgreSQL (`?1`, `?2` on
+    /// SQLite), binding the user and now in seconds since the epoch (on
+    /// MySQL/MariaDB `… WHERE <column> = LEFT(?, 255) AND <user at path> = ?
+    /// AND expire >= ?`, binding the user twice and now as a UTC
+    /// `DATETIME`). With the index of
+    /// [`create_user_index`](Self::create_user_index), it reads only the
+    /// rows of that user.
+    pub fn user_sessions_sql(&self, user_path: &UserPath) -> String {
+        match self.user_column_condition(user_path) {
+            Some(condition) => self.user_listing(&condition, 3),
+            None => self.user_listing(&self.user_expression_condition(user_path), 2),
+        }
+    }
+
+    /// The condition naming MySQL's generated column, if the dialect has
+    /// one; its placeholders bind the user twice.
+    fn user_column_condition(&self, user_path: &UserPath) -> Option<String> {
+        let sql = &self.sql;
+        match D::user_index(&sql.quoted, &sql.table, user_path, "") {
+            UserIndex::GeneratedColumn { condition, .. } => Some(condition),
+            UserIndex::Expression { .. } => None,
+        }
+    }
+
+    /// `<user at path> = <first placeholder>`.
+    fn user_expression_condition(&self, user_path: &UserPath) -> String {
+        format!("{} = {}", D::user_at(user_path), D::param(1))
+    }
+
+    /// `sid, sess` of the live rows matching `condition`, whose
+    /// placeholders come first; `now` is placeholder `now_param`.
+    fn user_listing(&self, condition: &str, now_param: usize) -> String {
+        format!(
+            "SELECT sid, {} FROM {} WHERE {condition} AND expire >= {}",
+            D::SESS,
+            self.sql.quoted,
+            D::at(&D::param(now_param))
+        )
+    }
+
     /// The store with its statements built for a new table or schema name;
     /// the table is looked for again.
     pub(crate) fn rebuilt(mut self, schema: Option<String>, table: String) -> Self {
@@ -645,22 +687,19 @@ where
     }
 
     /// `Store::user_sessions` without the timeout: one `SELECT sid, sess
-    /// … WHERE <user at path> = $1 AND expire >= now`, the liveness and the
-    /// versions of `load`. With the index of
-    /// [`create_user_index`](Self::create_user_index) it reads only that
-    /// user's rows; MySQL/MariaDB name its generated column, and fall back
-    /// to the bare expression (a scan) when the column is missing.
+    /// … WHERE <user at path> = $1 AND expire >= now` (see
+    /// [`user_sessions_sql`](Self::user_sessions_sql)), the liveness and the
+    /// versions of `load`. MySQL/MariaDB name the generated column, and
+    /// fall back to the bare expression (a scan) while it is missing.
     async fn user_sessions_now(
         &self,
         user_path: &UserPath,
         user: &str,
     ) -> Result<Vec<(String, LoadedRecord)>, StoreError> {
         self.ensure_table().await?;
-        let sql = &self.sql;
-        let index = D::user_index(&sql.quoted, &sql.table, user_path, "");
-        let rows = match index {
-            UserIndex::GeneratedColumn { condition, .. } => {
-                let listing = self.user_listing(&condition, 3);
+        let listing = self.user_sessions_sql(user_path);
+        let rows: Vec<(D::Sid, D::Sess)> = match self.user_column_condition(user_path) {
+            Some(_) => {
                 let rows = sqlx::query_as(&listing)
                     .bind(user)
                     .bind(user)
@@ -668,24 +707,26 @@ where
                     .fetch_all(&self.pool)
                     .await;
                 match rows {
-                    Err(error) if D::missing_user_column(&error) => None,
-                    rows => Some(rows.map_err(map_sqlx)?),
+                    Err(error) if D::missing_user_column(&error) => {
+                        let scan = self.user_listing(&self.user_expression_condition(user_path), 2);
+                        sqlx::query_as(&scan)
+                            .bind(user)
+                            .bind(Self::now())
+                            .fetch_all(&self.pool)
+                            .await
+                    }
+                    rows => rows,
                 }
             }
-            UserIndex::Expression { .. } => None,
-        };
-        let rows: Vec<(D::Sid, D::Sess)> = match rows {
-            Some(rows) => rows,
             None => {
-                let condition = format!("{} = {}", D::user_at(user_path), D::param(1));
-                sqlx::query_as(&self.user_listing(&condition, 2))
+                sqlx::query_as(&listing)
                     .bind(user)
                     .bind(Self::now())
                     .fetch_all(&self.pool)
                     .await
-                    .map_err(map_sqlx)?
             }
-        };
+        }
+        .map_err(map_sqlx)?;
         let mut found = Vec::with_capacity(rows.len());
         for (sid, sess) in rows {
             match loaded_from(sess.as_ref()) {
@@ -698,17 +739,6 @@ where
             }
         }
         Ok(found)
-    }
-
-    /// `sid, sess` of the live rows matching `condition`, whose
-    /// placeholders come first; `now` is placeholder `now_param`.
-    fn user_listing(&self, condition: &str, now_param: usize) -> String {
-        format!(
-            "SELECT sid, {} FROM {} WHERE {condition} AND expire >= {}",
-            D::SESS,
-            self.sql.quoted,
-            D::at(&D::param(now_param))
-        )
     }
 
     /// `Store::all` without the timeout.
