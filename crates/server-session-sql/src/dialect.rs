@@ -421,3 +421,31 @@ impl FoundColumn for i64 {
         self != 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_index_names_are_readable_or_a_digest_when_too_long() {
+        let passport = UserPath::parse("passport.user").expect("a valid path");
+        assert_eq!(
+            user_index_name("session", &passport),
+            "IDX_session_user_passport.user"
+        );
+        let long = UserPath::parse(&["segment"; 8].join(".")).expect("a valid path");
+        let hashed = user_index_name("session", &long);
+        assert!(
+            hashed.starts_with("IDX_user_") && hashed.len() == 41,
+            "{hashed}"
+        );
+        assert_eq!(hashed, user_index_name("session", &long));
+        assert_ne!(
+            hashed,
+            user_index_name("sessions", &long),
+            "the table counts"
+        );
+        let table = "t".repeat(60);
+        assert!(user_index_name(&table, &passport).len() <= 63);
+    }
+}

@@ -236,4 +236,20 @@ mod tests {
         assert!(sql.own.create.contains("CONSTRAINT \"session_pkey\""));
         assert!(sql.own.create.contains("INDEX \"IDX_session_expire\""));
     }
+
+    #[test]
+    fn the_user_index_is_partial_on_the_expression_listing_reads() {
+        let path = UserPath::parse("passport.null").expect("a valid path");
+        let user = Postgres::user_at(&path);
+        assert!(user.ends_with(r#"#>> '{"passport","null"}')"#), "{user}");
+        let UserIndex::Expression { create } =
+            Postgres::user_index("\"session\"", "session", &path, "IDX_x")
+        else {
+            panic!("PostgreSQL indexes the expression");
+        };
+        assert_eq!(
+            create,
+            format!("CREATE INDEX IF NOT EXISTS \"IDX_x\" ON \"session\" ({user}) WHERE {user} IS NOT NULL")
+        );
+    }
 }

@@ -262,8 +262,8 @@ where
     ///   named [`user_index_name`](Self::user_index_name).
     ///   connect-pg-simple's table stays as it is, and the rows Node writes
     ///   are indexed too. It locks out writes to the table while it builds;
-    ///   on a large live table, run the same statement with `CONCURRENTLY`
-    ///   yourself (the crate docs show it).
+    ///   on a large live table, run [`user_index_sql`](Self::user_index_sql)
+    ///   with `CONCURRENTLY` yourself instead.
     /// - **SQLite**: `CREATE INDEX IF NOT EXISTS` on the same expression.
     /// - **MySQL/MariaDB**: a virtual generated column `user_<path>` and an
     ///   index on it (MariaDB has no functional index), added by one `ALTER
@@ -300,6 +300,20 @@ where
             }
         }
         Ok(())
+    }
+
+    /// The statement [`create_user_index`](Self::create_user_index) runs
+    /// to index `user_path`, for a migration tool: `CREATE INDEX IF NOT
+    /// EXISTS …` on PostgreSQL and SQLite, the `ALTER TABLE` adding the
+    /// generated column and its index on MySQL/MariaDB. On a large live
+    /// PostgreSQL table, run it with `CONCURRENTLY` after `CREATE INDEX`, so
+    /// that writes go on while it builds. The expression must stay exactly
+    /// as written here for [`Store::user_sessions`] to use the index.
+    pub fn user_index_sql(&self, user_path: &UserPath) -> String {
+        let name = self.user_index_name(user_path);
+        match D::user_index(&self.sql.quoted, &self.sql.table, user_path, &name) {
+            UserIndex::Expression { create } | UserIndex::GeneratedColumn { create, .. } => create,
+        }
     }
 
     /// Whether the table has `column` (MySQL/MariaDB).
