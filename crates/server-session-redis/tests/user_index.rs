@@ -247,7 +247,7 @@ async fn odd_user_ids_each_get_their_own_index(f: Fixture) {
             .into_iter()
             .map(|(id, _)| id)
             .collect();
-        assert_eq!(members, [id.clone()], "{user:?}");
+        assert_eq!(members, vec![id.clone()], "{user:?}");
     }
     // A glob never reaches a key: `*` lists only the user named `<base>*`.
     assert!(listed(&f.store, &format!("{base}:*")).await.is_empty());
