@@ -304,13 +304,7 @@ impl Conn {
         for node in self.scan_nodes().await? {
             let mut cursor = 0u64;
             loop {
-                let mut cmd = redis::cmd("SCAN");
-                cmd.arg(cursor)
-                    .arg("MATCH")
-                    .arg(pattern)
-                    .arg("COUNT")
-                    .arg(count);
-                let (next, batch): (u64, Vec<Vec<u8>>) = self.query_node(&cmd, node).await?;
+                let (next, batch) = self.scan_page(node, cursor, pattern, count).await?;
                 for key in batch {
                     // SCAN may return a key more than once (and a cluster
                     // node twice during a failover); callers want a set.
@@ -327,10 +321,57 @@ impl Conn {
         Ok(keys)
     }
 
+    /// One `SCAN cursor MATCH pattern COUNT count` on `node` (one of
+    /// [`scan_nodes`](Self::scan_nodes)): the next cursor (0 when done) and
+    /// the keys found, which may repeat keys of earlier pages.
+    pub(crate) async fn scan_page(
+        &mut self,
+        node: Option<u16>,
+        cursor: u64,
+        pattern: &[u8],
+        count: usize,
+    ) -> RedisResult<(u64, Vec<Vec<u8>>)> {
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(count);
+        self.query_node(&cmd, node).await
+    }
+
+    /// Runs every command of `cmds`, each naming one key, and answers their
+    /// replies in order. One server takes them as one pipeline. A cluster
+    /// cannot (a pipeline must keep to one slot, and these keys need not):
+    /// there each command goes by itself to the node owning its key, all
+    /// sent at once over the shared multiplexed connection, so it is still
+    /// about one round trip and never a cross-slot command.
+    pub(crate) async fn query_each<T: FromRedisValue>(
+        &mut self,
+        cmds: &[Cmd],
+    ) -> RedisResult<Vec<T>> {
+        if cmds.is_empty() {
+            return Ok(Vec::new());
+        }
+        #[cfg(feature = "cluster")]
+        if let Self::Cluster(conn) = self {
+            let sends = cmds.iter().map(|cmd| {
+                let mut conn = conn.clone();
+                async move { cmd.query_async::<T>(&mut conn).await }
+            });
+            return futures_util::future::try_join_all(sends).await;
+        }
+        let mut pipeline = redis::pipe();
+        for cmd in cmds {
+            pipeline.add_command(cmd.clone());
+        }
+        self.query_pipeline(&pipeline).await
+    }
+
     /// The nodes a SCAN must visit: the one server, or one slot per master
     /// (routing by slot lets redis-rs pick the master from its own slot map,
     /// so no address has to match the cluster's announced names).
-    async fn scan_nodes(&mut self) -> RedisResult<Vec<Option<u16>>> {
+    pub(crate) async fn scan_nodes(&mut self) -> RedisResult<Vec<Option<u16>>> {
         match self {
             Self::Standalone(_) => Ok(vec![None]),
             #[cfg(feature = "sentinel")]

@@ -39,6 +39,7 @@
 //! | expired record | saving a record whose TTL is ≤ 0 deletes the key instead |
 //! | touch | `EXPIRE key ttl`: the value is never rewritten |
 //! | listing | `SCAN MATCH prefix* COUNT scan_count`, on every master of a cluster, keys de-duplicated |
+//! | per-user index | prefix + `user:` + user ID, a sorted set of session IDs; see [Per-user index](#per-user-index) |
 //!
 //! A record written by connect-redis loads here, and the other way round.
 //!
@@ -219,12 +220,74 @@
 //! of several keys spans slots, which one pipeline cannot), one round trip
 //! each.
 //!
+//! # Per-user index
+//!
+//! For [`UserSessions`](server_session::UserSessions) (list a user's
+//! sessions, revoke them), the store keeps one sorted set per user:
+//!
+//! | What | Where |
+//! |---|---|
+//! | key | prefix + `user:` + the user ID as it is, e.g. `sess:user:42` ([`RedisStore::user_key`]) |
+//! | members | the IDs of the sessions signed in to that user |
+//! | scores | when each was indexed, in milliseconds since the epoch |
+//! | expiry | none (see below) |
+//!
+//! - **Sign-in** ([`Store::index_user`](server_session::Store::index_user),
+//!   which the layer calls before the save that first stores the ID with
+//!   its user): one call, a script that `ZADD`s and answers the set's size.
+//!   Nothing else changes: a request that leaves the user alone costs no
+//!   extra command.
+//! - **Listing** ([`Store::user_sessions`](server_session::Store::user_sessions)):
+//!   `ZRANGE` of the set, then one `MGET` of the sessions, with the
+//!   versions `load` gives. Among 100,000 other sessions and indexes, a
+//!   user with 3 sessions costs 2 commands and 4 keys read (on a cluster:
+//!   the `ZRANGE` and one `MGET` per slot); never a `SCAN`.
+//! - **Stale entries**: a session that is gone, or now holds another user,
+//!   leaves its entry behind. Listing returns the sessions that are there;
+//!   the caller drops those holding someone else
+//!   ([`Store::unindex_user`](server_session::Store::unindex_user), a
+//!   `ZREM`). The store drops the entries of missing sessions itself, when
+//!   a listing finds them, once they are an hour old: a younger entry may
+//!   be a sign-in that has not saved yet, and dropping it would lose a live
+//!   session from the index. A sign-in that grows a set to 64, 128, 256, …
+//!   entries also checks its old entries (`EXISTS` of each session) and
+//!   drops the dead ones, in a task of its own, so the sign-in does not
+//!   wait; [`RedisStore::prune_user_indexes`] does it for every user, as an
+//!   admin job.
+//! - **No TTL on the set**: a rolling session's TTL moves at every request
+//!   without the index being told, so any TTL on the set could run out
+//!   while a session it names lives on. `clear` deletes the sets with the
+//!   sessions; `len` and `all` skip them.
+//! - **Redis Cluster**: the set and the sessions it names hash to different
+//!   slots. No command names keys of two slots and nothing needs a
+//!   transaction across them: each command names one key (or, for `MGET`,
+//!   keys that redis-rs splits by slot and sends to each slot's master).
+//!   Consistency comes from the order instead: the entry is written before
+//!   the session, and removed only after its session was seen gone (and
+//!   the entry is old) or holding someone else.
+//! - **Keys**: the user ID goes into the key unescaped. Redis keys are
+//!   binary-safe and the prefix is fixed, so each user has a key of their
+//!   own whatever the ID holds (`:`, `*`, spaces, Unicode); no index key is
+//!   ever used as a SCAN pattern, and a `{…}` in an ID only picks the
+//!   set's slot. No session key can be an index key: session IDs from
+//!   express-session (uid-safe) and from this crate are base64url, which
+//!   has no `:` (a custom `genid` that makes IDs starting with `user:`
+//!   would collide).
+//! - **Sessions written by Node**: connect-redis keeps no index, so a user
+//!   signed in by an express app is not indexed until
+//!   [`RedisStore::index_existing_sessions`] (an admin or migration job
+//!   that SCANs every session once) or a sign-in through a Rust server
+//!   indexes them.
+//!
 //! # Differences from connect-redis
 //!
 //! - The prefix's glob characters (`*?[]\`) are escaped in listing SCANs,
 //!   so a prefix matches only its own keys.
 //! - `ttl` as a function of the session is not offered; the TTL always
 //!   comes from `cookie.expires` or the default.
+//! - The per-user index keys (`<prefix>user:<user>`) sit under the prefix,
+//!   so connect-redis's `length` and `ids` count them (its `all` skips
+//!   them: `MGET` answers nil for a set) and its `clear` deletes them.
 //!
 //! # Features
 //!

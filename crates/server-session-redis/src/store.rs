@@ -8,7 +8,7 @@ use std::time::Duration;
 use redis::{Script, Value};
 use server_session::store::{
     expiry, now_ms, LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreError,
-    StoreFuture, Version,
+    StoreFuture, UserPath, Version,
 };
 use sha1::{Digest, Sha1};
 use tokio::sync::OnceCell;
@@ -21,6 +21,7 @@ mod connect;
 mod durable;
 mod load_and_touch;
 mod load_with_expiry;
+mod users;
 
 use load_and_touch::TouchState;
 
@@ -310,7 +311,16 @@ impl RedisStore {
         pattern
     }
 
-    /// The keys of this store, on every master.
+    /// The keys of this store's sessions, on every master: its keys but
+    /// the per-user index keys.
+    async fn session_keys(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut keys = self.keys().await?;
+        keys.retain(|key| !self.is_user_key(key));
+        Ok(keys)
+    }
+
+    /// The keys of this store, on every master: sessions and per-user
+    /// indexes.
     async fn keys(&self) -> Result<Vec<Vec<u8>>, StoreError> {
         let pattern = self.scan_pattern();
         let count = self.scan_count;
@@ -530,7 +540,7 @@ impl Store for RedisStore {
 
     fn all(&self) -> StoreFuture<'_, Vec<(String, Record)>> {
         Box::pin(async move {
-            let keys = self.keys().await?;
+            let keys = self.session_keys().await?;
             let mut records = Vec::with_capacity(keys.len());
             for batch in keys.chunks(KEYS_PER_BATCH) {
                 let mut cmd = redis::cmd("MGET");
@@ -556,9 +566,9 @@ impl Store for RedisStore {
 
     fn len(&self) -> StoreFuture<'_, usize> {
         // As connect-redis's `length`: the number of keys, without reading
-        // them. Redis's TTL keeps this equal to the live count but for the
+        // them (but not counting the per-user indexes, which it would). Redis's TTL keeps this equal to the live count but for the
         // rounding second.
-        Box::pin(async move { Ok(self.keys().await?.len()) })
+        Box::pin(async move { Ok(self.session_keys().await?.len()) })
     }
 
     fn clear(&self) -> StoreFuture<'_, ()> {
@@ -583,6 +593,27 @@ impl Store for RedisStore {
             }
             Ok(())
         })
+    }
+
+    fn index_user<'a>(
+        &'a self,
+        _user_path: &'a UserPath,
+        user: &'a str,
+        id: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(self.index_user_now(user, id))
+    }
+
+    fn user_sessions<'a>(
+        &'a self,
+        _user_path: &'a UserPath,
+        user: &'a str,
+    ) -> StoreFuture<'a, Vec<(String, LoadedRecord)>> {
+        Box::pin(self.user_sessions_now(user))
+    }
+
+    fn unindex_user<'a>(&'a self, user: &'a str, ids: &'a [String]) -> StoreFuture<'a, ()> {
+        Box::pin(self.unindex_user_now(user, ids))
     }
 
     fn kind(&self) -> &'static str {

@@ -78,6 +78,10 @@ impl Harness for RedisHarness {
     fn supports_listing(&self) -> bool {
         true
     }
+
+    fn supports_user_index(&self) -> bool {
+        true
+    }
 }
 
 mod standalone {

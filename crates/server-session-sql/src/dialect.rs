@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use server_session::store::{StoreError, Version};
+use server_session::store::{StoreError, UserPath, Version};
 use sqlx::{Database, Decode, Encode, Pool, Type};
 
 use crate::settings::{map_sqlx, timed, DEFAULT_CALL_TIMEOUT};
@@ -67,6 +67,23 @@ pub trait Backend: Database {
     /// The statements whose shape is the dialect's own, for the quoted
     /// table `t`, whose unquoted name is `table`.
     fn own_statements(t: &str, table: &str) -> OwnStatements;
+
+    /// The user at `path` in `sess`, as text: what `UserPath::user_in`
+    /// reads (a string, or a number's decimal text), NULL where the path
+    /// leads nowhere. It must not fail on any row, not even one whose
+    /// `sess` is no JSON: an index on it is computed at every write. Other
+    /// JSON values may give some text; the caller of `user_sessions` tells
+    /// them apart by reading the record.
+    fn user_at(path: &UserPath) -> String;
+    /// How the dialect indexes [`user_at`](Self::user_at), for the quoted
+    /// table `t` whose unquoted name is `table`, with the index named
+    /// `index` (unquoted).
+    fn user_index(t: &str, table: &str, path: &UserPath, index: &str) -> UserIndex;
+    /// Whether `error` says that the generated column of a
+    /// [`UserIndex::GeneratedColumn`] is missing.
+    fn missing_user_column(_error: &sqlx::Error) -> bool {
+        false
+    }
 
     /// The rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
@@ -162,6 +179,63 @@ pub struct OwnStatements {
     pub(crate) if_absent: IfAbsent,
     /// How a save or delete happens only if the row has a version.
     pub(crate) if_version: IfVersion,
+}
+
+/// How a dialect indexes the user of each row, for `user_sessions`.
+#[derive(Debug)]
+#[cfg_attr(
+    not(all(feature = "postgres", feature = "mysql", feature = "sqlite")),
+    allow(dead_code)
+)]
+pub enum UserIndex {
+    /// An index on the expression `user_at(path)` itself (PostgreSQL,
+    /// SQLite): a query over the same expression uses it.
+    Expression {
+        /// `CREATE INDEX IF NOT EXISTS …`.
+        create: String,
+    },
+    /// A generated column holding the expression, and an index on it
+    /// (MySQL/MariaDB: MariaDB has no functional index, and uses an index
+    /// on a generated column only when the query names the column).
+    GeneratedColumn {
+        /// The column's name, unquoted.
+        column: String,
+        /// `ALTER TABLE` adding the column and its index.
+        create: String,
+        /// The condition a listing puts before its `expire` one: the
+        /// column narrows, the expression confirms (the column holds at
+        /// most 255 characters); binds the user twice.
+        condition: String,
+    },
+}
+
+/// The name of `table`'s index of the user at `path`: `IDX_<table>_user_<path>`
+/// (`IDX_session_user_passport.user`), or, when that is longer than the 63
+/// bytes PostgreSQL keeps of a name (64 characters in MySQL), `IDX_user_`
+/// and the first 32 hex digits of the SHA-256 of the table and path, so
+/// that two paths never share a truncated name.
+pub(crate) fn user_index_name(table: &str, path: &UserPath) -> String {
+    bounded_name(
+        &format!("IDX_{table}_user_{path}"),
+        "IDX_user_",
+        table,
+        path,
+    )
+}
+
+/// `name`, or `short` and a digest of `table` and `path` when `name` is
+/// longer than every dialect keeps.
+pub(crate) fn bounded_name(name: &str, short: &str, table: &str, path: &UserPath) -> String {
+    const MAX_NAME_BYTES: usize = 63;
+    if name.len() <= MAX_NAME_BYTES {
+        return name.to_owned();
+    }
+    let digest = Version::digest_of(format!("{table}\0{path}").as_bytes());
+    let hex: String = digest.as_bytes()[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("{short}{hex}")
 }
 
 /// How a dialect inserts a row only where no live row is.
@@ -345,5 +419,33 @@ impl FoundColumn for bool {
 impl FoundColumn for i64 {
     fn found(self) -> bool {
         self != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_index_names_are_readable_or_a_digest_when_too_long() {
+        let passport = UserPath::parse("passport.user").expect("a valid path");
+        assert_eq!(
+            user_index_name("session", &passport),
+            "IDX_session_user_passport.user"
+        );
+        let long = UserPath::parse(&["segment"; 8].join(".")).expect("a valid path");
+        let hashed = user_index_name("session", &long);
+        assert!(
+            hashed.starts_with("IDX_user_") && hashed.len() == 41,
+            "{hashed}"
+        );
+        assert_eq!(hashed, user_index_name("session", &long));
+        assert_ne!(
+            hashed,
+            user_index_name("sessions", &long),
+            "the table counts"
+        );
+        let table = "t".repeat(60);
+        assert!(user_index_name(&table, &passport).len() <= 63);
     }
 }

@@ -214,6 +214,60 @@
 //! **MySQL/MariaDB** have no `UPDATE … RETURNING`, so there an unchanged
 //! request still loads, then touches at its end: two statements.
 //!
+//! # Per-user index
+//!
+//! For [`UserSessions`](server_session::UserSessions) (list a user's
+//! sessions, revoke them), the index is a query over the stored JSON: there
+//! is nothing to write at sign-in ([`Store::index_user`](server_session::Store::index_user)
+//! answers `Ok(())`), no entry can go stale, and sessions written by Node
+//! (connect-pg-simple) are found like any other.
+//! [`Store::user_sessions`](server_session::Store::user_sessions) is one
+//! statement over the live rows, with `load`'s liveness and versions
+//! ([`SqlStore::user_sessions_sql`] shows it):
+//!
+//! ```sql
+//! SELECT sid, sess FROM session WHERE <user at path> = $1 AND expire >= <now>
+//! ```
+//!
+//! where `<user at path>` reads a string as it is and a number as its
+//! decimal text, as `UserPath::user_in` does:
+//!
+//! | Dialect | `<user at path>` for `passport.user` |
+//! |---|---|
+//! | PostgreSQL | `sess #>> '{"passport","user"}'`, over a copy of `sess` whose `\u0000` and non-ASCII `\u` escapes are `\u0020` (PostgreSQL's JSON functions refuse those anywhere in the document; see [load and touch](#one-statement-per-unchanged-request)) |
+//! | SQLite | `CAST(json_extract(sess, '$."passport"."user"') AS TEXT)`, for text that `json_valid` accepts |
+//! | MySQL/MariaDB | `JSON_UNQUOTE(JSON_EXTRACT(sess, '$."passport"."user"'))`, for text that `JSON_VALID` accepts |
+//!
+//! None of them fails on any row, so an index on them never refuses a
+//! write. Without an index the statement reads the whole table; with the
+//! one [`SqlStore::create_user_index`] makes (an admin or migration step,
+//! idempotent), it reads only that user's rows:
+//!
+//! - **PostgreSQL**: `CREATE INDEX IF NOT EXISTS "IDX_session_user_passport.user"
+//!   ON "session" ((<user at path>)) WHERE (<user at path>) IS NOT NULL`:
+//!   partial, so anonymous sessions take no room in it. connect-pg-simple's
+//!   table is otherwise untouched. It blocks writes while it builds; for a
+//!   large live table, run [`SqlStore::user_index_sql`] with
+//!   `CONCURRENTLY` instead. Among 100,000 other sessions, listing a user
+//!   with 3 is an index scan that reads 3 rows and 4 buffers (`EXPLAIN
+//!   (ANALYZE, BUFFERS)` in `tests/user_index.rs`).
+//! - **SQLite**: `CREATE INDEX IF NOT EXISTS` on the same expression
+//!   (`SEARCH … USING INDEX`).
+//! - **MySQL/MariaDB**: MariaDB has no functional index, and uses an index
+//!   on a generated column only when the query names the column; so a
+//!   virtual column `user_passport.user`, `VARCHAR(255)` `utf8mb4_bin`
+//!   holding the first 255 characters of the expression, and an index on
+//!   it, by one `ALTER TABLE` (MySQL 8 takes the same). The listing names
+//!   the column and compares the whole expression too, so a longer user ID
+//!   is written and found; while the column is missing it falls back to
+//!   the bare expression.
+//!
+//! The index is named `IDX_<table>_user_<path>`, or `IDX_user_` and 32 hex
+//! digits of a digest of both when that passes 63 bytes
+//! ([`SqlStore::user_index_name`]), quoted like the table. It costs each
+//! written row version one more JSON parse (a touch writes a new row
+//! version too, since `expire` is indexed).
+//!
 //! # Errors
 //!
 //! An unreachable server, a broken connection, or a pool that is exhausted

@@ -1,11 +1,12 @@
 //! [`MySqlStore`]: sessions in MySQL or MariaDB.
 
-use server_session::store::Version;
+use server_session::store::{UserPath, Version};
 use sqlx::mysql::{MySql, MySqlQueryResult};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::dialect::{
-    Backend, Dialect, DigestColumn, IfAbsent, IfVersion, InstantColumn, OwnStatements,
+    bounded_name, quote, Backend, Dialect, DigestColumn, IfAbsent, IfVersion, InstantColumn,
+    OwnStatements, UserIndex,
 };
 use crate::SqlStore;
 
@@ -85,9 +86,60 @@ impl Backend for MySql {
         }
     }
 
+    /// `JSON_UNQUOTE(JSON_EXTRACT(sess, '$."passport"."user"'))`: the
+    /// string unquoted, a number as its text (MySQL writes it in its own
+    /// normal form, MariaDB as stored; integers read the same either way),
+    /// NULL where the path leads nowhere. Only for `sess` that `JSON_VALID`
+    /// accepts: `sess` is `LONGTEXT` and may hold anything, and MySQL's
+    /// `JSON_EXTRACT` fails on text that is not JSON.
+    fn user_at(path: &UserPath) -> String {
+        format!(
+            "(CASE WHEN JSON_VALID(sess) THEN JSON_UNQUOTE(JSON_EXTRACT(sess, '{}')) END)",
+            json_path(path)
+        )
+    }
+
+    /// A virtual column `user_<path>` holding the first 255 characters of
+    /// `user_at`, and an index on it: MariaDB has no functional index, and
+    /// uses an index on a generated column only where the query names the
+    /// column; MySQL 8 takes the same. The column is `utf8mb4_bin`, so user
+    /// IDs compare exactly, and cut to 255 characters so that no user ID,
+    /// however long, makes a write fail; the listing compares the whole
+    /// expression too.
+    fn user_index(t: &str, table: &str, path: &UserPath, index: &str) -> UserIndex {
+        let column = bounded_name(&format!("user_{path}"), "user_", table, path);
+        let user = Self::user_at(path);
+        UserIndex::GeneratedColumn {
+            create: format!(
+                "ALTER TABLE {t} ADD COLUMN {column_q} VARCHAR(255) \
+                 CHARACTER SET utf8mb4 COLLATE utf8mb4_bin AS (LEFT({user}, 255)) VIRTUAL, \
+                 ADD INDEX {index_q} ({column_q})",
+                column_q = quote::<Self>(&column),
+                index_q = quote::<Self>(index),
+            ),
+            condition: format!("{} = LEFT(?, 255) AND {user} = ?", quote::<Self>(&column)),
+            column,
+        }
+    }
+
+    /// ER_BAD_FIELD_ERROR, SQLSTATE 42S22: the table has no such column.
+    fn missing_user_column(error: &sqlx::Error) -> bool {
+        matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("42S22"))
+    }
+
     fn rows_affected(result: &MySqlQueryResult) -> u64 {
         result.rows_affected()
     }
+}
+
+/// `path` as a MySQL JSON path, each key double-quoted
+/// (`$."passport"."user"`); the segments hold no quote or backslash.
+fn json_path(path: &UserPath) -> String {
+    let mut json_path = String::from("$");
+    for segment in path.segments() {
+        json_path.push_str(&format!(".\"{segment}\""));
+    }
+    json_path
 }
 
 /// The latest instant `DATETIME` can hold, 9999-12-31 23:59:59 UTC.

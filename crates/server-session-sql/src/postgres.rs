@@ -2,7 +2,9 @@
 
 use sqlx::postgres::{PgQueryResult, Postgres};
 
-use crate::dialect::{quote, Backend, Dialect, IfAbsent, IfVersion, OwnStatements};
+use server_session::store::UserPath;
+
+use crate::dialect::{quote, Backend, Dialect, IfAbsent, IfVersion, OwnStatements, UserIndex};
 use crate::SqlStore;
 
 /// A session store in PostgreSQL, in connect-pg-simple's schema, so that
@@ -92,19 +94,7 @@ impl Backend for Postgres {
     /// space in it can be `cookie` or `originalMaxAge`. The stored `sess` is
     /// never changed.
     fn touched_expire() -> Option<String> {
-        // SQL string constants written as E'' strings, so that
-        // `standard_conforming_strings` plays no part: `\u`; a regular
-        // expression for `\u` then four hex digits outside 0001-007F; `\u0020`
-        // as a replacement text (where a backslash is escaped too).
-        let backslash_u = r"E'\\u'";
-        let escapes_json_functions_may_refuse = r"E'\\\\u(0000|00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})'";
-        let space_escape = r"E'\\\\u0020'";
-        // Most records hold no `\u` escape at all; `strpos` spares them the
-        // regular expression, which costs about twice a JSON parse.
-        let readable = format!(
-            "(CASE WHEN strpos(sess::text, {backslash_u}) = 0 THEN sess::json \
-             ELSE regexp_replace(sess::text, {escapes_json_functions_may_refuse}, {space_escape}, 'g')::json END)"
-        );
+        let readable = readable_sess();
         let max_age = format!("({readable} #> '{{cookie,originalMaxAge}}')");
         let millis =
             "CASE WHEN json_typeof(max_age) = 'number' AND max_age::text ~ '^-?[0-9]{1,15}$' \
@@ -114,6 +104,37 @@ impl Backend for Postgres {
              WHEN millis > 0 THEN ceil(($3::int8 + millis)::numeric / 1000)::int8 END \
              FROM (SELECT max_age, {millis} AS millis FROM (SELECT {max_age} AS max_age) AS doc) AS cookie)"
         ))
+    }
+
+    /// `sess #>> '{"passport","user"}'`, read from [`readable_sess`] so
+    /// that no row can make it fail (not even at the write an index on it
+    /// computes it for): text for a JSON string or number (the number as
+    /// written, which `JSON.stringify` and serde write alike for integers),
+    /// NULL where the path leads nowhere or to JSON `null`. A user ID that
+    /// itself holds `\u0000` or a `\u` escape of a non-ASCII character
+    /// (neither `JSON.stringify` nor serde escapes non-ASCII ones) reads
+    /// otherwise and is not found. Each segment is double-quoted in the
+    /// array literal, so that one named `null` stays a key.
+    fn user_at(path: &UserPath) -> String {
+        let segments: Vec<String> = path
+            .segments()
+            .iter()
+            .map(|segment| format!("\"{segment}\""))
+            .collect();
+        format!("({} #>> '{{{}}}')", readable_sess(), segments.join(","))
+    }
+
+    /// `CREATE INDEX IF NOT EXISTS … ((user_at)) WHERE (user_at) IS NOT
+    /// NULL`: partial, so anonymous sessions take no room in it; a
+    /// listing's `user_at = $1` implies the predicate.
+    fn user_index(t: &str, _table: &str, path: &UserPath, index: &str) -> UserIndex {
+        let user = Self::user_at(path);
+        UserIndex::Expression {
+            create: format!(
+                "CREATE INDEX IF NOT EXISTS {} ON {t} ({user}) WHERE {user} IS NOT NULL",
+                quote::<Self>(index)
+            ),
+        }
     }
 
     fn own_statements(t: &str, table: &str) -> OwnStatements {
@@ -165,6 +186,26 @@ impl Backend for Postgres {
     }
 }
 
+/// `sess` as JSON the JSON functions can always read: as it is when it
+/// holds no `\u` escape (most rows), otherwise with every escape of a
+/// character outside ASCII, and `\u0000`, turned into `\u0020` (see
+/// `touched_expire`). Immutable, so it can be indexed.
+fn readable_sess() -> String {
+    // SQL string constants written as E'' strings, so that
+    // `standard_conforming_strings` plays no part: `\u`; a regular
+    // expression for `\u` then four hex digits outside 0001-007F; `\u0020`
+    // as a replacement text (where a backslash is escaped too).
+    let backslash_u = r"E'\\u'";
+    let escapes_json_functions_may_refuse = r"E'\\\\u(0000|00[89a-fA-F][0-9a-fA-F]|0[1-9a-fA-F][0-9a-fA-F]{2}|[1-9a-fA-F][0-9a-fA-F]{3})'";
+    let space_escape = r"E'\\\\u0020'";
+    // Most records hold no `\u` escape at all; `strpos` spares them the
+    // regular expression, which costs about twice a JSON parse.
+    format!(
+        "(CASE WHEN strpos(sess::text, {backslash_u}) = 0 THEN sess::json \
+         ELSE regexp_replace(sess::text, {escapes_json_functions_may_refuse}, {space_escape}, 'g')::json END)"
+    )
+}
+
 /// Whether the `load_and_touch` statement failed on what the row holds
 /// rather than on the server: SQLSTATE class 22, "data exception" (what
 /// PostgreSQL's JSON functions raise for text they cannot read, such as a
@@ -194,5 +235,21 @@ mod tests {
         assert_eq!(sql.quoted, "\"app\".\"session\"");
         assert!(sql.own.create.contains("CONSTRAINT \"session_pkey\""));
         assert!(sql.own.create.contains("INDEX \"IDX_session_expire\""));
+    }
+
+    #[test]
+    fn the_user_index_is_partial_on_the_expression_listing_reads() {
+        let path = UserPath::parse("passport.null").expect("a valid path");
+        let user = Postgres::user_at(&path);
+        assert!(user.ends_with(r#"#>> '{"passport","null"}')"#), "{user}");
+        let UserIndex::Expression { create } =
+            Postgres::user_index("\"session\"", "session", &path, "IDX_x")
+        else {
+            panic!("PostgreSQL indexes the expression");
+        };
+        assert_eq!(
+            create,
+            format!("CREATE INDEX IF NOT EXISTS \"IDX_x\" ON \"session\" ({user}) WHERE {user} IS NOT NULL")
+        );
     }
 }

@@ -2,12 +2,14 @@
 
 use std::str::FromStr;
 
-use server_session::store::StoreError;
+use server_session::store::{StoreError, UserPath};
 use sqlx::sqlite::{
     Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteQueryResult,
 };
 
-use crate::dialect::{pool_options, quote, Backend, Dialect, IfAbsent, IfVersion, OwnStatements};
+use crate::dialect::{
+    pool_options, quote, Backend, Dialect, IfAbsent, IfVersion, OwnStatements, UserIndex,
+};
 use crate::settings::{map_sqlx, timed, DEFAULT_CALL_TIMEOUT};
 use crate::SqlStore;
 
@@ -63,6 +65,34 @@ impl Backend for Sqlite {
              WHEN 'integer' THEN CASE WHEN json_extract({max_age}) BETWEEN 1 AND 999999999999999 \
              THEN (?3 + json_extract({max_age}) + 999) / 1000 END END END)"
         ))
+    }
+
+    /// `CAST(json_extract(sess, '$."passport"."user"') AS TEXT)`:
+    /// `json_extract` answers a string as text and a number as an integer
+    /// or a real, which the cast turns into its decimal text; JSON `null`
+    /// and a missing path are NULL. Only for text that `json_valid` accepts
+    /// as JSON: `sess` may hold anything, SQLite's JSON functions fail on
+    /// malformed text, and an index on this is computed at every write.
+    fn user_at(path: &UserPath) -> String {
+        let mut json_path = String::from("$");
+        for segment in path.segments() {
+            json_path.push_str(&format!(".\"{segment}\""));
+        }
+        format!(
+            "(CASE WHEN typeof(sess) = 'text' AND json_valid(sess) \
+             THEN CAST(json_extract(sess, '{json_path}') AS TEXT) END)"
+        )
+    }
+
+    /// An index on `user_at` itself, which a listing's `user_at = ?1` uses.
+    fn user_index(t: &str, _table: &str, path: &UserPath, index: &str) -> UserIndex {
+        UserIndex::Expression {
+            create: format!(
+                "CREATE INDEX IF NOT EXISTS {} ON {t} ({})",
+                quote::<Self>(index),
+                Self::user_at(path)
+            ),
+        }
     }
 
     fn own_statements(t: &str, table: &str) -> OwnStatements {

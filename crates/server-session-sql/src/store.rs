@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use server_session::store::{
     expiry, now_ms, LoadedRecord, Record, SaveCondition, SaveOutcome, StoreError, StoreFuture,
-    Version,
+    UserPath, Version,
 };
 use server_session::Store;
 use sqlx::query::Query;
@@ -22,6 +22,8 @@ use crate::dialect::{
 };
 use crate::settings::{map_sqlx, now_epoch_secs, timed, ttl_secs, Settings, DEFAULT_TABLE};
 use crate::PrunerHandle;
+
+mod users;
 
 /// A session store in an SQL database: [`PostgresStore`](crate::PostgresStore),
 /// [`MySqlStore`](crate::MySqlStore) or [`SqliteStore`](crate::SqliteStore),
@@ -664,6 +666,24 @@ where
 
     fn prune_expired(&self) -> StoreFuture<'_, u64> {
         self.timed(self.prune_now())
+    }
+
+    /// Nothing to do: the index is a query over `sess`.
+    fn index_user<'a>(
+        &'a self,
+        _user_path: &'a UserPath,
+        _user: &'a str,
+        _id: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn user_sessions<'a>(
+        &'a self,
+        user_path: &'a UserPath,
+        user: &'a str,
+    ) -> StoreFuture<'a, Vec<(String, LoadedRecord)>> {
+        self.timed(self.user_sessions_now(user_path, user))
     }
 
     fn is_ready(&self) -> bool {

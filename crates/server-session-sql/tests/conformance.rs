@@ -3,6 +3,10 @@
 //! Each case gets its own table, named `cf_<unix secs>_<random>`; a harness
 //! drops tables of that form left by runs more than an hour old, so the
 //! test database does not fill up while parallel runs stay untouched.
+//!
+//! Every table gets the per-user index on `passport.user` (the path the
+//! user-index cases use), so every case also writes through it: rows that
+//! are no JSON, or hold `\u0000`, must still be written and read.
 #![allow(unreachable_pub)]
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -55,6 +59,12 @@ fn as_storable_json(raw: &[u8]) -> String {
     }
 }
 
+/// The path the user-index cases read users at.
+#[allow(dead_code)]
+fn passport() -> server_session::store::UserPath {
+    server_session::store::UserPath::parse("passport.user").expect("a valid path")
+}
+
 #[cfg(feature = "postgres")]
 mod postgres {
     use server_session::conformance::{service_url, Harness};
@@ -91,7 +101,13 @@ mod postgres {
         type Store = PostgresStore;
 
         async fn store(&self) -> PostgresStore {
-            PostgresStore::from_pool(self.pool.clone()).with_table(super::fresh_table())
+            let store =
+                PostgresStore::from_pool(self.pool.clone()).with_table(super::fresh_table());
+            store
+                .create_user_index(&super::passport())
+                .await
+                .expect("create the user index");
+            store
         }
 
         async fn write_raw(&self, store: &PostgresStore, id: &str, raw: &[u8]) {
@@ -117,6 +133,10 @@ mod postgres {
         }
 
         fn supports_listing(&self) -> bool {
+            true
+        }
+
+        fn supports_user_index(&self) -> bool {
             true
         }
     }
@@ -162,7 +182,12 @@ mod mysql {
         type Store = MySqlStore;
 
         async fn store(&self) -> MySqlStore {
-            MySqlStore::from_pool(self.pool.clone()).with_table(super::fresh_table())
+            let store = MySqlStore::from_pool(self.pool.clone()).with_table(super::fresh_table());
+            store
+                .create_user_index(&super::passport())
+                .await
+                .expect("create the user index");
+            store
         }
 
         async fn write_raw(&self, store: &MySqlStore, id: &str, raw: &[u8]) {
@@ -188,6 +213,10 @@ mod mysql {
         }
 
         fn supports_listing(&self) -> bool {
+            true
+        }
+
+        fn supports_user_index(&self) -> bool {
             true
         }
     }
@@ -219,7 +248,12 @@ mod sqlite {
         type Store = SqliteStore;
 
         async fn store(&self) -> SqliteStore {
-            self.store.clone().with_table(super::fresh_table())
+            let store = self.store.clone().with_table(super::fresh_table());
+            store
+                .create_user_index(&super::passport())
+                .await
+                .expect("create the user index");
+            store
         }
 
         async fn write_raw(&self, store: &SqliteStore, id: &str, raw: &[u8]) {
@@ -243,6 +277,10 @@ mod sqlite {
         }
 
         fn supports_listing(&self) -> bool {
+            true
+        }
+
+        fn supports_user_index(&self) -> bool {
             true
         }
     }

@@ -80,6 +80,15 @@ impl Raw {
         result.expect("raw redis command")
     }
 
+    pub async fn query_pipeline<T: FromRedisValue>(&self, pipeline: &redis::Pipeline) -> T {
+        let result = match self.clone() {
+            Self::Standalone(mut conn) => pipeline.query_async(&mut conn).await,
+            #[cfg(feature = "cluster")]
+            Self::Cluster(mut conn) => pipeline.query_async(&mut conn).await,
+        };
+        result.expect("raw redis pipeline")
+    }
+
     pub async fn get(&self, key: &str) -> Option<Vec<u8>> {
         self.query(redis::cmd("GET").arg(key)).await
     }

@@ -470,7 +470,7 @@ impl SessionConfig {
     /// ID with it ([`Session::cycle_id`](crate::Session::cycle_id)), or a
     /// session fixed by an attacker before sign-in becomes the victim's.
     ///
-    /// An invalid path (see [`UserPath`](crate::store::UserPath)) is a
+    /// An invalid path (see [`UserPath`]) is a
     /// [`ConfigError`] when the layer is built.
     ///
     /// ```

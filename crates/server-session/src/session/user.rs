@@ -55,9 +55,9 @@ impl Session {
     /// moves the session to a new ID ([`cycle_id`](Self::cycle_id)), so an ID
     /// planted before sign-in is worthless after it.
     ///
-    /// At the limit, [`SessionLimit::EvictOldest`](crate::SessionLimit::EvictOldest)
+    /// At the limit, [`SessionLimit::EvictOldest`]
     /// ends the user's least recently active other sessions to make room,
-    /// and [`SessionLimit::RefuseNew`](crate::SessionLimit::RefuseNew) fails
+    /// and [`SessionLimit::RefuseNew`] fails
     /// with [`SessionError::TooManySessions`] and changes nothing.
     ///
     /// # Errors

@@ -119,7 +119,7 @@ pub trait Harness: Send + Sync + 'static {
     }
 
     /// Whether the store implements the per-user index
-    /// ([`Store::index_user`](super::Store::index_user),
+    /// ([`Store::index_user`],
     /// [`user_sessions`](super::Store::user_sessions)). When false, the
     /// user-index cases check that listing answers `Unsupported`. Default:
     /// false.
