@@ -273,11 +273,11 @@
 //!   express-session (uid-safe) and from this crate are base64url, which
 //!   has no `:` (a custom `genid` that makes IDs starting with `user:`
 //!   would collide).
-//! - **Sessions written by Node**: connect-redis keeps no index, so a user
-//!   signed in by an express app is not indexed until
+//! - **Sessions written by Node**: connect-redis keeps no index. A Node app
+//!   wraps its store with `interop/node/user-index.js` in this repository
+//!   (a `ZADD NX` before each save of a signed-in session), and
 //!   [`RedisStore::index_existing_sessions`] (an admin or migration job
-//!   that SCANs every session once) or a sign-in through a Rust server
-//!   indexes them.
+//!   that SCANs every session once) indexes those signed in before.
 //!
 //! # Differences from connect-redis
 //!

@@ -566,7 +566,8 @@ impl Store for RedisStore {
 
     fn len(&self) -> StoreFuture<'_, usize> {
         // As connect-redis's `length`: the number of keys, without reading
-        // them (but not counting the per-user indexes, which it would). Redis's TTL keeps this equal to the live count but for the
+        // them (but not the per-user indexes, which it would count).
+        // Redis's TTL keeps this equal to the live count but for the
         // rounding second.
         Box::pin(async move { Ok(self.session_keys().await?.len()) })
     }

@@ -62,7 +62,7 @@ fn every_case_is_listed_once() {
     unique.sort_unstable();
     unique.dedup();
     assert_eq!(unique.len(), cases.len(), "a case is listed twice");
-    assert_eq!(cases.len(), 28);
+    assert_eq!(cases.len(), 31);
 }
 
 /// How a [`JsonMapStore`] breaks the contract, for checking that the kit

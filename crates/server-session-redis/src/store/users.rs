@@ -112,7 +112,8 @@ impl RedisStore {
     /// session, a page of [`scan_count`](Self::scan_count) keys at a time.
     /// Each page is one store call, under the call timeout; the job as a
     /// whole is not. Run it once when Rust servers start sharing a store
-    /// with Node ones, and again while Node servers still sign users in.
+    /// with Node ones; from then on, Node's saves index their sessions
+    /// through `interop/node/user-index.js`.
     /// A session that cannot be read as a record is skipped (and logged,
     /// without its ID).
     ///
