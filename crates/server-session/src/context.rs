@@ -219,7 +219,6 @@ impl Context {
         self.config.genid.is_some()
     }
 
-    /// Logs an error the layer handled, once, and hands it to the hook.
     /// The key the store keeps session `id` under.
     pub(crate) fn store_key(&self, id: &str) -> String {
         match &self.hashed_ids {
@@ -270,6 +269,7 @@ impl Context {
         }
     }
 
+    /// Logs an error the layer handled, once, and hands it to the hook.
     pub(crate) fn report(&self, during: &'static str, error: &SessionError) {
         // As an error, so that a subscriber records its causes too.
         tracing::error!(

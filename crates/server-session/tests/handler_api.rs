@@ -197,3 +197,37 @@ async fn get_id_is_the_session_id_as_req_session_id_is() {
     session.destroy().await.expect("destroyed");
     assert_eq!(session.get_value("id"), None, "a dead session has no ID");
 }
+
+#[tokio::test]
+async fn a_user_is_set_and_removed_at_any_path() {
+    for path in ["user", "passport.user", "a.b.c"] {
+        let config = SessionConfig::new(SECRET).with_user_path(Some(path));
+        let session = server_session::testing::session(server_session::MemoryStore::new(), config)
+            .await
+            .expect("a session");
+        assert_eq!(session.user(), None, "{path}");
+        session.insert("kept", 1).expect("insert");
+        session.set_user("ada").expect("set");
+        assert_eq!(session.user().as_deref(), Some("ada"), "{path}");
+        session.set_user("bob").expect("set again");
+        assert_eq!(session.user().as_deref(), Some("bob"), "{path}");
+        session.remove_user().expect("remove");
+        assert_eq!(session.user(), None, "{path}");
+        assert_eq!(
+            session.get::<i64>("kept").expect("a number"),
+            Some(1),
+            "{path}"
+        );
+    }
+    let plain = server_session::testing::session(
+        server_session::MemoryStore::new(),
+        SessionConfig::new(SECRET),
+    )
+    .await
+    .expect("a session");
+    assert!(matches!(
+        plain.set_user("ada"),
+        Err(SessionError::NoUserPath)
+    ));
+    assert_eq!(plain.user(), None);
+}

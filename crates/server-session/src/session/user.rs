@@ -34,11 +34,7 @@ impl Session {
     /// [`SessionError::Gone`] after `destroy`/`unset`.
     pub fn set_user(&self, user: impl Into<String>) -> Result<(), SessionError> {
         let user = user.into();
-        self.change_user(move |data| {
-            if let Some(path) = data.path.as_ref() {
-                path.set_user(data.object, &user);
-            }
-        })?;
+        self.change_user(move |data| data.path.set_user(data.object, &user))?;
         // With `with_sign_in_details`: when and from where.
         self.write(|state, live| {
             if let Some(client) = &state.client {
@@ -107,11 +103,13 @@ impl Session {
     /// # Errors
     /// As [`set_user`](Self::set_user).
     pub fn remove_user(&self) -> Result<(), SessionError> {
-        self.change_user(|data| {
-            if let Some(path) = data.path.as_ref() {
-                path.remove_user(data.object);
+        match self.inner.context.user_path.as_ref() {
+            // The user is the whole top-level key: remove it as a key.
+            Some(path) if path.segments().len() == 1 => {
+                self.remove_value(path.top_key())?;
             }
-        })?;
+            _ => self.change_user(|data| data.path.remove_user(data.object))?,
+        }
         self.write(|state, live| {
             if live.data.contains_key(SIGN_IN_KEY) {
                 live.change(state.owner, Change::Remove(SIGN_IN_KEY.to_owned()));
@@ -146,7 +144,7 @@ impl Session {
                 object.insert(replay_key.clone(), current.clone());
             }
             edit(UserData {
-                path: Some(&path),
+                path: &path,
                 object: &mut object,
             });
             // Absent before and after (removing no user): left absent.
@@ -168,6 +166,6 @@ impl Session {
 /// What [`Session::change_user`] hands its edit: the top-level object
 /// holding the user path's first key.
 struct UserData<'a> {
-    path: Option<&'a crate::user_path::UserPath>,
+    path: &'a crate::user_path::UserPath,
     object: &'a mut Map<String, Value>,
 }
