@@ -41,11 +41,11 @@ use std::collections::BTreeMap;
 use std::future::poll_fn;
 
 use http::header::{COOKIE, SET_COOKIE};
-use http::{HeaderValue, Request, Response};
+use http::{HeaderName, HeaderValue, Request, Response};
 use tower_service::Service;
 
 use crate::driver::{SessionDriver, Start};
-use crate::{ConfigError, Session, SessionConfig, Store};
+use crate::{ConfigError, HeaderTransport, Session, SessionConfig, Store};
 
 /// The session a `GET /` request without a cookie would get from a layer
 /// over `store` with `config`: new, empty, under a fresh ID. Nothing is
@@ -78,6 +78,18 @@ pub async fn session(store: impl Store, config: SessionConfig) -> Result<Session
 pub struct TestClient<S> {
     service: S,
     cookies: BTreeMap<String, String>,
+    /// The header transport the client speaks, and the value it holds.
+    header: Option<HeldHeader>,
+}
+
+/// A session value carried in a header, as a client without cookies holds
+/// it.
+#[derive(Clone, Debug)]
+struct HeldHeader {
+    request: HeaderName,
+    response: HeaderName,
+    bearer: bool,
+    value: Option<String>,
 }
 
 impl<S> TestClient<S> {
@@ -87,7 +99,37 @@ impl<S> TestClient<S> {
         Self {
             service,
             cookies: BTreeMap::new(),
+            header: None,
         }
+    }
+
+    /// Also carries the session in `transport`'s headers, as a client
+    /// without cookies does
+    /// ([`SessionConfig::with_header`](crate::SessionConfig::with_header)):
+    /// it keeps the value the response header brings (forgets it when the
+    /// value is empty) and sends it back in the request header, as
+    /// `Bearer <value>` for [`HeaderTransport::bearer`].
+    ///
+    /// Header names that are not valid HTTP header names are ignored, as the
+    /// layer refuses them anyway.
+    #[must_use]
+    pub fn with_header_transport(mut self, transport: &HeaderTransport) -> Self {
+        let request = HeaderName::from_bytes(transport.request_header().as_bytes());
+        let response = HeaderName::from_bytes(transport.response_header().as_bytes());
+        if let (Ok(request), Ok(response)) = (request, response) {
+            self.header = Some(HeldHeader {
+                request,
+                response,
+                bearer: transport.is_bearer(),
+                value: None,
+            });
+        }
+        self
+    }
+
+    /// The session value the client holds for the header transport, if any.
+    pub fn header_value(&self) -> Option<&str> {
+        self.header.as_ref()?.value.as_deref()
     }
 
     /// The value of the cookie `name` the client holds, as sent back in
@@ -123,11 +165,25 @@ impl<S> TestClient<S> {
                 request.headers_mut().append(COOKIE, value);
             }
         }
+        if let Some(held) = &self.header {
+            let value = held.value.as_ref().map(|value| match held.bearer {
+                true => format!("Bearer {value}"),
+                false => value.clone(),
+            });
+            if let Some(Ok(value)) = value.map(HeaderValue::try_from) {
+                request.headers_mut().insert(held.request.clone(), value);
+            }
+        }
         poll_fn(|cx| self.service.poll_ready(cx)).await?;
         let response = self.service.call(request).await?;
         for header in response.headers().get_all(SET_COOKIE) {
             if let Ok(text) = header.to_str() {
                 self.keep(text);
+            }
+        }
+        if let Some(held) = &mut self.header {
+            if let Some(Ok(value)) = response.headers().get(&held.response).map(|v| v.to_str()) {
+                held.value = (!value.is_empty()).then(|| value.to_owned());
             }
         }
         Ok(response)

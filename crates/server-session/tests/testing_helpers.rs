@@ -75,3 +75,37 @@ async fn the_client_carries_the_cookie_and_forgets_a_cleared_one() {
     );
     assert_eq!(body(client.get("/whoami").await.expect("ok")).await, "");
 }
+
+#[tokio::test]
+async fn the_client_carries_a_header_session_as_a_client_without_cookies() {
+    let transport = server_session::HeaderTransport::bearer();
+    let config = SessionConfig::new("a test secret").with_header(Some(transport.clone()));
+    let layer = SessionLayer::new(MemoryStore::new(), config).expect("valid");
+    let app = Router::new()
+        .route("/login", get(sign_in))
+        .route("/whoami", get(whoami))
+        .route("/logout", get(sign_out))
+        .layer(layer);
+    let mut client = TestClient::new(app).with_header_transport(&transport);
+    assert_eq!(client.header_value(), None);
+    let id = body(client.get("/login").await.expect("signed in")).await;
+    let value = client
+        .header_value()
+        .expect("the value of the new session")
+        .to_owned();
+    assert!(value.starts_with(&format!("{id}.")), "{value}");
+    assert_eq!(
+        client.cookie("connect.sid"),
+        None,
+        "no cookie in header mode"
+    );
+    assert_eq!(
+        body(client.get("/whoami").await.expect("read")).await,
+        "ada"
+    );
+    assert_eq!(
+        client.header_value(),
+        Some(value.as_str()),
+        "kept, not resent"
+    );
+}
