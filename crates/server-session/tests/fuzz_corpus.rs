@@ -16,6 +16,8 @@ mod cookie_header;
 mod layer;
 #[path = "../../../fuzz/checks/record.rs"]
 mod record;
+#[path = "../../../fuzz/checks/session_header.rs"]
+mod session_header;
 #[path = "../../../fuzz/checks/set_cookie.rs"]
 mod set_cookie;
 #[path = "../../../fuzz/checks/unsign.rs"]
@@ -68,4 +70,9 @@ fn record_corpus() {
 #[test]
 fn layer_corpus() {
     replay("layer", layer::check);
+}
+
+#[test]
+fn session_header_corpus() {
+    replay("session_header", session_header::check);
 }
