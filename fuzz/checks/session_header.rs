@@ -68,7 +68,11 @@ fn value_from(data: &[u8], bearer: bool) -> Vec<u8> {
     }
     let mut value = Vec::new();
     if bearer {
-        value.extend_from_slice(if mode & 0x02 == 0 { b"Bearer " } else { b"bearer  " });
+        value.extend_from_slice(if mode & 0x02 == 0 {
+            b"Bearer "
+        } else {
+            b"bearer  "
+        });
     }
     if mode & 0x04 != 0 {
         value.extend_from_slice(b"s:");
@@ -87,8 +91,8 @@ fn value_from(data: &[u8], bearer: bool) -> Vec<u8> {
 
 async fn one_request(value: &[u8], transport: HeaderTransport) {
     let bearer = transport.is_bearer();
-    let request_header = HeaderName::from_bytes(transport.request_header().as_bytes())
-        .expect("a valid header name");
+    let request_header =
+        HeaderName::from_bytes(transport.request_header().as_bytes()).expect("a valid header name");
     let store = MemoryStore::new();
     let record = Record::from_json(
         br#"{"cookie":{"originalMaxAge":3600000,"expires":"2099-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"known":true}"#,
