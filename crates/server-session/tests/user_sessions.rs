@@ -6,8 +6,8 @@
 //! The requests go through the conformance server's routes (DESIGN §6.1:
 //! `/login/{user}`, `/sessions`, `/revoke/{ref}`, `/revoke-others`,
 //! `/revoke-all`) on both adapters, and every case runs on every bundled
-//! store (the MemoryStore and SQLite always; Redis, PostgreSQL and MySQL
-//! when their URLs are set).
+//! store (the MemoryStore and SQLite always; Redis, Redis Cluster,
+//! PostgreSQL and MySQL when their URLs are set).
 
 use session_test_support as support;
 
@@ -21,7 +21,7 @@ use server_session::users::{RevokeError, SessionRef};
 use server_session::{CookieOptions, Session, SessionConfig, SessionLimit, Store};
 use session_examples::axum_handlers::route as routes;
 
-use support::stores::stores;
+use support::stores::stores_and_cluster as stores;
 use support::{on_both_adapters, server, App, Res, TestStore, SECRET};
 
 fn config() -> SessionConfig {

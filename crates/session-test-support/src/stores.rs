@@ -1,7 +1,8 @@
 //! Every bundled store, for tests that must hold on each: the MemoryStore
 //! and SQLite always, Redis, PostgreSQL and MySQL when `REDIS_URL`,
-//! `POSTGRES_URL` and `MYSQL_URL` are set (an unset one prints `SKIPPED: …`,
-//! and fails under `SESSION_REQUIRE_SERVICES=1`).
+//! `POSTGRES_URL` and `MYSQL_URL` are set, and Redis Cluster with
+//! `REDIS_CLUSTER_URLS` for [`stores_and_cluster`] (an unset one prints
+//! `SKIPPED: …`, and fails under `SESSION_REQUIRE_SERVICES=1`).
 
 use std::sync::Arc;
 
@@ -9,17 +10,40 @@ use server_session::{MemoryStore, Store};
 use server_session_redis::RedisStore;
 use server_session_sql::{MySqlStore, PostgresStore, SqliteStore};
 
-/// The stores the store-dependent cases run on, by name.
-pub async fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
+/// A service's URL from `var`; `None` (printing `SKIPPED: …`) when it is
+/// unset, a panic under `SESSION_REQUIRE_SERVICES=1`.
+fn url(var: &str) -> Option<String> {
     let required = std::env::var("SESSION_REQUIRE_SERVICES").as_deref() == Ok("1");
-    let url = |var: &str| match std::env::var(var) {
+    match std::env::var(var) {
         Ok(url) => Some(url),
         Err(_) if required => panic!("{var} is unset and SESSION_REQUIRE_SERVICES=1"),
         Err(_) => {
             println!("SKIPPED: {var} is unset, so that store is not tested");
             None
         }
-    };
+    }
+}
+
+/// [`stores`], and Redis Cluster when `REDIS_CLUSTER_URLS` (comma-separated
+/// seed URLs) is set.
+pub async fn stores_and_cluster() -> Vec<(&'static str, Arc<dyn Store>)> {
+    let mut stores = stores().await;
+    if let Some(urls) = url("REDIS_CLUSTER_URLS") {
+        let urls: Vec<&str> = urls
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect();
+        let cluster = RedisStore::connect_cluster(&urls)
+            .await
+            .expect("Redis Cluster answers");
+        stores.push(("redis-cluster", Arc::new(cluster)));
+    }
+    stores
+}
+
+/// The stores the store-dependent cases run on, by name.
+pub async fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
     let mut stores: Vec<(&'static str, Arc<dyn Store>)> =
         vec![("memory", Arc::new(MemoryStore::new()))];
     let sqlite_path = std::env::temp_dir().join(format!(
