@@ -296,6 +296,16 @@ impl RedisStore {
             .await
     }
 
+    /// Sends `cmds` and reads their replies, in one store call: each routed
+    /// by its own key on a cluster.
+    async fn query_each<T: redis::FromRedisValue>(
+        &self,
+        cmds: &[redis::Cmd],
+    ) -> Result<Vec<T>, StoreError> {
+        self.call(|mut conn| async move { conn.query_each(cmds).await })
+            .await
+    }
+
     /// The glob that matches this store's keys and no others: the prefix
     /// with glob characters escaped. connect-redis leaves them unescaped, so
     /// a prefix like `a*` would list other prefixes' keys there.

@@ -29,6 +29,69 @@ fn others() -> usize {
         .unwrap_or(100_000)
 }
 
+/// Pipelines of 10,000 others each that store [`others`] sessions, each
+/// signed in to a user of its own, their IDs and users starting with `tag`,
+/// living `ttl` seconds (their index too when `expire_index`).
+fn others_pipelines(
+    store: &RedisStore,
+    tag: &str,
+    ttl: u64,
+    expire_index: bool,
+) -> Vec<redis::Pipeline> {
+    let json = |user: &str| {
+        format!(
+            r#"{{"cookie":{{"originalMaxAge":3600000,"expires":"2099-01-01T00:00:00.000Z","httpOnly":true,"path":"/"}},"passport":{{"user":"{user}"}}}}"#
+        )
+    };
+    let ids: Vec<usize> = (0..others()).collect();
+    ids.chunks(10_000)
+        .map(|chunk| {
+            let mut pipeline = redis::pipe();
+            for n in chunk {
+                let (id, user) = (format!("{tag}session-{n:08}"), format!("{tag}user-{n}"));
+                pipeline
+                    .cmd("SET")
+                    .arg(store.key(&id))
+                    .arg(json(&user))
+                    .arg("EX")
+                    .arg(ttl)
+                    .ignore();
+                pipeline
+                    .cmd("ZADD")
+                    .arg(store.user_key(&user))
+                    .arg(now_ms())
+                    .arg(&id)
+                    .ignore();
+                if expire_index {
+                    pipeline
+                        .cmd("EXPIRE")
+                        .arg(store.user_key(&user))
+                        .arg(ttl)
+                        .ignore();
+                }
+            }
+            pipeline
+        })
+        .collect()
+}
+
+/// Signs Ada in to session `ada-session-<n>` for `lifetime_ms`, as the layer
+/// does (index, then save); its ID.
+async fn sign_in_ada(store: &RedisStore, path: &UserPath, n: usize, lifetime_ms: i64) -> String {
+    let id = format!("ada-session-{n}");
+    store.index_user(path, "ada", &id).await.expect("index");
+    let cookie = CookieData::default()
+        .with_original_max_age_ms(Some(lifetime_ms))
+        .with_expires_ms(Some(now_ms() + lifetime_ms));
+    let mut data = serde_json::Map::new();
+    data.insert("passport".into(), serde_json::json!({"user": "ada"}));
+    let _ = store
+        .save(&id, &Record::new(cookie, data), SaveCondition::Upsert)
+        .await
+        .expect("save");
+    id
+}
+
 #[tokio::test]
 async fn listing_one_user_touches_only_their_keys() {
     if common::redis_url().is_none() {
@@ -45,46 +108,11 @@ async fn listing_one_user_touches_only_their_keys() {
     let path = UserPath::parse("passport.user").expect("a valid path");
 
     // The others, as connect-redis and sign-ins would leave them.
-    let json = |user: &str| {
-        format!(
-            r#"{{"cookie":{{"originalMaxAge":3600000,"expires":"2099-01-01T00:00:00.000Z","httpOnly":true,"path":"/"}},"passport":{{"user":"{user}"}}}}"#
-        )
-    };
-    for chunk in (0..others()).collect::<Vec<_>>().chunks(10_000) {
-        let mut pipeline = redis::pipe();
-        for n in chunk {
-            let (id, user) = (format!("other-session-{n:08}"), format!("user-{n}"));
-            pipeline
-                .cmd("SET")
-                .arg(store.key(&id))
-                .arg(json(&user))
-                .arg("EX")
-                .arg(3_600)
-                .ignore();
-            pipeline
-                .cmd("ZADD")
-                .arg(store.user_key(&user))
-                .arg(now_ms())
-                .arg(&id)
-                .ignore();
-        }
+    for pipeline in others_pipelines(&store, "other-", 3_600, false) {
         let () = pipeline.query_async(&mut raw).await.expect("insert others");
     }
-    // Ada signs in three times.
-    let mut ada_ids = Vec::new();
     for n in 0..3 {
-        let id = format!("ada-session-{n}");
-        store.index_user(&path, "ada", &id).await.expect("index");
-        let cookie = CookieData::default()
-            .with_original_max_age_ms(Some(3_600_000))
-            .with_expires_ms(Some(now_ms() + 3_600_000));
-        let mut data = serde_json::Map::new();
-        data.insert("passport".into(), serde_json::json!({"user": "ada"}));
-        let _ = store
-            .save(&id, &Record::new(cookie, data), SaveCondition::Upsert)
-            .await
-            .expect("save");
-        ada_ids.push(id);
+        sign_in_ada(&store, &path, n, 3_600_000).await;
     }
     let keys: usize = redis::cmd("DBSIZE")
         .query_async(&mut raw)
@@ -175,45 +203,12 @@ async fn listing_one_user_on_a_cluster() {
     // tag puts them in one slot, so that they can be written by pipelines
     // (a cluster pipeline keeps to one slot); where they sit plays no part
     // in what listing Ada's sessions reads.
-    let json = r#"{"cookie":{"originalMaxAge":60000,"expires":"2099-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"passport":{"user":"someone"}}"#;
-    for chunk in (0..others()).collect::<Vec<_>>().chunks(10_000) {
-        let mut pipeline = redis::pipe();
-        for n in chunk {
-            let (id, user) = (format!("{{others}}-{n}"), format!("{{others}}-user-{n}"));
-            pipeline
-                .cmd("SET")
-                .arg(store.key(&id))
-                .arg(json)
-                .arg("EX")
-                .arg(120)
-                .ignore();
-            pipeline
-                .cmd("ZADD")
-                .arg(store.user_key(&user))
-                .arg(now_ms())
-                .arg(&id)
-                .ignore();
-            pipeline
-                .cmd("EXPIRE")
-                .arg(store.user_key(&user))
-                .arg(120)
-                .ignore();
-        }
+    for pipeline in others_pipelines(&store, "{others}-", 120, true) {
         let () = raw.query_pipeline(&pipeline).await;
     }
     let mut slots = std::collections::BTreeSet::new();
     for n in 0..3 {
-        let id = format!("ada-session-{n}");
-        store.index_user(&path, "ada", &id).await.expect("index");
-        let cookie = CookieData::default()
-            .with_original_max_age_ms(Some(60_000))
-            .with_expires_ms(Some(now_ms() + 60_000));
-        let mut data = serde_json::Map::new();
-        data.insert("passport".into(), serde_json::json!({"user": "ada"}));
-        let _ = store
-            .save(&id, &Record::new(cookie, data), SaveCondition::Upsert)
-            .await
-            .expect("save");
+        let id = sign_in_ada(&store, &path, n, 60_000).await;
         let slot: i64 = raw
             .query(redis::cmd("CLUSTER").arg("KEYSLOT").arg(store.key(&id)))
             .await;

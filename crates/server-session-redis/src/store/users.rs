@@ -236,12 +236,7 @@ impl RedisStore {
                 cmd
             })
             .collect();
-        let added: Vec<usize> = self
-            .call(|mut conn| {
-                let adds = &adds;
-                async move { conn.query_each(adds).await }
-            })
-            .await?;
+        let added: Vec<usize> = self.query_each(&adds).await?;
         Ok(added.into_iter().sum())
     }
 
@@ -298,12 +293,7 @@ impl RedisStore {
                     cmd
                 })
                 .collect();
-            let exists: Vec<i64> = self
-                .call(|mut conn| {
-                    let checks = &checks;
-                    async move { conn.query_each(checks).await }
-                })
-                .await?;
+            let exists: Vec<i64> = self.query_each(&checks).await?;
             let gone: Vec<&[u8]> = batch
                 .iter()
                 .zip(exists)
