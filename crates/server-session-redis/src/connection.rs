@@ -12,8 +12,11 @@ use redis::{Cmd, ErrorKind, FromRedisValue, Pipeline, RedisError, RedisResult, S
 
 use crate::sentinel::SENTINEL_SCHEME;
 
+mod batch;
 #[cfg(feature = "sentinel")]
 mod sentinel;
+
+use batch::Batcher;
 
 /// The URL scheme that names a Redis Cluster by its seed nodes.
 pub(crate) const CLUSTER_SCHEME: &str = "redis+cluster://";
@@ -123,9 +126,9 @@ impl Target {
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(timeout)
                     .set_number_of_retries(CONNECT_RETRIES);
-                ConnectionManager::new_with_config(client.clone(), config)
-                    .await
-                    .map(Conn::Standalone)
+                let manager = ConnectionManager::new_with_config(client.clone(), config).await?;
+                let batch = Batcher::start(manager.clone());
+                Ok(Conn::Standalone(manager, batch))
             }
             #[cfg(feature = "cluster")]
             Self::Cluster(nodes) => {
@@ -192,10 +195,11 @@ pub(crate) fn evalsha(script: &Script, key: &str) -> Cmd {
 /// a cluster connection that follows the slot map, or a connection to the
 /// master Sentinel names, which asks Sentinel again when the master moves.
 /// All are cheap handles onto a shared multiplexed connection, so each
-/// call clones one.
+/// call clones one. A standalone connection's single commands go out in
+/// batches ([`batch`]); its pipelines and script loads go out as they are.
 #[derive(Clone)]
 pub(crate) enum Conn {
-    Standalone(ConnectionManager),
+    Standalone(ConnectionManager, Batcher),
     #[cfg(feature = "cluster")]
     Cluster(redis::cluster_async::ClusterConnection),
     #[cfg(feature = "sentinel")]
@@ -206,7 +210,7 @@ impl Conn {
     /// Runs a command; in a cluster it goes to the node owning its key.
     pub(crate) async fn query<T: FromRedisValue>(&mut self, cmd: &Cmd) -> RedisResult<T> {
         match self {
-            Self::Standalone(conn) => cmd.query_async(conn).await,
+            Self::Standalone(_, batch) => batch.query(cmd).await,
             #[cfg(feature = "cluster")]
             Self::Cluster(conn) => cmd.query_async(conn).await,
             #[cfg(feature = "sentinel")]
@@ -224,7 +228,7 @@ impl Conn {
         pipeline: &Pipeline,
     ) -> RedisResult<T> {
         match self {
-            Self::Standalone(conn) => pipeline.query_async(conn).await,
+            Self::Standalone(conn, _) => pipeline.query_async(conn).await,
             #[cfg(feature = "cluster")]
             Self::Cluster(conn) => pipeline.query_async(conn).await,
             #[cfg(feature = "sentinel")]
@@ -238,7 +242,7 @@ impl Conn {
     /// Loads a script into the script cache (of every node of a cluster).
     pub(crate) async fn load_script(&mut self, script: &Script) -> RedisResult<String> {
         match self {
-            Self::Standalone(conn) => script.load_async(conn).await,
+            Self::Standalone(conn, _) => script.load_async(conn).await,
             #[cfg(feature = "cluster")]
             Self::Cluster(conn) => script.load_async(conn).await,
             #[cfg(feature = "sentinel")]
@@ -373,7 +377,7 @@ impl Conn {
     /// so no address has to match the cluster's announced names).
     pub(crate) async fn scan_nodes(&mut self) -> RedisResult<Vec<Option<u16>>> {
         match self {
-            Self::Standalone(_) => Ok(vec![None]),
+            Self::Standalone(..) => Ok(vec![None]),
             #[cfg(feature = "sentinel")]
             Self::Sentinel(_) => Ok(vec![None]),
             #[cfg(feature = "cluster")]
