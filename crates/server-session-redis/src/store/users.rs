@@ -22,6 +22,7 @@
 //! TTL on the set could run out while a session it names lives on.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::LazyLock;
 
 use redis::{Cmd, Script};
@@ -122,29 +123,18 @@ impl RedisStore {
     /// The first store error; what was indexed by then stays indexed, and a
     /// new run starts over.
     pub async fn index_existing_sessions(&self, user_path: &UserPath) -> Result<usize, StoreError> {
-        let pattern = self.scan_pattern();
-        let mut added = 0;
-        for node in self
-            .call(|mut conn| async move { conn.scan_nodes().await })
-            .await?
-        {
-            let mut cursor = 0;
-            loop {
-                let (next, keys) = self.scan_page(node, cursor, &pattern).await?;
-                let keys: Vec<Vec<u8>> = keys
-                    .into_iter()
-                    .filter(|key| key.starts_with(self.prefix.as_bytes()) && !self.is_user_key(key))
-                    .collect();
-                for batch in keys.chunks(KEYS_PER_BATCH) {
-                    added += self.index_batch(user_path, batch).await?;
-                }
-                if next == 0 {
-                    break;
-                }
-                cursor = next;
+        self.sum_over_scan(&self.scan_pattern(), |keys| async move {
+            let keys: Vec<Vec<u8>> = keys
+                .into_iter()
+                .filter(|key| key.starts_with(self.prefix.as_bytes()) && !self.is_user_key(key))
+                .collect();
+            let mut added = 0;
+            for batch in keys.chunks(KEYS_PER_BATCH) {
+                added += self.index_batch(user_path, batch).await?;
             }
-        }
-        Ok(added)
+            Ok(added)
+        })
+        .await
     }
 
     /// Drops, from every user's index, the entries whose session is gone
@@ -166,24 +156,43 @@ impl RedisStore {
         pattern.pop(); // the trailing `*`
         pattern.extend_from_slice(USER_INFIX.as_bytes());
         pattern.push(b'*');
-        let mut dropped = 0;
+        self.sum_over_scan(&pattern, |keys| async move {
+            let mut dropped = 0;
+            for key in keys.iter().filter(|key| self.is_user_key(key)) {
+                dropped += self.drop_dead_entries(key).await?;
+            }
+            Ok(dropped)
+        })
+        .await
+    }
+
+    /// SCANs `pattern` on every master, a page at a time, and adds up what
+    /// `per_page` answers for each page's keys; the first error ends it.
+    async fn sum_over_scan<F, Fut>(
+        &self,
+        pattern: &[u8],
+        mut per_page: F,
+    ) -> Result<usize, StoreError>
+    where
+        F: FnMut(Vec<Vec<u8>>) -> Fut,
+        Fut: Future<Output = Result<usize, StoreError>>,
+    {
+        let mut total = 0;
         for node in self
             .call(|mut conn| async move { conn.scan_nodes().await })
             .await?
         {
             let mut cursor = 0;
             loop {
-                let (next, keys) = self.scan_page(node, cursor, &pattern).await?;
-                for key in keys.iter().filter(|key| self.is_user_key(key)) {
-                    dropped += self.drop_dead_entries(key).await?;
-                }
+                let (next, keys) = self.scan_page(node, cursor, pattern).await?;
+                total += per_page(keys).await?;
                 if next == 0 {
                     break;
                 }
                 cursor = next;
             }
         }
-        Ok(dropped)
+        Ok(total)
     }
 
     /// One page of a SCAN of `node`, under the call timeout.
