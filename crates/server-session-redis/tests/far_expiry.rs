@@ -4,24 +4,15 @@
 
 mod common;
 
-use common::{unique, Raw};
+use common::unique;
 use server_session::store::{now_ms, CookieData, Record, SaveCondition, SaveOutcome, Store};
-use server_session_redis::RedisStore;
 
 /// The largest distance from the epoch a JavaScript `Date` can hold.
 const JS_LIMIT: i64 = 8_640_000_000_000_000;
 
-async fn setup() -> Option<(RedisStore, Raw)> {
-    let url = common::redis_url()?;
-    let store = RedisStore::connect(&url)
-        .await
-        .expect("connect to REDIS_URL");
-    Some((store, Raw::standalone(&url).await))
-}
-
 #[tokio::test]
 async fn far_expiries_are_stored_with_a_ttl_redis_takes() {
-    let Some((store, raw)) = setup().await else {
+    let Some((store, raw)) = common::standalone().await else {
         return;
     };
     // +010000-01-01T00:00:00.000Z, the last JavaScript date, and an instant

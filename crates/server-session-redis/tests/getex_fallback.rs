@@ -5,7 +5,7 @@
 mod common;
 
 use common::{unique, Raw};
-use server_session::store::{now_ms, CookieData, Record, SaveCondition, Store};
+use server_session::store::{now_ms, CookieData, Record, Store};
 use server_session_redis::RedisStore;
 
 /// Deletes the test's ACL user, even when the test fails.
@@ -77,34 +77,16 @@ async fn a_server_that_refuses_getex_gets_the_script() {
     // Twice each: the first call meets the refusal, the later ones go
     // straight to the script.
     for _ in 0..2 {
-        let id = unique("fallback");
-        let key = store.key(&id);
-        let _ = store
-            .save(&id, &record(Some(60_500)), SaveCondition::Upsert)
-            .await
-            .expect("save");
-        let (loaded, touched) = store
-            .load_and_touch(&id)
-            .await
-            .expect("load")
-            .expect("found");
+        let (id, key) = common::save_new(&store, "fallback", &record(Some(60_500))).await;
+        let (loaded, touched) = common::load_and_touch_live(&store, &id).await;
         assert!(touched);
         assert_eq!(loaded.record.cookie().original_max_age_ms(), Some(60_500));
         let pttl: i64 = raw.query(redis::cmd("PTTL").arg(&key)).await;
         assert!((60_001..=61_000).contains(&pttl), "pttl {pttl}");
 
-        let id = unique("fallback");
-        let key = store.key(&id);
-        let _ = store
-            .save(&id, &record(None), SaveCondition::Upsert)
-            .await
-            .expect("save");
+        let (id, key) = common::save_new(&store, "fallback", &record(None)).await;
         let _: i64 = raw.query(redis::cmd("EXPIRE").arg(&key).arg(5)).await;
-        let (_, touched) = store
-            .load_and_touch(&id)
-            .await
-            .expect("load")
-            .expect("found");
+        let (_, touched) = common::load_and_touch_live(&store, &id).await;
         assert!(touched);
         let pttl: i64 = raw.query(redis::cmd("PTTL").arg(&key)).await;
         assert!((299_001..=300_000).contains(&pttl), "pttl {pttl}");

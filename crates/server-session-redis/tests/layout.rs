@@ -23,28 +23,16 @@ struct Fixture {
 }
 
 async fn standalone() -> Option<Fixture> {
-    let url = common::redis_url()?;
-    let store = RedisStore::connect(&url)
-        .await
-        .expect("connect to REDIS_URL");
+    let (store, raw) = common::standalone().await?;
     assert!(!store.is_cluster());
-    Some(Fixture {
-        store,
-        raw: Raw::standalone(&url).await,
-    })
+    Some(Fixture { store, raw })
 }
 
 #[cfg(feature = "cluster")]
 async fn cluster() -> Option<Fixture> {
-    let urls = common::cluster_urls()?;
-    let store = RedisStore::connect_cluster(&urls)
-        .await
-        .expect("connect to REDIS_CLUSTER_URLS");
+    let (store, raw) = common::cluster().await?;
     assert!(store.is_cluster());
-    Some(Fixture {
-        store,
-        raw: Raw::cluster(&urls).await,
-    })
+    Some(Fixture { store, raw })
 }
 
 /// A record expiring `in_ms` from now (browser-session when `None`).

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{unique, Raw};
-use server_session::store::{now_ms, CookieData, Record, SaveCondition, Store, StoreError};
+use server_session::store::{now_ms, CookieData, Record, Store, StoreError};
 use server_session_redis::RedisStore;
 
 /// The stores' default TTL here: not connect-redis's, so that a test can
@@ -40,12 +40,7 @@ async fn assert_fresh_ttl(raw: &Raw, key: &str, secs: i64) {
 /// Saves `record` under a new ID, gives it `ttl_secs` as if it had been
 /// saved that long ago, and returns the ID and key.
 async fn saved(store: &RedisStore, raw: &Raw, record: &Record, ttl_secs: i64) -> (String, String) {
-    let id = unique("lat");
-    let key = store.key(&id);
-    let _ = store
-        .save(&id, record, SaveCondition::Upsert)
-        .await
-        .expect("save");
+    let (id, key) = common::save_new(store, "lat", record).await;
     let _: i64 = raw
         .query(redis::cmd("EXPIRE").arg(&key).arg(ttl_secs))
         .await;
@@ -53,11 +48,7 @@ async fn saved(store: &RedisStore, raw: &Raw, record: &Record, ttl_secs: i64) ->
 }
 
 async fn load_and_touch(store: &RedisStore, id: &str) -> bool {
-    let (loaded, touched) = store
-        .load_and_touch(id)
-        .await
-        .expect("load")
-        .expect("found");
+    let (loaded, touched) = common::load_and_touch_live(store, id).await;
     // The value is untouched, so the version still matches a plain load.
     let again = store.load(id).await.expect("load").expect("found");
     assert_eq!(again.version, loaded.version);
@@ -70,11 +61,7 @@ async fn check(store: RedisStore, raw: Raw) {
     // A persistent cookie: the TTL jumps from 5 s to ceil(originalMaxAge).
     let (id, key) = saved(&store, &raw, &record(Some(60_500), Some(5_000)), 5).await;
     let before = raw.get(&key).await;
-    let (loaded, touched) = store
-        .load_and_touch(&id)
-        .await
-        .expect("load")
-        .expect("found");
+    let (loaded, touched) = common::load_and_touch_live(&store, &id).await;
     assert!(touched);
     assert_eq!(loaded.record.data()["n"], 1);
     assert_fresh_ttl(&raw, &key, 61).await;
@@ -142,12 +129,7 @@ async fn check_non_positive_max_age(store: RedisStore, raw: Raw) {
         assert!(load_and_touch(&store, &warm).await);
 
         let stored = record(Some(max_age), Some(5_000));
-        let id = unique("lat");
-        let key = store.key(&id);
-        let _ = store
-            .save(&id, &stored, SaveCondition::Upsert)
-            .await
-            .expect("save");
+        let (id, key) = common::save_new(&store, "lat", &stored).await;
         let saved_pttl = pttl(&raw, &key).await;
         assert!((1..=5_000).contains(&saved_pttl), "pttl {saved_pttl}");
         let before = raw.get(&key).await;
@@ -178,12 +160,7 @@ async fn check_non_positive_max_age(store: RedisStore, raw: Raw) {
 }
 
 async fn load_and_touch_without_reload(store: &RedisStore, id: &str) -> bool {
-    store
-        .load_and_touch(id)
-        .await
-        .expect("load")
-        .expect("found")
-        .1
+    common::load_and_touch_live(store, id).await.1
 }
 
 /// A value that is not a session is a typed error. It cannot be read for
@@ -205,11 +182,9 @@ async fn check_corrupt(store: RedisStore, raw: Raw) {
 
 #[tokio::test]
 async fn load_and_touch_extends_the_ttl_in_one_call() {
-    let Some(url) = common::redis_url() else {
+    let Some((store, raw)) = common::standalone().await else {
         return;
     };
-    let store = RedisStore::connect(&url).await.expect("connect");
-    let raw = Raw::standalone(&url).await;
     check(store.clone(), raw.clone()).await;
     check_non_positive_max_age(store.clone(), raw.clone()).await;
     check_corrupt(store, raw).await;
@@ -218,11 +193,9 @@ async fn load_and_touch_extends_the_ttl_in_one_call() {
 #[cfg(feature = "cluster")]
 #[tokio::test]
 async fn load_and_touch_extends_the_ttl_in_one_call_on_a_cluster() {
-    let Some(urls) = common::cluster_urls() else {
+    let Some((store, raw)) = common::cluster().await else {
         return;
     };
-    let store = RedisStore::connect_cluster(&urls).await.expect("connect");
-    let raw = Raw::cluster(&urls).await;
     check(store.clone(), raw.clone()).await;
     check_non_positive_max_age(store.clone(), raw.clone()).await;
     check_corrupt(store, raw).await;

@@ -60,21 +60,17 @@ async fn check(store: RedisStore, raw: Raw) {
 
 #[tokio::test]
 async fn load_with_expiry_reads_the_ttl_in_the_same_round_trip() {
-    let Some(url) = common::redis_url() else {
+    let Some((store, raw)) = common::standalone().await else {
         return;
     };
-    let store = RedisStore::connect(&url).await.expect("connect");
-    let raw = Raw::standalone(&url).await;
     check(store, raw).await;
 }
 
 #[cfg(feature = "cluster")]
 #[tokio::test]
 async fn load_with_expiry_reads_the_ttl_in_the_same_round_trip_on_a_cluster() {
-    let Some(urls) = common::cluster_urls() else {
+    let Some((store, raw)) = common::cluster().await else {
         return;
     };
-    let store = RedisStore::connect_cluster(&urls).await.expect("connect");
-    let raw = Raw::cluster(&urls).await;
     check(store, raw).await;
 }

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use common::{unique, OwnServer};
 use server_session::store::{now_ms, CookieData, Record, SaveCondition, Store, StoreError};
 use server_session_redis::RedisStore;
+use session_test_support::errors::everything_shown;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record as SpanRecord};
 use tracing::{Event, Metadata, Subscriber};
@@ -101,17 +102,6 @@ async fn own_server_store(config: &[&str]) -> Option<(OwnServer, RedisStore)> {
         .expect("connect to the test's redis-server")
         .with_default_ttl(std::time::Duration::from_secs(300));
     Some((server, store))
-}
-
-/// `error`'s `Display`, `Debug` and every source's `Display`.
-fn everything_shown(error: &StoreError) -> String {
-    let mut shown = format!("{error}\n{error:?}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        shown.push_str(&format!("\n{cause}"));
-        source = cause.source();
-    }
-    shown
 }
 
 #[tokio::test]

@@ -40,12 +40,9 @@ fn assert_ttl_near(label: &str, actual: i64, expected: i64) {
 }
 
 async fn setup() -> Option<(RedisStore, Raw)> {
-    let url = common::redis_url()?;
-    let store = RedisStore::connect(&url)
-        .await
-        .expect("connect to REDIS_URL");
+    let (store, raw) = common::standalone().await?;
     assert_eq!(store.prefix(), "sess:", "connect-redis's default prefix");
-    Some((store, Raw::standalone(&url).await))
+    Some((store, raw))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,37 +10,33 @@ use std::time::Duration;
 
 use common::{unique, Raw};
 use serde_json::{json, Value};
-use server_session::store::{now_ms, CookieData, Record, SaveCondition, Store, UserPath};
+use server_session::store::{now_ms, Record, SaveCondition, Store};
 use server_session_redis::RedisStore;
+use session_test_support::services::{live_record, passport};
 
 struct Fixture {
     store: RedisStore,
     raw: Raw,
 }
 
+impl Fixture {
+    /// Under a prefix of its own, so that no other test's index keys or
+    /// sessions show up in what a test scans or lists.
+    fn new(store: RedisStore, raw: Raw) -> Self {
+        let store = store.with_prefix(format!("{}:", unique("users")));
+        Self { store, raw }
+    }
+}
+
 async fn standalone() -> Option<Fixture> {
-    let url = common::redis_url()?;
-    let store = RedisStore::connect(&url)
-        .await
-        .expect("connect to REDIS_URL")
-        .with_prefix(format!("{}:", unique("users")));
-    Some(Fixture {
-        store,
-        raw: Raw::standalone(&url).await,
-    })
+    let (store, raw) = common::standalone().await?;
+    Some(Fixture::new(store, raw))
 }
 
 #[cfg(feature = "cluster")]
 async fn cluster() -> Option<Fixture> {
-    let urls = common::cluster_urls()?;
-    let store = RedisStore::connect_cluster(&urls)
-        .await
-        .expect("connect to REDIS_CLUSTER_URLS")
-        .with_prefix(format!("{}:", unique("users")));
-    Some(Fixture {
-        store,
-        raw: Raw::cluster(&urls).await,
-    })
+    let (store, raw) = common::cluster().await?;
+    Some(Fixture::new(store, raw))
 }
 
 /// Writes one test per server from an `async fn(Fixture)`.
@@ -80,17 +76,9 @@ on_both!(
     prune_user_indexes_drops_dead_entries_of_every_user,
 );
 
-fn passport() -> UserPath {
-    UserPath::parse("passport.user").expect("a valid path")
-}
-
 /// A record holding `data`, live for a minute.
 fn record(data: Value) -> Record {
-    let cookie = CookieData::default()
-        .with_original_max_age_ms(Some(60_000))
-        .with_expires_ms(Some(now_ms() + 60_000));
-    let data = data.as_object().expect("an object").clone();
-    Record::new(cookie, data)
+    live_record(data, 60_000)
 }
 
 /// What express-session and connect-redis store for a signed-in session.

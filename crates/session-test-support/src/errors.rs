@@ -1,10 +1,12 @@
 //! The Rust stand-in for upstream's `server.on('error', …)`: the layer
 //! reports the store and cookie errors it handled to its error hook
 //! (`SessionConfig::with_error_hook`), and this log keeps them.
+//! [`everything_shown`] is what a log could show of a store error, for the
+//! tests that no session ID reaches one.
 
 use std::sync::{Arc, Mutex};
 
-use server_session::{SessionConfig, SessionError};
+use server_session::{SessionConfig, SessionError, StoreError};
 
 /// What the error hook received.
 #[derive(Clone, Default)]
@@ -54,4 +56,16 @@ impl ErrorLog {
     pub fn roots(&self) -> Vec<String> {
         self.entries().into_iter().map(|entry| entry.root).collect()
     }
+}
+
+/// `error`'s `Display`, `Debug` and every source's `Display`: all that a
+/// log or an error reporter could show of it.
+pub fn everything_shown(error: &StoreError) -> String {
+    let mut shown = format!("{error}\n{error:?}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        shown.push_str(&format!("\n{cause}"));
+        source = cause.source();
+    }
+    shown
 }

@@ -19,6 +19,21 @@ pub fn express_record(expires: &str, extra: &str) -> server_session::Record {
     server_session::Record::from_json(json.as_bytes()).expect("a valid express record")
 }
 
+/// Where the user-index tests keep the signed-in user: passport's
+/// `req.session.passport.user`.
+pub fn passport() -> server_session::store::UserPath {
+    server_session::store::UserPath::parse("passport.user").expect("a valid path")
+}
+
+/// A record holding `data` (a JSON object), live for `lifetime_ms`.
+pub fn live_record(data: serde_json::Value, lifetime_ms: i64) -> server_session::Record {
+    let cookie = server_session::store::CookieData::default()
+        .with_original_max_age_ms(Some(lifetime_ms))
+        .with_expires_ms(Some(server_session::store::now_ms() + lifetime_ms));
+    let data = data.as_object().expect("an object").clone();
+    server_session::Record::new(cookie, data)
+}
+
 /// Polls `check` every 10 ms for up to 10 s.
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     for _ in 0..1000 {

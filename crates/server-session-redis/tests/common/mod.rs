@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::{Cmd, FromRedisValue};
+use server_session::store::{LoadedRecord, Record, SaveCondition, Store};
+use server_session_redis::RedisStore;
 
 /// The standalone server's URL from `REDIS_URL`.
 pub fn redis_url() -> Option<String> {
@@ -40,6 +42,47 @@ pub fn unique(label: &str) -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// A store on `REDIS_URL`, and a raw connection beside it.
+pub async fn standalone() -> Option<(RedisStore, Raw)> {
+    let url = redis_url()?;
+    let store = RedisStore::connect(&url)
+        .await
+        .expect("connect to REDIS_URL");
+    Some((store, Raw::standalone(&url).await))
+}
+
+/// A store on the cluster at `REDIS_CLUSTER_URLS`, and a raw connection
+/// beside it.
+#[cfg(feature = "cluster")]
+pub async fn cluster() -> Option<(RedisStore, Raw)> {
+    let urls = cluster_urls()?;
+    let store = RedisStore::connect_cluster(&urls)
+        .await
+        .expect("connect to REDIS_CLUSTER_URLS");
+    Some((store, Raw::cluster(&urls).await))
+}
+
+/// Saves `record` under a new ID (see [`unique`]): the ID and its key.
+pub async fn save_new(store: &RedisStore, label: &str, record: &Record) -> (String, String) {
+    let id = unique(label);
+    let key = store.key(&id);
+    let _ = store
+        .save(&id, record, SaveCondition::Upsert)
+        .await
+        .expect("save");
+    (id, key)
+}
+
+/// Loads and touches `id`, which must be live: the record and whether it
+/// was touched.
+pub async fn load_and_touch_live(store: &RedisStore, id: &str) -> (LoadedRecord, bool) {
+    store
+        .load_and_touch(id)
+        .await
+        .expect("load")
+        .expect("found")
 }
 
 /// A connection beside the store's, to read and write keys as Node would.
