@@ -59,16 +59,11 @@ fn as_storable_json(raw: &[u8]) -> String {
     }
 }
 
-/// The path the user-index cases read users at.
-#[allow(dead_code)]
-fn passport() -> server_session::store::UserPath {
-    server_session::store::UserPath::parse("passport.user").expect("a valid path")
-}
-
 #[cfg(feature = "postgres")]
 mod postgres {
     use server_session::conformance::{service_url, Harness};
     use server_session_sql::PostgresStore;
+    use session_test_support::services::passport;
     use sqlx::PgPool;
 
     pub struct PgHarness {
@@ -104,7 +99,7 @@ mod postgres {
             let store =
                 PostgresStore::from_pool(self.pool.clone()).with_table(super::fresh_table());
             store
-                .create_user_index(&super::passport())
+                .create_user_index(&passport())
                 .await
                 .expect("create the user index");
             store
@@ -148,6 +143,7 @@ mod postgres {
 mod mysql {
     use server_session::conformance::{service_url, Harness};
     use server_session_sql::MySqlStore;
+    use session_test_support::services::passport;
     use sqlx::MySqlPool;
 
     pub struct MySqlHarness {
@@ -184,7 +180,7 @@ mod mysql {
         async fn store(&self) -> MySqlStore {
             let store = MySqlStore::from_pool(self.pool.clone()).with_table(super::fresh_table());
             store
-                .create_user_index(&super::passport())
+                .create_user_index(&passport())
                 .await
                 .expect("create the user index");
             store
@@ -228,6 +224,7 @@ mod mysql {
 mod sqlite {
     use server_session::conformance::Harness;
     use server_session_sql::SqliteStore;
+    use session_test_support::services::passport;
 
     /// One database file per case, deleted with the harness.
     pub struct SqliteHarness {
@@ -250,7 +247,7 @@ mod sqlite {
         async fn store(&self) -> SqliteStore {
             let store = self.store.clone().with_table(super::fresh_table());
             store
-                .create_user_index(&super::passport())
+                .create_user_index(&passport())
                 .await
                 .expect("create the user index");
             store

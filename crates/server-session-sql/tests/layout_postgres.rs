@@ -27,6 +27,25 @@ async fn store_in_fresh_table() -> Option<PostgresStore> {
     common::store_in_fresh_table("POSTGRES_URL", "session").await
 }
 
+/// Creates the table and writes `(sid, sess, expire)` rows into it as
+/// connect-pg-simple does, `expire` in seconds since the epoch.
+async fn insert_as_node(store: &PostgresStore, rows: &[(&str, &str, f64)]) {
+    store.migrate().await.expect("migrate");
+    let insert = format!(
+        "INSERT INTO {} (sess, expire, sid) SELECT $1::json, to_timestamp($2), $3",
+        store.quoted_table()
+    );
+    for &(sid, sess, expire) in rows {
+        sqlx::query(&insert)
+            .bind(sess)
+            .bind(expire)
+            .bind(sid)
+            .execute(store.pool())
+            .await
+            .expect("insert");
+    }
+}
+
 #[tokio::test]
 async fn the_row_holds_express_json_verbatim_and_connect_pg_simple_expire() {
     let Some(store) = store_in_fresh_table().await else {
@@ -165,23 +184,17 @@ async fn a_row_node_wrote_loads_and_one_without_cookie_is_corrupt() {
     let Some(store) = store_in_fresh_table().await else {
         return;
     };
-    store.migrate().await.expect("migrate");
-    let insert = format!(
-        "INSERT INTO {} (sess, expire, sid) SELECT $1::json, to_timestamp($2), $3",
-        store.quoted_table()
-    );
     // Node's JSON.stringify output, with the odd spacing json keeps verbatim.
     let node_json =
         r#"{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"views":7}"#;
-    for (sid, json) in [("node", node_json), ("bad", r#"{"foo":"bar"}"#)] {
-        sqlx::query(&insert)
-            .bind(json)
-            .bind(4_102_444_800_f64)
-            .bind(sid)
-            .execute(store.pool())
-            .await
-            .expect("insert");
-    }
+    insert_as_node(
+        &store,
+        &[
+            ("node", node_json, 4_102_444_800.0),
+            ("bad", r#"{"foo":"bar"}"#, 4_102_444_800.0),
+        ],
+    )
+    .await;
     let loaded = store.load("node").await.expect("load").expect("live");
     assert_eq!(loaded.record.data()["views"], 7);
     assert_eq!(
@@ -200,25 +213,16 @@ async fn prune_expired_deletes_only_dead_rows_and_counts_them() {
     let Some(store) = store_in_fresh_table().await else {
         return;
     };
-    store.migrate().await.expect("migrate");
-    let insert = format!(
-        "INSERT INTO {} (sess, expire, sid) SELECT $1::json, to_timestamp($2), $3",
-        store.quoted_table()
-    );
     let json = r#"{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"}}"#;
-    for (sid, expire) in [
-        ("old1", 1_000.0),
-        ("old2", 2_000.0),
-        ("live", 4_102_444_800.0),
-    ] {
-        sqlx::query(&insert)
-            .bind(json)
-            .bind(expire)
-            .bind(sid)
-            .execute(store.pool())
-            .await
-            .expect("insert");
-    }
+    insert_as_node(
+        &store,
+        &[
+            ("old1", json, 1_000.0),
+            ("old2", json, 2_000.0),
+            ("live", json, 4_102_444_800.0),
+        ],
+    )
+    .await;
     assert_eq!(store.prune_expired().await.expect("prune"), 2);
     assert_eq!(store.len().await.expect("len"), 1);
     drop_table(&store).await;

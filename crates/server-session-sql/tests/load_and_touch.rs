@@ -437,7 +437,7 @@ mod postgres {
 
     use server_session::store::Store;
     use server_session_sql::PostgresStore;
-    use sqlx::postgres::PgPoolOptions;
+    use sqlx::postgres::{PgPool, PgPoolOptions};
 
     use super::common::{drop_table, service_url, store_in_fresh_table, unique_name};
     use super::{
@@ -522,20 +522,26 @@ mod postgres {
         .expect("table statistics")
     }
 
+    /// `POSTGRES_URL`, and a pool of one connection to it.
+    async fn one_connection() -> Option<(String, PgPool)> {
+        let url = service_url("POSTGRES_URL")?;
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await
+            .expect("connect to POSTGRES_URL");
+        Some((url, pool))
+    }
+
     /// The server's own statistics for the table: `load_and_touch` scans
     /// the table once (the `UPDATE`) and updates the row once, where `load`
     /// then `touch` scan it twice. On one pooled connection, so that every
     /// statement runs on the backend whose statistics are flushed.
     #[tokio::test]
     async fn load_and_touch_is_one_statement() {
-        let Some(url) = service_url("POSTGRES_URL") else {
+        let Some((_, pool)) = one_connection().await else {
             return;
         };
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&url)
-            .await
-            .expect("connect to POSTGRES_URL");
         if let Err(error) = sqlx::query("SELECT pg_stat_force_next_flush()")
             .execute(&pool)
             .await
@@ -589,14 +595,9 @@ mod postgres {
     /// loaded with its exact data and touched by the one statement.
     #[tokio::test]
     async fn rows_in_databases_of_other_encodings_are_touched_by_the_one_statement() {
-        let Some(url) = service_url("POSTGRES_URL") else {
+        let Some((url, admin)) = one_connection().await else {
             return;
         };
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&url)
-            .await
-            .expect("connect to POSTGRES_URL");
         for encoding in ["LATIN1", "SQL_ASCII"] {
             let database = unique_name(&format!("lat_{}", encoding.to_lowercase()));
             let created = sqlx::query(&format!(

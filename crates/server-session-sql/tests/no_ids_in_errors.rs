@@ -6,9 +6,10 @@
 //! <sess>, …)`). So none of them may show anything but codes and names.
 #![cfg(any(feature = "postgres", feature = "mysql"))]
 
+use session_test_support::errors::everything_shown;
 use session_test_support::services as common;
 
-use server_session::store::{now_ms, CookieData, Record, StoreError};
+use server_session::store::{now_ms, CookieData, Record, SaveCondition, Store, StoreError};
 
 /// A record whose data holds `secret`.
 fn record_holding(secret: &str) -> Record {
@@ -25,15 +26,15 @@ fn session_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-/// `error`'s `Display`, `Debug` and every source's `Display`.
-fn everything_shown(error: &StoreError) -> String {
-    let mut shown = format!("{error}\n{error:?}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        shown.push_str(&format!("\n{cause}"));
-        source = cause.source();
-    }
-    shown
+/// A record holding `private-token`, saved under a new session ID.
+async fn saved_session(store: &impl Store) -> (String, Record) {
+    let id = session_id();
+    let record = record_holding("private-token");
+    let _ = store
+        .save(&id, &record, SaveCondition::Upsert)
+        .await
+        .expect("an insert passes");
+    (id, record)
 }
 
 /// `result` is a backend error that shows `expected` and none of `secrets`.
@@ -66,7 +67,7 @@ mod postgres {
     use server_session_sql::PostgresStore;
 
     use super::common::store_in_fresh_table;
-    use super::{assert_shows_no_secret, record_holding, session_id};
+    use super::{assert_shows_no_secret, record_holding, saved_session};
 
     /// A CHECK constraint's violation details the failing row (ID and data),
     /// and a trigger's message names the row's ID.
@@ -112,12 +113,7 @@ mod postgres {
             &["23514", "sid_shape"],
         );
 
-        let id = session_id();
-        let record = record_holding("private-token");
-        let _ = store
-            .save(&id, &record, SaveCondition::Upsert)
-            .await
-            .expect("an insert passes");
+        let (id, record) = saved_session(&store).await;
         assert_shows_no_secret(
             "touch refused by a trigger",
             store.touch(&id, &record).await,
@@ -145,11 +141,11 @@ mod postgres {
 
 #[cfg(feature = "mysql")]
 mod mysql {
-    use server_session::store::{SaveCondition, Store};
+    use server_session::store::Store;
     use server_session_sql::MySqlStore;
 
     use super::common::store_in_fresh_table;
-    use super::{assert_shows_no_secret, record_holding, session_id};
+    use super::{assert_shows_no_secret, saved_session};
 
     /// A trigger whose message names the row's ID.
     #[tokio::test]
@@ -172,12 +168,7 @@ mod mysql {
             .await
             .expect("create the trigger");
 
-        let id = session_id();
-        let record = record_holding("private-token");
-        let _ = store
-            .save(&id, &record, SaveCondition::Upsert)
-            .await
-            .expect("an insert passes");
+        let (id, record) = saved_session(&store).await;
         assert_shows_no_secret(
             "touch refused by a trigger",
             store.touch(&id, &record).await,

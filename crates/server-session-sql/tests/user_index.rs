@@ -9,21 +9,13 @@ use session_test_support::services as common;
 
 use std::collections::BTreeSet;
 
+use common::passport;
 use serde_json::{json, Value};
-use server_session::store::{
-    now_ms, CookieData, Record, SaveCondition, SaveOutcome, Store, UserPath,
-};
-
-fn passport() -> UserPath {
-    UserPath::parse("passport.user").expect("a valid path")
-}
+use server_session::store::{Record, SaveCondition, SaveOutcome, Store};
 
 /// A record holding `data`, live for an hour.
 fn record(data: Value) -> Record {
-    let cookie = CookieData::default()
-        .with_original_max_age_ms(Some(3_600_000))
-        .with_expires_ms(Some(now_ms() + 3_600_000));
-    Record::new(cookie, data.as_object().expect("an object").clone())
+    common::live_record(data, 3_600_000)
 }
 
 /// Saves a session signed in to `user` (a string or a number).
