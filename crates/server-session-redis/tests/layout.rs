@@ -315,13 +315,7 @@ async fn listing_covers_every_master(f: Fixture) {
     }
     let store = store.with_scan_count(7);
     assert_eq!(store.len().await.expect("len"), ids.len());
-    let mut listed: Vec<String> = store
-        .all()
-        .await
-        .expect("all")
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let mut listed: Vec<String> = common::stored_ids(&store).await;
     listed.sort();
     let mut expected = ids.clone();
     expected.sort();

@@ -6,8 +6,9 @@
 mod common;
 
 use common::{unique, Raw};
-use server_session::store::{now_ms, CookieData, Record, SaveCondition, Store};
+use server_session::store::{now_ms, SaveCondition, Store};
 use server_session_redis::RedisStore;
+use session_test_support::services::{load_live_with_expiry, minute_cookie_record};
 
 async fn check(store: RedisStore, raw: Raw) {
     let id = unique("lwe");
@@ -15,27 +16,16 @@ async fn check(store: RedisStore, raw: Raw) {
     assert!(store.load_with_expiry(&id).await.expect("load").is_none());
 
     let now = now_ms();
-    let cookie = CookieData::default().with_original_max_age_ms(Some(60_000));
-    let record = Record::new(
-        cookie.clone().with_expires_ms(Some(now + 60_000)),
-        serde_json::Map::new(),
-    );
+    let record = minute_cookie_record(now + 60_000);
     let _ = store
         .save(&id, &record, SaveCondition::Upsert)
         .await
         .expect("save");
     // A touch as connect-redis's: the TTL moves, the JSON stays.
-    let touched = Record::new(
-        cookie.with_expires_ms(Some(now + 300_000)),
-        serde_json::Map::new(),
-    );
+    let touched = minute_cookie_record(now + 300_000);
     store.touch(&id, &touched).await.expect("touch");
 
-    let (loaded, expiry) = store
-        .load_with_expiry(&id)
-        .await
-        .expect("load")
-        .expect("found");
+    let (loaded, expiry) = load_live_with_expiry(&store, &id).await;
     assert_eq!(loaded.record.cookie().expires_ms(), Some(now + 60_000));
     let expiry = expiry.expect("a TTL");
     assert!(
@@ -49,11 +39,7 @@ async fn check(store: RedisStore, raw: Raw) {
 
     // No TTL (a key persisted by hand): no expiry to report.
     let _: i64 = raw.query(redis::cmd("PERSIST").arg(&key)).await;
-    let (_, expiry) = store
-        .load_with_expiry(&id)
-        .await
-        .expect("load")
-        .expect("found");
+    let (_, expiry) = load_live_with_expiry(&store, &id).await;
     assert_eq!(expiry, None);
     store.destroy(&id).await.expect("destroy");
 }

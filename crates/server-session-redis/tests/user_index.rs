@@ -12,7 +12,7 @@ use common::{unique, Raw};
 use serde_json::{json, Value};
 use server_session::store::{now_ms, Record, SaveCondition, Store};
 use server_session_redis::RedisStore;
-use session_test_support::services::{live_record, passport};
+use session_test_support::services::{listed, live_record, passport};
 
 struct Fixture {
     store: RedisStore,
@@ -106,17 +106,6 @@ async fn sign_in(store: &RedisStore, user: &str, id: &str) {
         saved,
         server_session::store::SaveOutcome::Saved(_)
     ));
-}
-
-/// The IDs `user_sessions` lists for `user`.
-async fn listed(store: &RedisStore, user: &str) -> BTreeSet<String> {
-    store
-        .user_sessions(&passport(), user)
-        .await
-        .expect("user_sessions")
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect()
 }
 
 /// The members of an index key, with their scores.
@@ -248,14 +237,7 @@ async fn index_keys_are_no_sessions(f: Fixture) {
     sign_in(&f.store, &ada, &one).await;
     sign_in(&f.store, &ada, &two).await;
     assert_eq!(f.store.len().await.expect("len"), 2);
-    let all: BTreeSet<String> = f
-        .store
-        .all()
-        .await
-        .expect("all")
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
+    let all: BTreeSet<String> = common::stored_ids(&f.store).await;
     assert_eq!(all, BTreeSet::from([one, two]));
     f.store.clear().await.expect("clear");
     let exists: i64 = f

@@ -5,9 +5,9 @@
 
 use session_test_support::services as common;
 
-use server_session::store::{now_ms, CookieData, Record, SaveCondition, SaveOutcome, Store};
+use server_session::store::{now_ms, SaveCondition, SaveOutcome, Store};
 
-use common::unique_name;
+use common::{load_live_with_expiry, minute_cookie_record, unique_name};
 
 /// Saves a 60 s record, touches it to 300 s, and checks what
 /// `load_with_expiry` reports.
@@ -15,21 +15,13 @@ async fn check(name: &str, store: &dyn Store) {
     let id = unique_name("lwe");
     assert!(store.load_with_expiry(&id).await.expect("load").is_none());
     let now = now_ms();
-    let cookie = CookieData::default().with_original_max_age_ms(Some(60_000));
-    let record = Record::new(
-        cookie.clone().with_expires_ms(Some(now + 60_000)),
-        serde_json::Map::new(),
-    );
+    let record = minute_cookie_record(now + 60_000);
     let saved = store
         .save(&id, &record, SaveCondition::IfAbsent)
         .await
         .expect("save");
     assert!(matches!(saved, SaveOutcome::Saved(_)), "{name}");
-    let (_, expiry) = store
-        .load_with_expiry(&id)
-        .await
-        .expect("load")
-        .expect("found");
+    let (_, expiry) = load_live_with_expiry(store, &id).await;
     let expiry = expiry.expect("an expiry");
     // `expire` is whole seconds, rounded up.
     assert!(
@@ -37,16 +29,9 @@ async fn check(name: &str, store: &dyn Store) {
         "{name}: saved, {} ms from now",
         expiry - now
     );
-    let touched = Record::new(
-        cookie.with_expires_ms(Some(now + 300_000)),
-        serde_json::Map::new(),
-    );
+    let touched = minute_cookie_record(now + 300_000);
     store.touch(&id, &touched).await.expect("touch");
-    let (loaded, expiry) = store
-        .load_with_expiry(&id)
-        .await
-        .expect("load")
-        .expect("found");
+    let (loaded, expiry) = load_live_with_expiry(store, &id).await;
     assert_eq!(
         loaded.record.cookie().expires_ms(),
         Some(now + 60_000),

@@ -9,7 +9,7 @@ use session_test_support::services as common;
 
 use std::collections::BTreeSet;
 
-use common::passport;
+use common::{listed, passport};
 use serde_json::{json, Value};
 use server_session::store::{Record, SaveCondition, SaveOutcome, Store};
 
@@ -29,17 +29,6 @@ async fn save_signed_in(store: &impl Store, id: &str, user: Value) {
         .await
         .expect("save");
     assert!(matches!(saved, SaveOutcome::Saved(_)));
-}
-
-/// The IDs `user_sessions` lists for `user`.
-async fn listed(store: &impl Store, user: &str) -> BTreeSet<String> {
-    store
-        .user_sessions(&passport(), user)
-        .await
-        .expect("user_sessions")
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect()
 }
 
 /// Users whose IDs hold characters that mean something to SQL, to JSON, to

@@ -25,6 +25,20 @@ pub fn passport() -> server_session::store::UserPath {
     server_session::store::UserPath::parse("passport.user").expect("a valid path")
 }
 
+/// The IDs `user_sessions` lists for `user` at [`passport`].
+pub async fn listed(
+    store: &impl server_session::Store,
+    user: &str,
+) -> std::collections::BTreeSet<String> {
+    store
+        .user_sessions(&passport(), user)
+        .await
+        .expect("user_sessions")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
 /// A record holding `data` (a JSON object), live for `lifetime_ms`.
 pub fn live_record(data: serde_json::Value, lifetime_ms: i64) -> server_session::Record {
     let cookie = server_session::store::CookieData::default()
@@ -32,6 +46,27 @@ pub fn live_record(data: serde_json::Value, lifetime_ms: i64) -> server_session:
         .with_expires_ms(Some(server_session::store::now_ms() + lifetime_ms));
     let data = data.as_object().expect("an object").clone();
     server_session::Record::new(cookie, data)
+}
+
+/// A record without data whose one-minute cookie (`originalMaxAge` 60000)
+/// expires at `expires_ms`: as saved, or as a later touch stores it.
+pub fn minute_cookie_record(expires_ms: i64) -> server_session::Record {
+    let cookie = server_session::store::CookieData::default()
+        .with_original_max_age_ms(Some(60_000))
+        .with_expires_ms(Some(expires_ms));
+    server_session::Record::new(cookie, serde_json::Map::new())
+}
+
+/// `load_with_expiry` of `id`, which must be live.
+pub async fn load_live_with_expiry(
+    store: &(impl server_session::Store + ?Sized),
+    id: &str,
+) -> (server_session::store::LoadedRecord, Option<i64>) {
+    store
+        .load_with_expiry(id)
+        .await
+        .expect("load")
+        .expect("found")
 }
 
 /// Polls `check` every 10 ms for up to 10 s.

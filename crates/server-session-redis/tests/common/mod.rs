@@ -85,6 +85,17 @@ pub async fn load_and_touch_live(store: &RedisStore, id: &str) -> (LoadedRecord,
         .expect("found")
 }
 
+/// The IDs of every session `store` holds, as `all` lists them.
+pub async fn stored_ids<C: FromIterator<String>>(store: &RedisStore) -> C {
+    store
+        .all()
+        .await
+        .expect("all")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect()
+}
+
 /// A connection beside the store's, to read and write keys as Node would.
 #[derive(Clone)]
 pub enum Raw {
