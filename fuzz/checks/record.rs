@@ -277,18 +277,7 @@ impl Document {
 impl CookieValue {
     fn write(&self, out: &mut String) {
         match self {
-            Self::Object(fields) => {
-                out.push('{');
-                for (index, (key, value)) in fields.iter().enumerate() {
-                    if index > 0 {
-                        out.push(',');
-                    }
-                    key.write(out);
-                    out.push(':');
-                    value.write(out);
-                }
-                out.push('}');
-            }
+            Self::Object(fields) => write_object(out, fields, CookieKey::write),
             Self::Other(value) => value.write(out),
         }
     }
@@ -387,20 +376,23 @@ impl Json {
                 }
                 out.push(']');
             }
-            Self::Object(members) => {
-                out.push('{');
-                for (index, (key, value)) in members.iter().enumerate() {
-                    if index > 0 {
-                        out.push(',');
-                    }
-                    key.write(out);
-                    out.push(':');
-                    value.write(out);
-                }
-                out.push('}');
-            }
+            Self::Object(members) => write_object(out, members, Text::write),
         }
     }
+}
+
+/// Writes `{key:value,…}`, each key by `write_key`.
+fn write_object<K>(out: &mut String, members: &[(K, Json)], write_key: impl Fn(&K, &mut String)) {
+    out.push('{');
+    for (index, (key, value)) in members.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        write_key(key, out);
+        out.push(':');
+        value.write(out);
+    }
+    out.push('}');
 }
 
 impl Text {
