@@ -162,20 +162,19 @@ fn shared_app(store: Arc<dyn Store>, config: SessionConfig) -> Router {
     wrap_tower(routes, layer)
 }
 
-fn absolute_config(timeout: Duration) -> SessionConfig {
-    SessionConfig::new(NEW)
+/// [`shared_app`] with rolling one-minute cookies and an absolute `timeout`.
+fn absolute_app(store: &Arc<dyn Store>, timeout: Duration) -> Router {
+    let config = SessionConfig::new(NEW)
         .with_rolling(true)
         .with_cookie(CookieOptions::new().with_max_age(Some(Duration::from_secs(60))))
-        .with_absolute_timeout(Some(timeout))
+        .with_absolute_timeout(Some(timeout));
+    shared_app(Arc::clone(store), config)
 }
 
 #[tokio::test]
 async fn a_busy_session_ends_at_its_absolute_timeout() {
     for (name, store) in stores().await {
-        let app = shared_app(
-            Arc::clone(&store),
-            absolute_config(Duration::from_millis(2_000)),
-        );
+        let app = absolute_app(&store, Duration::from_millis(2_000));
         let first = get_path(&app, "/set").await;
         let id = first.body.clone();
         let cookie = cookie_pair(&first.cookie());
@@ -199,10 +198,7 @@ async fn a_busy_session_ends_at_its_absolute_timeout() {
 #[tokio::test]
 async fn the_store_drops_a_session_at_its_deadline_by_itself() {
     for (name, store) in stores().await {
-        let app = shared_app(
-            Arc::clone(&store),
-            absolute_config(Duration::from_millis(2_000)),
-        );
+        let app = absolute_app(&store, Duration::from_millis(2_000));
         let first = get_path(&app, "/set").await;
         let id = first.body.clone();
         // The cookie the browser keeps expires at the deadline, not in 60 s.
@@ -232,10 +228,7 @@ async fn the_store_drops_a_session_at_its_deadline_by_itself() {
 #[tokio::test]
 async fn clearing_the_data_does_not_restart_the_absolute_timeout() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
-    let app = shared_app(
-        Arc::clone(&store),
-        absolute_config(Duration::from_millis(1_500)),
-    );
+    let app = absolute_app(&store, Duration::from_millis(1_500));
     let first = get_path(&app, "/set").await;
     let cookie = cookie_pair(&first.cookie());
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -270,10 +263,7 @@ async fn a_session_stored_without_a_creation_time_gets_one_on_first_use() {
         let secrets = Secrets::new([NEW]).expect("a secret");
         let cookie = format!("connect.sid={}", sign_session_id(&id, &secrets));
 
-        let app = shared_app(
-            Arc::clone(&store),
-            absolute_config(Duration::from_secs(3_600)),
-        );
+        let app = absolute_app(&store, Duration::from_secs(3_600));
         let before = server_session::store::now_ms();
         get_with_cookie(&app, "/read", &cookie)
             .await
