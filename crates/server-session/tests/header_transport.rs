@@ -19,7 +19,7 @@ use server_session::{
 use support::cookies::{set_cookies, sid};
 use support::store::{Op, TestStore};
 use support::{
-    get as get_path, get_with_cookie, get_with_headers, on_both_adapters, wrap, App, Res,
+    get as get_path, get_with_cookie, get_with_headers, on_both_adapters, read_user, wrap, App, Res,
 };
 
 const SECRET: &str = "the header secret, 32 bytes or more";
@@ -34,12 +34,6 @@ fn app(store: impl Store, config: SessionConfig) -> App {
     async fn set(session: Session, Path(value): Path<String>) -> String {
         session.insert("user", value).expect("insert");
         session.id()
-    }
-    async fn read(session: Session) -> String {
-        session
-            .get::<String>("user")
-            .expect("a string")
-            .unwrap_or_else(|| String::from("none"))
     }
     async fn id(session: Session) -> String {
         session.id()
@@ -58,7 +52,7 @@ fn app(store: impl Store, config: SessionConfig) -> App {
     }
     let routes = Router::new()
         .route("/set/{value}", get(set))
-        .route("/get", get(read))
+        .route("/get", get(read_user))
         .route("/id", get(id))
         .route("/cycle", get(cycle))
         .route("/regenerate", get(regenerate))

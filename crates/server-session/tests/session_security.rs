@@ -15,7 +15,7 @@ use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, Session
 
 use support::cookies::{parse_set_cookie, set_cookies};
 use support::stores::stores;
-use support::{get as get_path, get_with_cookie, wrap_tower};
+use support::{get as get_path, get_with_cookie, read_user, wrap_tower};
 
 const OLD: &str = "the old secret, 32 bytes or more.";
 const NEW: &str = "the new secret, 32 bytes or more!";
@@ -24,12 +24,6 @@ fn app(store: &MemoryStore, config: SessionConfig) -> Router {
     async fn set(session: Session) -> &'static str {
         session.insert("user", "ada").expect("insert");
         "set"
-    }
-    async fn read(session: Session) -> String {
-        session
-            .get::<String>("user")
-            .expect("a string")
-            .unwrap_or_else(|| String::from("none"))
     }
     async fn destroy(session: Session) -> &'static str {
         session.destroy().await.expect("destroy");
@@ -41,7 +35,7 @@ fn app(store: &MemoryStore, config: SessionConfig) -> Router {
     }
     let routes = Router::new()
         .route("/set", get(set))
-        .route("/read", get(read))
+        .route("/read", get(read_user))
         .route("/destroy", get(destroy))
         .route("/unset", get(unset));
     let layer = SessionLayer::new(store.clone(), config).expect("valid options");
@@ -143,12 +137,6 @@ fn shared_app(store: Arc<dyn Store>, config: SessionConfig) -> Router {
         session.insert("user", "ada").expect("insert");
         session.id()
     }
-    async fn read(session: Session) -> String {
-        session
-            .get::<String>("user")
-            .expect("a string")
-            .unwrap_or_else(|| String::from("none"))
-    }
     async fn clear(session: Session) -> String {
         session.clear().expect("clear");
         session.insert("user", "ada").expect("insert");
@@ -156,7 +144,7 @@ fn shared_app(store: Arc<dyn Store>, config: SessionConfig) -> Router {
     }
     let routes = Router::new()
         .route("/set", get(set))
-        .route("/read", get(read))
+        .route("/read", get(read_user))
         .route("/clear", get(clear));
     let layer = SessionLayer::from_arc(store, config).expect("valid options");
     wrap_tower(routes, layer)

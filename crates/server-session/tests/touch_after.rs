@@ -22,7 +22,7 @@ use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, Session
 use server_session_redis::RedisStore;
 use server_session_sql::{MySqlStore, PostgresStore, SqliteStore};
 
-use support::{get as get_path, get_with_cookie, wrap_tower};
+use support::{get as get_path, get_with_cookie, read_user, wrap_tower};
 
 const SECRET: &str = "a touch-after secret of 32 bytes or more";
 const HOUR: Duration = Duration::from_secs(3_600);
@@ -171,16 +171,10 @@ fn app(store: Arc<dyn Store>, config: SessionConfig) -> Router {
         session.insert("user", "grace").expect("insert");
         "renamed"
     }
-    async fn read(session: Session) -> String {
-        session
-            .get::<String>("user")
-            .expect("a string")
-            .unwrap_or_else(|| String::from("none"))
-    }
     let routes = Router::new()
         .route("/set", get(set))
         .route("/rename", get(rename))
-        .route("/read", get(read));
+        .route("/read", get(read_user));
     let layer = SessionLayer::from_arc(store, config).expect("valid options");
     wrap_tower(routes, layer)
 }

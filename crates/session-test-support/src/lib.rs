@@ -101,6 +101,15 @@ pub fn wrap_tower(routes: Router, session: SessionLayer) -> Router {
 /// upstream's default handler, `res.end()`: 200 with an empty body.
 pub async fn end() {}
 
+/// The session's `user` string, or `none`: how the tests read back what
+/// their `/set` routes stored.
+pub async fn read_user(session: server_session::Session) -> String {
+    session
+        .get::<String>("user")
+        .expect("a string")
+        .unwrap_or_else(|| String::from("none"))
+}
+
 /// upstream's `respond` in the `req.secure` groups: `String(req.secure)`.
 pub async fn echo_secure(secure: Option<axum::Extension<IsSecure>>) -> &'static str {
     match secure {
