@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Load harness for BENCHMARKS.md: starts each server in turn on 127.0.0.1,
-pinned to core 0 (with its Redis on core 0 too), drives it with wrk pinned to
-core 1, and prints requests/s, p50 and p99 per server and scenario with the
+pinned to core 0 (with its Redis on core 0 too; SERVER_CORES overrides), drives it with wrk pinned to
+core 1 (CLIENT_CORES), and prints requests/s, p50 and p99 per server and scenario with the
 ratio to bare axum measured in the same run.
 
 Run it through benches/run.sh, which builds everything first. Every process
@@ -24,8 +24,11 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCHES = os.path.join(ROOT, "benches")
 BIN = os.path.join(BENCHES, "load", "target", "release")
-SERVER_CORE = "0"
-CLIENT_CORE = "1"
+# The cores (taskset lists) the servers with their Redis, and wrk, run on.
+# SERVER_CORES=0,1 gives the server a second core (shared with wrk on a
+# two-core machine): the scaling rows of BENCHMARKS.md.
+SERVER_CORE = os.environ.get("SERVER_CORES", "0")
+CLIENT_CORE = os.environ.get("CLIENT_CORES", "1")
 
 SCENARIOS = [
     # (key, label, path, with cookie)
@@ -431,9 +434,14 @@ def main():
         rounds_note += ("; ratios to a bare axum run measured right before each server's "
                         "scenario (--paired)")
     # The axum servers read RUNTIME (session_bench::run); say which ran.
+    # tokio itself reads TOKIO_WORKER_THREADS; unset, its multi-thread
+    # runtime starts one worker per core the process may run on: one here.
+    workers = os.environ.get("TOKIO_WORKER_THREADS")
     rounds_note += ("; axum servers on tokio's current-thread runtime (RUNTIME=current)"
                     if os.environ.get("RUNTIME") == "current"
-                    else "; axum servers on tokio's multi-thread runtime")
+                    else f"; axum servers on tokio's multi-thread runtime, TOKIO_WORKER_THREADS={workers}"
+                    if workers
+                    else "; axum servers on tokio's multi-thread runtime (one worker: the server's one core)")
     def git(*cmd):
         return subprocess.run(["git", "-C", ROOT] + list(cmd), capture_output=True,
                               text=True).stdout.strip()
@@ -443,7 +451,7 @@ def main():
         + (f", plus uncommitted changes in: {', '.join(sorted(set(l[3:] for l in dirty.splitlines())))}"
            if dirty else " (clean)"),
         f"wrk: {args.threads} thread, {args.connections} connections, {args.duration} s per scenario; "
-        f"servers and Redis on core {SERVER_CORE}, wrk on core {CLIENT_CORE}{rounds_note}",
+        f"servers and Redis on cores {SERVER_CORE}, wrk on cores {CLIENT_CORE}{rounds_note}",
         "",
         "| server | scenario | req/s | vs bare axum | bare axum alongside | p50 ms | p99 ms | Redis round trips/request | Redis commands/request under load | Redis CPU µs/request |",
         "|---|---|---:|---:|---:|---:|---:|---|---|---:|",
