@@ -127,7 +127,7 @@ impl Target {
                     .set_connection_timeout(timeout)
                     .set_number_of_retries(CONNECT_RETRIES);
                 let manager = ConnectionManager::new_with_config(client.clone(), config).await?;
-                let batch = batch::wanted().then(|| Batcher::start(manager.clone()));
+                let batch = Batcher::start(manager.clone());
                 Ok(Conn::Standalone(manager, batch))
             }
             #[cfg(feature = "cluster")]
@@ -195,12 +195,11 @@ pub(crate) fn evalsha(script: &Script, key: &str) -> Cmd {
 /// a cluster connection that follows the slot map, or a connection to the
 /// master Sentinel names, which asks Sentinel again when the master moves.
 /// All are cheap handles onto a shared multiplexed connection, so each
-/// call clones one. A standalone connection made on tokio's multi-thread
-/// runtime sends its single commands in batches ([`batch`]); its pipelines
-/// and script loads go out as they are.
+/// call clones one. A standalone connection's single commands go out in
+/// batches ([`batch`]); its pipelines and script loads go out as they are.
 #[derive(Clone)]
 pub(crate) enum Conn {
-    Standalone(ConnectionManager, Option<Batcher>),
+    Standalone(ConnectionManager, Batcher),
     #[cfg(feature = "cluster")]
     Cluster(redis::cluster_async::ClusterConnection),
     #[cfg(feature = "sentinel")]
@@ -211,8 +210,7 @@ impl Conn {
     /// Runs a command; in a cluster it goes to the node owning its key.
     pub(crate) async fn query<T: FromRedisValue>(&mut self, cmd: &Cmd) -> RedisResult<T> {
         match self {
-            Self::Standalone(_, Some(batch)) => batch.query(cmd).await,
-            Self::Standalone(conn, None) => cmd.query_async(conn).await,
+            Self::Standalone(_, batch) => batch.query(cmd).await,
             #[cfg(feature = "cluster")]
             Self::Cluster(conn) => cmd.query_async(conn).await,
             #[cfg(feature = "sentinel")]

@@ -101,15 +101,13 @@
 //! cluster store uses redis-rs's cluster connection, which follows the
 //! slot map and its changes; a Sentinel store, see [Sentinel](#sentinel).
 //!
-//! A standalone store that connects on tokio's multi-thread runtime sends
-//! the commands of concurrent requests together: a task collects what the
-//! requests ready to run have queued, then sends it as one pipeline
-//! (independent commands, not a transaction: each succeeds or fails on its
-//! own). There each command otherwise left in a write of its own, which
-//! tripled Redis's CPU per command (BENCHMARKS.md). On a current-thread
-//! runtime (actix-web's) commands already leave together, and go as they
-//! come; so do a cluster's (a cluster pipeline must stay within one slot)
-//! and a Sentinel store's.
+//! A standalone store sends the commands of concurrent requests together:
+//! a task collects what the requests ready to run have queued, then sends
+//! it as one pipeline (independent commands, not a transaction: each
+//! succeeds or fails on its own). On tokio's multi-thread runtime each
+//! command otherwise left in a write of its own, which tripled Redis's CPU
+//! per command (BENCHMARKS.md). Cluster and Sentinel stores send each
+//! command as it comes: a cluster pipeline must stay within one slot.
 //!
 //! URL forms: `redis://[user:password@]host[:port][/db]`,
 //! `redis+unix:///path/to/socket`, for a cluster

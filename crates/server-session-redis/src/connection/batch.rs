@@ -9,20 +9,13 @@
 //! commands cost from a current-thread runtime, where the woken task waits
 //! its turn and finds many commands queued (BENCHMARKS.md, issue 14).
 //!
-//! So a standalone connection made on a multi-thread runtime sends its
-//! single commands through [`Batcher`]: a
+//! So a standalone connection's single commands go through [`Batcher`]: a
 //! task that, once woken, yields first. The requests that are ready run in
 //! the meantime and queue their commands too; the task then sends all of
 //! them as one pipeline, and hands each reply to its caller. A pipeline of
 //! independent commands is not a transaction: each command succeeds or
 //! fails on its own, as it would alone, and one's server error is only its
 //! own.
-//!
-//! A current-thread runtime (actix-web's workers, `RUNTIME=current` in the
-//! benches) already runs a woken task after those queued before it, so
-//! redis-rs's task finds many commands waiting. There the extra hop only
-//! cost: the actix-web server, whose store connects on its main runtime
-//! and is used from a worker's, lost a quarter of its Redis rate with it.
 
 use std::io;
 
@@ -44,13 +37,6 @@ struct Queued {
 #[derive(Clone)]
 pub(crate) struct Batcher {
     queue: mpsc::UnboundedSender<Queued>,
-}
-
-/// Whether a connection made now should batch: on tokio's multi-thread
-/// runtime only.
-pub(crate) fn wanted() -> bool {
-    tokio::runtime::Handle::try_current()
-        .is_ok_and(|runtime| runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 impl Batcher {
