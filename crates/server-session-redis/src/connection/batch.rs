@@ -21,8 +21,8 @@
 //! a store that connected on another runtime (actix-web's main one, used
 //! from its workers) wakes that runtime's thread for each command. The
 //! batching task coalesces those too: it cut Redis's CPU per request of
-//! the actix-web server by about a quarter (BENCHMARKS.md, issue 14), and
-//! cost nothing measurable on a current-thread tower server.
+//! the actix-web server by a sixth to a quarter (BENCHMARKS.md, issue 14),
+//! and made no consistent difference on a current-thread tower server.
 
 use std::io;
 
