@@ -46,6 +46,10 @@ SCENARIOS = [
 
 children = []
 
+# A server without sessions: one SELECT by key per request, the limit of the
+# PostgreSQL rows.
+SELECT_LIMIT = "PostgreSQL SELECT by key"
+
 
 def cleanup(*_):
     for proc in children:
@@ -235,6 +239,18 @@ def servers(args, redis_url, postgres_url):
     ]
     if pg_ok:
         rows.append(("ours PostgreSQL", [f"{BIN}/ours"], {"STORE": postgres_url}, False))
+        # connect-mongo's touchAfter (issue 14 item 3), and the limit it is
+        # measured against: one SELECT by key on the same pool, no layer.
+        rows.append(("ours PostgreSQL touchAfter 1h", [f"{BIN}/ours"],
+                     {"STORE": postgres_url, "TOUCH_AFTER_SECS": "3600"}, False))
+        rows.append((SELECT_LIMIT, [f"{BIN}/pg_select"], {"STORE": postgres_url}, False))
+    if args.mysql_url and url_reachable(args.mysql_url, 3306):
+        for suffix, env in (("", {}), (" touchAfter 1h", {"TOUCH_AFTER_SECS": "3600"})):
+            rows.append((f"ours MySQL{suffix}", [f"{BIN}/ours"], dict(env, STORE=args.mysql_url), False))
+    if args.sqlite:
+        sqlite_url = f"sqlite://{args.sqlite_db}"
+        for suffix, env in (("", {}), (" touchAfter 1h", {"TOUCH_AFTER_SECS": "3600"})):
+            rows.append((f"ours SQLite{suffix}", [f"{BIN}/ours"], dict(env, STORE=sqlite_url), False))
     rows += [
         ("tower-sessions MemoryStore", [f"{BIN}/tower_sessions_memory"], {}, False),
         ("tower-sessions Redis", [f"{BIN}/tower_sessions_redis"], {"STORE": redis_url}, True),
@@ -249,8 +265,12 @@ def servers(args, redis_url, postgres_url):
 
 
 def postgres_reachable(url):
-    m = re.match(r"postgres(?:ql)?://[^@]*@?([^:/]+):?(\d+)?", url)
-    host, port = (m.group(1), int(m.group(2) or 5432)) if m else ("127.0.0.1", 5432)
+    return url_reachable(url, 5432)
+
+
+def url_reachable(url, default_port):
+    m = re.match(r"[a-z]+://(?:[^@/]*@)?([^:/]+):?(\d+)?", url)
+    host, port = (m.group(1), int(m.group(2) or default_port)) if m else ("127.0.0.1", default_port)
     try:
         with socket.create_connection((host, port), timeout=1):
             return True
@@ -279,12 +299,17 @@ def main():
     parser.add_argument("--postgres-url", default=os.environ.get(
         "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--out", default=None, help="results directory")
+    parser.add_argument("--mysql-url", default=os.environ.get("BENCH_MYSQL_URL"),
+                        help="MySQL/MariaDB for the 'ours MySQL' rows (off when unset)")
+    parser.add_argument("--sqlite", action="store_true",
+                        help="add the 'ours SQLite' rows (a file in the results directory)")
     args = parser.parse_args()
     if args.duration is None:
         args.duration = 2 if args.quick else 10
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     out_dir = args.out or os.path.join(BENCHES, "results", stamp)
+    args.sqlite_db = os.path.join(out_dir, "bench-sqlite.db")
     os.makedirs(out_dir, exist_ok=True)
 
     signal.signal(signal.SIGTERM, lambda *_: (cleanup(), sys.exit(1)))
@@ -331,12 +356,13 @@ def main():
                 try:
                     body, set_cookie = http_get(port, "/counter")
                     cookie = set_cookie[0].split(";")[0] if set_cookie else None
-                    if name != "bare axum" and not cookie:
+                    sessionless = name in ("bare axum", SELECT_LIMIT)
+                    if not sessionless and not cookie:
                         print(f"{name}: /counter sent no cookie", flush=True)
-                    if name == "bare axum":
+                    if sessionless:
                         cookie = "connect.sid=s%3Anone.none"
                     many = [cookie] * args.connections
-                    if name != "bare axum":
+                    if not sessionless:
                         for i in range(args.connections):
                             _, made = http_get(port, "/counter")
                             if made:
@@ -385,7 +411,7 @@ def main():
                         print(f"{name:32} {label:22} {r['rps']:10.0f} req/s  p50 {fmt_ms(r['p50'])} ms  "
                               f"p99 {fmt_ms(r['p99'])} ms{errors}{extra}", flush=True)
                     # What the counter reached: shows whether concurrent increments were kept.
-                    if cookie and name != "bare axum":
+                    if cookie and not sessionless:
                         body, _ = http_get(port, "/read", cookie)
                         counter_requests = next((x["requests"] for x in results
                                                  if x["server"] == name and x["scenario"] == "counter"

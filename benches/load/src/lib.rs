@@ -84,11 +84,22 @@ pub fn bare_router() -> Router {
 pub fn ours_config() -> SessionConfig {
     SessionConfig::new(SECRET)
         .with_cookie(CookieOptions::new().with_max_age(Some(Duration::from_secs(MAX_AGE_SECS))))
+        .with_touch_after(touch_after())
+}
+
+/// `TOUCH_AFTER_SECS=n`: connect-mongo's `touchAfter` (issue 14 item 3),
+/// off when unset, as in express.
+fn touch_after() -> Option<Duration> {
+    let secs = std::env::var("TOUCH_AFTER_SECS").ok()?;
+    Some(Duration::from_secs(
+        secs.parse().expect("TOUCH_AFTER_SECS is whole seconds"),
+    ))
 }
 
 /// The store `STORE` names for this library's servers: `redis://…`,
-/// `postgres://…` (table `$PG_TABLE`, default `bench_session`), or the
-/// MemoryStore. `REDIS_DISABLE_TOUCH=1` sets connect-redis's `disableTouch`.
+/// `postgres://…`, `mysql://…`, `sqlite://…` (table `$PG_TABLE`, default
+/// `bench_session`), or the MemoryStore. `REDIS_DISABLE_TOUCH=1` sets
+/// connect-redis's `disableTouch`.
 pub async fn ours_store(url: &str) -> Arc<dyn Store> {
     if url.starts_with("redis") {
         let disable_touch = std::env::var("REDIS_DISABLE_TOUCH").is_ok_and(|v| v == "1");
@@ -99,14 +110,25 @@ pub async fn ours_store(url: &str) -> Arc<dyn Store> {
                 .with_disable_touch(disable_touch),
         );
     }
+    // Each SQL store, connected and its table migrated.
+    macro_rules! sql_store {
+        ($store:ty) => {{
+            let store = <$store>::connect(url)
+                .await
+                .expect("connect to STORE")
+                .with_table(bench_table());
+            store.migrate().await.expect("migrate");
+            return Arc::new(store);
+        }};
+    }
     if url.starts_with("postgres") {
-        let table = std::env::var("PG_TABLE").unwrap_or_else(|_| "bench_session".into());
-        let store = server_session_sql::PostgresStore::connect(url)
-            .await
-            .expect("postgres")
-            .with_table(table);
-        store.migrate().await.expect("migrate");
-        return Arc::new(store);
+        sql_store!(server_session_sql::PostgresStore);
+    }
+    if url.starts_with("mysql") {
+        sql_store!(server_session_sql::MySqlStore);
+    }
+    if url.starts_with("sqlite") {
+        sql_store!(server_session_sql::SqliteStore);
     }
     // Unbounded, as the peers' MemoryStores are: the default bound
     // (100,000) would evict the integrity check's session while the
@@ -115,6 +137,11 @@ pub async fn ours_store(url: &str) -> Arc<dyn Store> {
     // As a production deployment would run it.
     store.spawn_sweeper(Duration::from_secs(60)).detach();
     Arc::new(store)
+}
+
+/// The SQL stores' table: `$PG_TABLE`, default `bench_session`.
+pub fn bench_table() -> String {
+    std::env::var("PG_TABLE").unwrap_or_else(|_| "bench_session".into())
 }
 
 /// The routes behind this library's layer over `store`.

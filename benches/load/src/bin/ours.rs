@@ -1,6 +1,7 @@
 //! This library behind the benchmark routes. `STORE` picks the store:
-//! `memory` (default), `redis://…` or `postgres://…` (table `$PG_TABLE`,
-//! default `bench_session`). Options: see `session_bench::ours_config`.
+//! `memory` (default), `redis://…`, `postgres://…`, `mysql://…` or
+//! `sqlite://…` (table `$PG_TABLE`, default `bench_session`). Options: see
+//! `session_bench::ours_config`; `TOUCH_AFTER_SECS=n` sets `touch_after`.
 //! `REDIS_DISABLE_TOUCH=1` sets connect-redis's `disableTouch`, so that an
 //! unchanged request is a plain GET, as actix-session's is: the same work
 //! as actix-session, for comparing the libraries rather than the semantics.
