@@ -195,8 +195,9 @@ pub(crate) fn evalsha(script: &Script, key: &str) -> Cmd {
 /// a cluster connection that follows the slot map, or a connection to the
 /// master Sentinel names, which asks Sentinel again when the master moves.
 /// All are cheap handles onto a shared multiplexed connection, so each
-/// call clones one. A standalone connection's single commands go out in
-/// batches ([`batch`]); its pipelines and script loads go out as they are.
+/// call clones one. A standalone or Sentinel connection's single commands
+/// go out in batches ([`batch`]); pipelines and script loads go out as
+/// they are, and so does everything on a cluster.
 #[derive(Clone)]
 pub(crate) enum Conn {
     Standalone(ConnectionManager, Batcher),
@@ -214,10 +215,7 @@ impl Conn {
             #[cfg(feature = "cluster")]
             Self::Cluster(conn) => cmd.query_async(conn).await,
             #[cfg(feature = "sentinel")]
-            Self::Sentinel(conn) => {
-                conn.run(|mut conn| async move { cmd.query_async(&mut conn).await })
-                    .await
-            }
+            Self::Sentinel(conn) => conn.query(cmd).await,
         }
     }
 

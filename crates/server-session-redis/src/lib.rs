@@ -101,12 +101,12 @@
 //! cluster store uses redis-rs's cluster connection, which follows the
 //! slot map and its changes; a Sentinel store, see [Sentinel](#sentinel).
 //!
-//! A standalone store sends the commands of concurrent requests together:
-//! a task collects what the requests ready to run have queued, then sends
-//! it as one pipeline (independent commands, not a transaction: each
-//! succeeds or fails on its own). On tokio's multi-thread runtime each
-//! command otherwise left in a write of its own, which tripled Redis's CPU
-//! per command (BENCHMARKS.md). Cluster and Sentinel stores send each
+//! A standalone or Sentinel store sends the commands of concurrent
+//! requests together: a task collects what the requests ready to run have
+//! queued, then sends it as one pipeline (independent commands, not a
+//! transaction: each succeeds or fails on its own). On tokio's multi-thread
+//! runtime each command otherwise left in a write of its own, which tripled
+//! Redis's CPU per command (BENCHMARKS.md). A cluster store sends each
 //! command as it comes: a cluster pipeline must stay within one slot.
 //!
 //! URL forms: `redis://[user:password@]host[:port][/db]`,

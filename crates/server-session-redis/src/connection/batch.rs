@@ -9,7 +9,8 @@
 //! commands cost from a current-thread runtime, where the woken task waits
 //! its turn and finds many commands queued (BENCHMARKS.md, issue 14).
 //!
-//! So a standalone connection's single commands go through [`Batcher`]: a
+//! So a standalone or Sentinel store's single commands go through
+//! [`Batcher`] (one for each connection to a master): a
 //! task that, once woken, yields first. The requests that are ready run in
 //! the meantime and queue their commands too; the task then sends all of
 //! them as one pipeline, and hands each reply to its caller. A pipeline of
@@ -26,7 +27,7 @@
 
 use std::io;
 
-use redis::aio::{ConnectionLike, ConnectionManager};
+use redis::aio::ConnectionLike;
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult, Value};
 use tokio::sync::{mpsc, oneshot};
 
@@ -47,10 +48,13 @@ pub(crate) struct Batcher {
 }
 
 impl Batcher {
-    /// Starts the batching task for `manager` on the current tokio runtime.
-    pub(crate) fn start(manager: ConnectionManager) -> Self {
+    /// Starts the batching task for `conn` on the current tokio runtime.
+    pub(crate) fn start<C>(conn: C) -> Self
+    where
+        C: ConnectionLike + Clone + Send + 'static,
+    {
         let (queue, queued) = mpsc::unbounded_channel();
-        tokio::spawn(send_in_batches(manager, queued));
+        tokio::spawn(send_in_batches(conn, queued));
         Self { queue }
     }
 
@@ -68,7 +72,10 @@ impl Batcher {
     }
 }
 
-async fn send_in_batches(manager: ConnectionManager, mut queued: mpsc::UnboundedReceiver<Queued>) {
+async fn send_in_batches<C>(conn: C, mut queued: mpsc::UnboundedReceiver<Queued>)
+where
+    C: ConnectionLike + Clone + Send + 'static,
+{
     while let Some(first) = queued.recv().await {
         // Let the tasks that are ready run and queue their commands first.
         tokio::task::yield_now().await;
@@ -81,11 +88,11 @@ async fn send_in_batches(manager: ConnectionManager, mut queued: mpsc::Unbounded
         }
         // The round trip runs on its own, so that the next batch need not
         // wait for this one's replies.
-        tokio::spawn(round_trip(manager.clone(), batch));
+        tokio::spawn(round_trip(conn.clone(), batch));
     }
 }
 
-async fn round_trip(mut manager: ConnectionManager, batch: Vec<Queued>) {
+async fn round_trip<C: ConnectionLike>(mut conn: C, batch: Vec<Queued>) {
     let mut pipeline = redis::pipe();
     let mut replies = Vec::with_capacity(batch.len());
     for Queued { cmd, reply } in batch {
@@ -93,7 +100,7 @@ async fn round_trip(mut manager: ConnectionManager, batch: Vec<Queued>) {
         replies.push(reply);
     }
     let count = replies.len();
-    match manager.req_packed_commands(&pipeline, 0, count).await {
+    match conn.req_packed_commands(&pipeline, 0, count).await {
         Ok(values) if values.len() == count => {
             for (reply, value) in replies.into_iter().zip(values) {
                 // A caller that timed out has dropped its receiver.

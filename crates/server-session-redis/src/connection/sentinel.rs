@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
 use redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
-use redis::{AsyncConnectionConfig, ErrorKind, RedisError, RedisResult};
+use redis::{AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult};
 
+use super::batch::Batcher;
 use crate::sentinel::ResolvedSentinel;
 
 /// After a failed discovery, calls fail at once for this long instead of
@@ -46,6 +47,9 @@ struct Master {
     /// does not drop a newer one.
     generation: u64,
     conn: MultiplexedConnection,
+    /// Single commands for `conn`, sent in batches; its task ends when the
+    /// master is forgotten and the last call on it is done.
+    batch: Batcher,
 }
 
 struct Discovery {
@@ -123,13 +127,28 @@ impl SentinelConn {
         Fut: Future<Output = RedisResult<T>>,
     {
         let master = self.master().await?;
-        let result = op(master.conn).await;
-        if let Err(error) = &result {
+        let result = op(master.conn.clone()).await;
+        self.after(&master, &result);
+        result
+    }
+
+    /// Runs one command on the master, batched with other calls' commands
+    /// ([`Batcher`]); an error drops the connection as [`run`](Self::run)'s do.
+    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> RedisResult<T> {
+        let master = self.master().await?;
+        let result = master.batch.query(cmd).await;
+        self.after(&master, &result);
+        result
+    }
+
+    /// After a call on `master`: an error that says the master is gone or
+    /// moved makes the next call ask the sentinels again.
+    fn after<T>(&self, master: &Master, result: &RedisResult<T>) {
+        if let Err(error) = result {
             if loses_the_master(error) {
                 self.shared.forget(Some(master.generation));
             }
         }
-        result
     }
 
     /// Drops the current connection whatever its generation: a call on it
@@ -166,6 +185,7 @@ impl SentinelConn {
                 discovery.generation += 1;
                 let master = Master {
                     generation: discovery.generation,
+                    batch: Batcher::start(conn.clone()),
                     conn,
                 };
                 *self
