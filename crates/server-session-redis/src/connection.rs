@@ -15,8 +15,10 @@ use crate::sentinel::SENTINEL_SCHEME;
 mod batch;
 #[cfg(feature = "sentinel")]
 mod sentinel;
+mod stranded;
 
 use batch::Batcher;
+use stranded::unless_stranded;
 
 /// The URL scheme that names a Redis Cluster by its seed nodes.
 pub(crate) const CLUSTER_SCHEME: &str = "redis+cluster://";
@@ -197,7 +199,9 @@ pub(crate) fn evalsha(script: &Script, key: &str) -> Cmd {
 /// All are cheap handles onto a shared multiplexed connection, so each
 /// call clones one. A standalone or Sentinel connection's single commands
 /// go out in batches ([`batch`]); pipelines and script loads go out as
-/// they are, and so does everything on a cluster.
+/// they are, and so does everything on a cluster. On a standalone or
+/// Sentinel connection, a call whose reply is late is checked for a
+/// connection that dropped under it ([`stranded`]).
 #[derive(Clone)]
 pub(crate) enum Conn {
     Standalone(ConnectionManager, Batcher),
@@ -226,7 +230,10 @@ impl Conn {
         pipeline: &Pipeline,
     ) -> RedisResult<T> {
         match self {
-            Self::Standalone(conn, _) => pipeline.query_async(conn).await,
+            Self::Standalone(conn, _) => {
+                let mut sending = conn.clone();
+                unless_stranded(pipeline.query_async(&mut sending), conn.clone()).await
+            }
             #[cfg(feature = "cluster")]
             Self::Cluster(conn) => pipeline.query_async(conn).await,
             #[cfg(feature = "sentinel")]
@@ -240,7 +247,10 @@ impl Conn {
     /// Loads a script into the script cache (of every node of a cluster).
     pub(crate) async fn load_script(&mut self, script: &Script) -> RedisResult<String> {
         match self {
-            Self::Standalone(conn, _) => script.load_async(conn).await,
+            Self::Standalone(conn, _) => {
+                let mut sending = conn.clone();
+                unless_stranded(script.load_async(&mut sending), conn.clone()).await
+            }
             #[cfg(feature = "cluster")]
             Self::Cluster(conn) => script.load_async(conn).await,
             #[cfg(feature = "sentinel")]

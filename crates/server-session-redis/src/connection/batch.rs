@@ -18,6 +18,10 @@
 //! fails on its own, as it would alone, and one's server error is only its
 //! own.
 //!
+//! A batch whose replies are late is checked for a connection that dropped
+//! under it, as every call on a standalone or Sentinel connection is
+//! ([`unless_stranded`]).
+//!
 //! On a current-thread runtime redis-rs's task already waits its turn, but
 //! a store that connected on another runtime (actix-web's main one, used
 //! from its workers) wakes that runtime's thread for each command. The
@@ -30,6 +34,8 @@ use std::io;
 use redis::aio::ConnectionLike;
 use redis::{Cmd, FromRedisValue, RedisError, RedisResult, Value};
 use tokio::sync::{mpsc, oneshot};
+
+use super::stranded::unless_stranded;
 
 /// The most commands one pipeline carries; more wait for the next one.
 const MOST_PER_BATCH: usize = 512;
@@ -92,7 +98,7 @@ where
     }
 }
 
-async fn round_trip<C: ConnectionLike>(mut conn: C, batch: Vec<Queued>) {
+async fn round_trip<C: ConnectionLike + Clone>(conn: C, batch: Vec<Queued>) {
     let mut pipeline = redis::pipe();
     let mut replies = Vec::with_capacity(batch.len());
     for Queued { cmd, reply } in batch {
@@ -100,7 +106,9 @@ async fn round_trip<C: ConnectionLike>(mut conn: C, batch: Vec<Queued>) {
         replies.push(reply);
     }
     let count = replies.len();
-    match conn.req_packed_commands(&pipeline, 0, count).await {
+    let mut sending = conn.clone();
+    let sent = sending.req_packed_commands(&pipeline, 0, count);
+    match unless_stranded(sent, conn).await {
         Ok(values) if values.len() == count => {
             for (reply, value) in replies.into_iter().zip(values) {
                 // A caller that timed out has dropped its receiver.

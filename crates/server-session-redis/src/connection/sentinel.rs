@@ -19,6 +19,7 @@ use redis::sentinel::{Sentinel, SentinelNodeConnectionInfo};
 use redis::{AsyncConnectionConfig, Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult};
 
 use super::batch::Batcher;
+use super::stranded::unless_stranded;
 use crate::sentinel::ResolvedSentinel;
 
 /// After a failed discovery, calls fail at once for this long instead of
@@ -121,13 +122,16 @@ impl SentinelConn {
     /// Runs `op` on the master's connection, discovering the master first
     /// if needed; an error that says the master is gone or moved drops the
     /// connection, so that the next call asks the sentinels again.
+    ///
+    /// `op` makes one round trip: while its reply is late, a `PING` sent
+    /// after it checks that it can still come ([`unless_stranded`]).
     pub(crate) async fn run<T, F, Fut>(&self, op: F) -> RedisResult<T>
     where
         F: FnOnce(MultiplexedConnection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         let master = self.master().await?;
-        let result = op(master.conn.clone()).await;
+        let result = unless_stranded(op(master.conn.clone()), master.conn.clone()).await;
         self.after(&master, &result);
         result
     }
