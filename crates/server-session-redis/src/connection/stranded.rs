@@ -60,8 +60,10 @@ pub(crate) async fn unless_stranded<T, C: ConnectionLike>(
     }
 }
 
+/// Whether a `PING` failed because its connection is gone. A `PING` that
+/// timed out only waited, as the call does.
 fn is_lost_connection(error: &RedisError) -> bool {
-    error.is_io_error() || error.is_unrecoverable_error()
+    !error.is_timeout() && (error.is_io_error() || error.is_unrecoverable_error())
 }
 
 /// The call's reply cannot come: its connection dropped.
