@@ -109,6 +109,14 @@
 //! Redis's CPU per command (BENCHMARKS.md). A cluster store sends each
 //! command as it comes: a cluster pipeline must stay within one slot.
 //!
+//! redis-rs can leave a call unsent and unanswered when its connection
+//! drops at the moment the call is handed over. So on a standalone or
+//! Sentinel store, a call whose reply is 250 ms late is followed by a `PING`
+//! on its connection; a `PING` answered first, or one that finds the
+//! connection dead, fails the call with `StoreError::Connection`, which
+//! the session layer retries, instead of letting it wait out the call
+//! timeout.
+//!
 //! URL forms: `redis://[user:password@]host[:port][/db]`,
 //! `redis+unix:///path/to/socket`, for a cluster
 //! `redis+cluster://[user:password@]host:port,host:port,…` (the credentials
