@@ -153,21 +153,13 @@ impl Target {
 /// `redis://` URL per node. Credentials before an `@` apply to every node.
 fn cluster_node_urls(rest: &str) -> RedisResult<Vec<String>> {
     let rest = rest.strip_suffix('/').unwrap_or(rest);
-    // Host lists cannot hold an `@`, so the last one ends the credentials
-    // even when a password holds one.
-    let (credentials, hosts) = match rest.rsplit_once('@') {
-        Some((credentials, hosts)) => (Some(credentials), hosts),
-        None => (None, rest),
-    };
+    let (credentials, hosts) = split_credentials(rest);
     if hosts.contains(['/', '?', '#']) {
         return Err(config_error(
             "a redis+cluster:// URL takes only credentials and host:port pairs",
         ));
     }
-    let urls: Vec<String> = hosts
-        .split(',')
-        .map(str::trim)
-        .filter(|host| !host.is_empty())
+    let urls: Vec<String> = host_list(hosts)
         .map(|host| match credentials {
             Some(credentials) => format!("redis://{credentials}@{host}"),
             None => format!("redis://{host}"),
@@ -179,6 +171,24 @@ fn cluster_node_urls(rest: &str) -> RedisResult<Vec<String>> {
         ));
     }
     Ok(urls)
+}
+
+/// Splits `credentials@rest`, the part of a cluster or Sentinel URL after
+/// its scheme. Host lists and master names cannot hold an `@`, so the last
+/// one ends the credentials even when a password holds one.
+pub(crate) fn split_credentials(rest: &str) -> (Option<&str>, &str) {
+    match rest.rsplit_once('@') {
+        Some((credentials, rest)) => (Some(credentials), rest),
+        None => (None, rest),
+    }
+}
+
+/// The hosts of a URL's comma-separated `host:port` list, blanks skipped.
+pub(crate) fn host_list(hosts: &str) -> impl Iterator<Item = &str> {
+    hosts
+        .split(',')
+        .map(str::trim)
+        .filter(|host| !host.is_empty())
 }
 
 pub(crate) fn config_error(message: &'static str) -> RedisError {

@@ -8,6 +8,8 @@ use redis::{
     RedisResult,
 };
 
+use crate::connection::{config_error, host_list, split_credentials};
+
 /// The URL scheme that names a master by its sentinels.
 pub(crate) const SENTINEL_SCHEME: &str = "redis+sentinel://";
 
@@ -236,12 +238,7 @@ pub(crate) fn parse_url(url: &str) -> RedisResult<SentinelConfig> {
         Some((rest, query)) => (rest, Some(query)),
         None => (rest, None),
     };
-    // Host lists and master names cannot hold an `@`, so the last one ends
-    // the credentials even when a password holds one.
-    let (credentials, rest) = match rest.rsplit_once('@') {
-        Some((credentials, rest)) => (Some(credentials), rest),
-        None => (None, rest),
-    };
+    let (credentials, rest) = split_credentials(rest);
     let Some((hosts, master_name)) = rest.split_once('/') else {
         return Err(config_error(
             "a redis+sentinel:// URL names the master after the hosts: redis+sentinel://host:port,host:port/master-name",
@@ -257,12 +254,7 @@ pub(crate) fn parse_url(url: &str) -> RedisResult<SentinelConfig> {
             "a Sentinel master name in a URL is one path segment of plain characters (no `/`, `,` or `%`); the database goes in ?db=N",
         ));
     }
-    let sentinels: Vec<String> = hosts
-        .split(',')
-        .map(str::trim)
-        .filter(|host| !host.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let sentinels: Vec<String> = host_list(hosts).map(str::to_owned).collect();
     if sentinels.is_empty() {
         return Err(config_error(
             "a redis+sentinel:// URL needs at least one sentinel host",
@@ -372,10 +364,6 @@ fn host_and_port(address: &str) -> RedisResult<(String, u16)> {
             .ok_or_else(|| config_error("a sentinel port is a number from 1 to 65535"))?,
     };
     Ok((host.to_owned(), port))
-}
-
-fn config_error(message: &'static str) -> RedisError {
-    RedisError::from((ErrorKind::InvalidClientConfig, message))
 }
 
 #[cfg(test)]
