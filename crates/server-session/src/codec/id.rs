@@ -137,10 +137,7 @@ pub fn generate_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn keyboard_cat() -> Secrets {
-        Secrets::new(["keyboard cat"]).expect("one secret")
-    }
+    use crate::codec::signature::tests::keyboard_cat;
 
     #[test]
     fn the_upstream_vectors() {

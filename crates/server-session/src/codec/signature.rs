@@ -138,10 +138,11 @@ impl fmt::Debug for Secrets {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn keyboard_cat() -> Secrets {
+    /// The secret of express-session's and cookie-signature's tests.
+    pub(crate) fn keyboard_cat() -> Secrets {
         Secrets::new(["keyboard cat"]).expect("one secret")
     }
 
