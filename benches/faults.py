@@ -114,6 +114,9 @@ import tempfile
 import threading
 import time
 
+import processes
+from processes import cleanup, spawn
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLIENTS = 8
 WARMUP = 2.0
@@ -134,48 +137,22 @@ SESSION_OPTIONS = json.dumps(
 SCENARIOS = ["baseline", "kill", "stall3", "stall8", "pause30", "down30"]
 STORES = ["redis", "postgres"]
 
-children = []  # every subprocess.Popen we started, stopped by cleanup()
-
 
 def log(*args):
     print(*args, file=sys.stderr, flush=True)
 
 
-def spawn(cmd, **kwargs):
-    proc = subprocess.Popen(cmd, start_new_session=True, **kwargs)
-    children.append(proc)
-    return proc
-
-
 def stop(proc, timeout=5.0):
+    """processes.stop, then closes our ends of proc's pipes; None is a no-op."""
     if proc is None:
         return
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
+    processes.stop(proc, timeout)
     for stream in (proc.stdin, proc.stdout, proc.stderr):
         if stream is not None:
             try:
                 stream.close()
             except OSError:
                 pass
-    if proc in children:
-        children.remove(proc)
-
-
-def cleanup():
-    for proc in list(children):
-        stop(proc)
 
 
 def on_sigterm(*_):

@@ -21,6 +21,8 @@ import sys
 import time
 import urllib.request
 
+from processes import cleanup, spawn, start, stop, wait_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCHES = os.path.join(ROOT, "benches")
 BIN = os.path.join(BENCHES, "load", "target", "release")
@@ -44,69 +46,9 @@ SCENARIOS = [
     ("read_many", "/read, 32 sessions", "/read", "many"),
 ]
 
-children = []
-
 # A server without sessions: one SELECT by key per request, the limit of the
 # PostgreSQL rows.
 SELECT_LIMIT = "PostgreSQL SELECT by key"
-
-
-def cleanup(*_):
-    for proc in children:
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    deadline = time.time() + 5
-    for proc in children:
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    children.clear()
-
-
-def start(cmd, env=None, log=None):
-    """Starts cmd pinned to the server core, in its own process group."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    out = open(log, "w") if log else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        ["taskset", "-c", SERVER_CORE] + cmd,
-        env=full_env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    children.append(proc)
-    return proc
-
-
-def stop(proc):
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    if proc in children:
-        children.remove(proc)
-
-
-def wait_port(port, proc, timeout=30.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False
 
 
 def http_get(port, path, cookie=None):
@@ -151,10 +93,8 @@ def monitor_probe(redis_port, port, path, cookie, requests=50):
     """Client round trips per request, by command: Redis MONITOR while this
     script sends `requests` sequential requests. Commands a Lua script runs
     (shown as `[0 lua]`) are not round trips and are left out."""
-    log = subprocess.Popen(["redis-cli", "-p", str(redis_port), "monitor"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                           start_new_session=True)
-    children.append(log)
+    log = spawn(["redis-cli", "-p", str(redis_port), "monitor"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     time.sleep(0.3)
     for _ in range(requests):
         http_get(port, path, cookie)
@@ -319,7 +259,7 @@ def main():
         redis_port = args.redis_port
         redis = start(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1",
                        "--save", "", "--appendonly", "no"],
-                      log=os.path.join(out_dir, "redis.log"))
+                      log=os.path.join(out_dir, "redis.log"), pin=SERVER_CORE)
         if not wait_port(redis_port, redis):
             sys.exit(f"redis-server did not start on {redis_port}")
         redis_url = f"redis://127.0.0.1:{redis_port}"
@@ -337,7 +277,7 @@ def main():
             # A bare axum kept running (idle between its runs) for the
             # paired baseline measured right before each server's scenario.
             bare = start([f"{BIN}/bare"], env={"PORT": str(bare_port)},
-                         log=os.path.join(out_dir, "bare-paired.log"))
+                         log=os.path.join(out_dir, "bare-paired.log"), pin=SERVER_CORE)
             if not wait_port(bare_port, bare):
                 sys.exit("bare axum (paired baseline) did not start")
 
@@ -348,7 +288,8 @@ def main():
                 port = args.base_port + index
                 env = dict(env, PORT=str(port))
                 slug = re.sub(r"[^a-z0-9]+", "-", name.lower())
-                proc = start(cmd, env=env, log=os.path.join(out_dir, f"{slug}.log"))
+                proc = start(cmd, env=env, log=os.path.join(out_dir, f"{slug}.log"),
+                             pin=SERVER_CORE)
                 if not wait_port(port, proc):
                     print(f"FAILED to start {name}; see {out_dir}/{slug}.log", flush=True)
                     stop(proc)

@@ -68,6 +68,8 @@ import subprocess
 import sys
 import time
 
+from processes import cleanup, start, stop, wait_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCHES = os.path.join(ROOT, "benches")
 SOAK_DIR = os.path.join(BENCHES, "soak")
@@ -187,61 +189,10 @@ response = function(status, headers, body)
 end
 """
 
-children = []
-
-
-def cleanup():
-    for proc in list(children):
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    deadline = time.time() + 5
-    for proc in list(children):
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait()
-    children.clear()
-
 
 def on_signal(signum, _frame):
     cleanup()
     sys.exit(128 + signum)
-
-
-def start(cmd, env=None, log=None, pin=None, nice=0):
-    """Starts cmd in its own process group (pinned to `pin`, nice'd by
-    `nice`); taskset and nice exec, so proc.pid is the program's pid."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    prefix = []
-    if nice:
-        prefix += ["nice", "-n", str(nice)]
-    if pin is not None:
-        prefix += ["taskset", "-c", pin]
-    out = open(log, "w") if log else subprocess.DEVNULL
-    proc = subprocess.Popen(prefix + cmd, env=full_env, stdout=out, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    children.append(proc)
-    return proc
-
-
-def stop(proc):
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    if proc in children:
-        children.remove(proc)
 
 
 def free_port(preferred):
@@ -253,19 +204,6 @@ def free_port(preferred):
             except OSError:
                 continue
     sys.exit(f"no free port near {preferred}")
-
-
-def wait_port(port, proc, timeout=30.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.1)
-    return False
 
 
 class Redis:
