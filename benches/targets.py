@@ -53,23 +53,27 @@ def main():
                    f"tower-sessions {pct(tower)} here (issue: {peer}) | "
                    f"{verdict(None if ours is None else ours >= goal)} |")
 
+    def redis_rates(scenario):
+        """ours', tower-sessions' and actix-session's req/s on Redis, and
+        ours against each peer (`versus`); None if any is missing."""
+        rates = (get("ours Redis", scenario),
+                 get("tower-sessions Redis", scenario),
+                 get("actix-session Redis", scenario),
+                 versus("ours Redis", "tower-sessions Redis", scenario),
+                 versus("ours Redis", "actix-session Redis", scenario))
+        return None if None in rates else rates
+
     # Redis throughput.
-    ours = get("ours Redis", "counter")
-    tower = get("tower-sessions Redis", "counter")
-    actix = get("actix-session Redis", "counter")
-    vs_tower = versus("ours Redis", "tower-sessions Redis", "counter")
-    vs_actix = versus("ours Redis", "actix-session Redis", "counter")
-    if None not in (ours, tower, actix, vs_tower, vs_actix):
+    rates = redis_rates("counter")
+    if rates:
+        ours, tower, actix, vs_tower, vs_actix = rates
         out.append(f"| Redis /counter + cookie ≥ 2× tower-sessions' Redis store | {ours:.0f} req/s "
                    f"({vs_tower:.2f}×) | tower-sessions {tower:.0f} | {verdict(vs_tower >= 2)} |")
         out.append(f"| Redis /counter + cookie ≥ actix-session's | {ours:.0f} req/s ({vs_actix:.2f}×) | "
                    f"actix-session {actix:.0f} | {verdict(vs_actix >= 1)} |")
-    ours = get("ours Redis", "read")
-    actix = get("actix-session Redis", "read")
-    tower = get("tower-sessions Redis", "read")
-    vs_actix = versus("ours Redis", "actix-session Redis", "read")
-    vs_tower = versus("ours Redis", "tower-sessions Redis", "read")
-    if None not in (ours, actix, tower, vs_actix, vs_tower):
+    rates = redis_rates("read")
+    if rates:
+        ours, tower, actix, vs_tower, vs_actix = rates
         out.append(f"| Redis /read + cookie ≥ actix-session's | {ours:.0f} req/s ({vs_actix:.2f}×) | "
                    f"actix-session {actix:.0f}; tower-sessions {tower:.0f} ({vs_tower:.2f}×) | "
                    f"{verdict(vs_actix >= 1)} |")
