@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::{routing::get, Router};
-use server_session::{CookieOptions, Session, SessionConfig, SessionLayer, Store};
+use server_session::{CookieOptions, SessionConfig, SessionLayer, Store};
 
 /// The signing secret every server uses (the peers derive their keys from it).
 pub const SECRET: &str = "benchmark secret: at least 32 bytes of entropy here";
@@ -151,10 +151,28 @@ pub fn ours_router(store: Arc<dyn Store>) -> Router {
 
 /// The routes behind this library's layer over `store`, with `config`.
 pub fn ours_router_with(store: Arc<dyn Store>, config: SessionConfig) -> Router {
-    async fn none() -> &'static str {
+    let layer = SessionLayer::from_arc(store, config).expect("valid config");
+    Router::new()
+        .route("/none", get(ours_routes::none))
+        .route("/read", get(ours_routes::read))
+        .route("/counter", get(ours_routes::counter))
+        .layer(layer)
+}
+
+/// This library's handlers for the benchmark routes. [`Session`] is an
+/// extractor in axum and in actix-web alike, so the axum servers
+/// ([`ours_router_with`]) and the actix-web one (`ours_actix`) serve these
+/// same functions.
+pub mod ours_routes {
+    use server_session::Session;
+
+    /// `/none`: no session work.
+    pub async fn none() -> &'static str {
         "ok"
     }
-    async fn read(session: Session) -> String {
+
+    /// `/read`: the counter, 0 when unset (an unchanged session).
+    pub async fn read(session: Session) -> String {
         session
             .get::<u64>("counter")
             .ok()
@@ -162,18 +180,14 @@ pub fn ours_router_with(store: Arc<dyn Store>, config: SessionConfig) -> Router 
             .unwrap_or(0)
             .to_string()
     }
-    async fn counter(session: Session) -> String {
+
+    /// `/counter`: the counter, incremented (a changed session).
+    pub async fn counter(session: Session) -> String {
         session
             .update("counter", |n: Option<u64>| n.unwrap_or(0) + 1)
             .unwrap_or(0)
             .to_string()
     }
-    let layer = SessionLayer::from_arc(store, config).expect("valid config");
-    Router::new()
-        .route("/none", get(none))
-        .route("/read", get(read))
-        .route("/counter", get(counter))
-        .layer(layer)
 }
 
 /// The routes behind tower-sessions 0.15's layer over its MemoryStore

@@ -5,27 +5,8 @@
 //! (`session_bench::ours_config`).
 
 use actix_web::{web, App, HttpServer};
-use server_session_actix::{Session, SessionMiddleware};
-
-async fn none() -> &'static str {
-    "ok"
-}
-
-async fn read(session: Session) -> String {
-    session
-        .get::<u64>("counter")
-        .ok()
-        .flatten()
-        .unwrap_or(0)
-        .to_string()
-}
-
-async fn counter(session: Session) -> String {
-    session
-        .update("counter", |n: Option<u64>| n.unwrap_or(0) + 1)
-        .unwrap_or(0)
-        .to_string()
-}
+use server_session_actix::SessionMiddleware;
+use session_bench::ours_routes::{counter, none, read};
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
