@@ -10,23 +10,22 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use server_session::store::now_ms;
 use server_session::{CookieData, Record};
 
+/// The cookie of every record here: one day, from now.
+fn one_day_cookie() -> CookieData {
+    CookieData::default()
+        .with_original_max_age_ms(Some(86_400_000))
+        .with_expires_ms(Some(now_ms() + 86_400_000))
+}
+
 /// What the load benchmarks store: a one-day cookie and one counter.
 fn small() -> Record {
-    let now = now_ms();
-    let cookie = CookieData::default()
-        .with_original_max_age_ms(Some(86_400_000))
-        .with_expires_ms(Some(now + 86_400_000));
     let mut data = serde_json::Map::new();
     data.insert("counter".into(), serde_json::json!(42));
-    Record::new(cookie, data)
+    Record::new(one_day_cookie(), data)
 }
 
 /// A signed-in user with a cart and flash messages: about 1 KiB.
 fn typical() -> Record {
-    let now = now_ms();
-    let cookie = CookieData::default()
-        .with_original_max_age_ms(Some(86_400_000))
-        .with_expires_ms(Some(now + 86_400_000));
     let mut data = serde_json::Map::new();
     data.insert(
         "user".into(),
@@ -44,7 +43,7 @@ fn typical() -> Record {
         ]),
     );
     data.insert("csrf".into(), serde_json::json!("x".repeat(43)));
-    Record::new(cookie, data)
+    Record::new(one_day_cookie(), data)
 }
 
 fn json(c: &mut Criterion) {
