@@ -35,6 +35,17 @@ fn given_flag(options: &Map<String, Value>, name: &str) -> Result<Option<bool>, 
     }
 }
 
+/// A duration option in milliseconds: a whole number, at least 1.
+fn millis_option(name: &str, value: &Value) -> Result<Duration, String> {
+    let ms = value.as_u64().filter(|ms| *ms > 0).ok_or_else(|| {
+        format!(
+            "{} (a whole number of milliseconds, at least 1)",
+            bad_option(name, value)
+        )
+    })?;
+    Ok(Duration::from_millis(ms))
+}
+
 /// express's `secret`: a string or an array of strings (the first signs).
 fn secrets_from(options: &Map<String, Value>) -> Result<Vec<String>, String> {
     match options.get("secret") {
@@ -115,23 +126,11 @@ pub fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
         // `null` is "no absolute timeout": the way to lift hardened's 12 h.
         Some(Value::Null) => config = config.with_absolute_timeout(None),
         Some(value) => {
-            let ms = value.as_u64().filter(|ms| *ms > 0).ok_or_else(|| {
-                format!(
-                    "{} (a whole number of milliseconds, at least 1)",
-                    bad_option("absoluteTimeout", value)
-                )
-            })?;
-            config = config.with_absolute_timeout(Some(Duration::from_millis(ms)));
+            config = config.with_absolute_timeout(Some(millis_option("absoluteTimeout", value)?));
         }
     }
     if let Some(value) = options.get("touchAfter") {
-        let ms = value.as_u64().filter(|ms| *ms > 0).ok_or_else(|| {
-            format!(
-                "{} (a whole number of milliseconds, at least 1)",
-                bad_option("touchAfter", value)
-            )
-        })?;
-        config = config.with_touch_after(Some(Duration::from_millis(ms)));
+        config = config.with_touch_after(Some(millis_option("touchAfter", value)?));
     }
     if let Some(value) = options.get("userPath") {
         let path = value
