@@ -17,6 +17,10 @@ def main():
     data = json.load(open(sys.argv[1]))
     rows = {(r["server"], r["scenario"]): r for r in data["summary"]}
 
+    def rows_of(server):
+        """`server`'s summary rows, in the run's order."""
+        return [row for row in data["summary"] if row["server"] == server]
+
     def get(server, scenario, field="rps"):
         row = rows.get((server, scenario))
         return None if row is None else row.get(field)
@@ -95,9 +99,7 @@ def main():
     # Against express-session.
     for ours_name, express_name in [("ours MemoryStore", "express-session MemoryStore"),
                                     ("ours Redis", "express-session connect-redis")]:
-        for row in data["summary"]:
-            if row["server"] != ours_name:
-                continue
+        for row in rows_of(ours_name):
             express = get(express_name, row["scenario"])
             factor = versus(ours_name, express_name, row["scenario"])
             if not express or factor is None:
@@ -108,9 +110,7 @@ def main():
     # p99 no worse than tower-sessions.
     for ours_name, tower_name in [("ours MemoryStore", "tower-sessions MemoryStore"),
                                   ("ours Redis", "tower-sessions Redis")]:
-        for row in data["summary"]:
-            if row["server"] != ours_name:
-                continue
+        for row in rows_of(ours_name):
             tower = get(tower_name, row["scenario"], "p99")
             if tower is None or row["p99"] is None:
                 continue
