@@ -16,11 +16,26 @@ fn record(expires_ms: Option<i64>, data: Value) -> Record {
     Record::new(CookieData::default().with_expires_ms(expires_ms), map)
 }
 
+/// A record with no data whose cookie expires at `expires_ms`.
+fn no_data(expires_ms: Option<i64>) -> Record {
+    record(expires_ms, json!({}))
+}
+
 fn saved(outcome: SaveOutcome) -> Version {
     match outcome {
         SaveOutcome::Saved(version) => version,
         SaveOutcome::Conflict => panic!("expected the save to succeed"),
     }
+}
+
+/// Upserts `record` under `id` through the `Store` API.
+async fn upsert(store: &MemoryStore, id: &str, record: &Record) -> Version {
+    saved(
+        store
+            .save(id, record, SaveCondition::Upsert)
+            .await
+            .expect("save"),
+    )
 }
 
 /// A map on a fixed clock, so expiry is tested without sleeping.
@@ -31,12 +46,7 @@ fn sessions() -> Sessions {
 #[test]
 fn load_hides_and_removes_expired_records() {
     let map = sessions();
-    saved(map.save(
-        "a",
-        &record(Some(1_000), json!({})),
-        SaveCondition::Upsert,
-        0,
-    ));
+    saved(map.save("a", &no_data(Some(1_000)), SaveCondition::Upsert, 0));
     assert!(map.load("a", 999).expect("load").is_some());
     assert_eq!(map.count(), 1);
     assert!(
@@ -85,15 +95,10 @@ fn touch_replaces_the_cookie_and_expiry_but_not_data_or_version() {
 #[test]
 fn touch_never_revives_or_creates() {
     let map = sessions();
-    saved(map.save(
-        "a",
-        &record(Some(1_000), json!({})),
-        SaveCondition::Upsert,
-        0,
-    ));
-    map.touch("a", &record(Some(9_000), json!({})), 1_000);
+    saved(map.save("a", &no_data(Some(1_000)), SaveCondition::Upsert, 0));
+    map.touch("a", &no_data(Some(9_000)), 1_000);
     assert!(map.load("a", 1_001).expect("load").is_none());
-    map.touch("missing", &record(Some(9_000), json!({})), 1_000);
+    map.touch("missing", &no_data(Some(9_000)), 1_000);
     assert!(map.load("missing", 1_001).expect("load").is_none());
     assert_eq!(map.count(), 0);
 }
@@ -101,30 +106,20 @@ fn touch_never_revives_or_creates() {
 #[test]
 fn touch_with_a_past_expiry_deletes() {
     let map = sessions();
-    saved(map.save(
-        "a",
-        &record(Some(1_000), json!({})),
-        SaveCondition::Upsert,
-        0,
-    ));
-    map.touch("a", &record(Some(100), json!({})), 500);
+    saved(map.save("a", &no_data(Some(1_000)), SaveCondition::Upsert, 0));
+    map.touch("a", &no_data(Some(100)), 500);
     assert_eq!(map.count(), 0);
 }
 
 #[test]
 fn versions_never_repeat_after_destroy_and_recreate() {
     let map = sessions();
-    let first = saved(map.save("a", &record(None, json!({})), SaveCondition::IfAbsent, 0));
+    let first = saved(map.save("a", &no_data(None), SaveCondition::IfAbsent, 0));
     map.destroy("a");
-    let second = saved(map.save("a", &record(None, json!({})), SaveCondition::IfAbsent, 0));
+    let second = saved(map.save("a", &no_data(None), SaveCondition::IfAbsent, 0));
     assert_ne!(first, second);
     assert_eq!(
-        map.save(
-            "a",
-            &record(None, json!({})),
-            SaveCondition::IfVersion(first),
-            0
-        ),
+        map.save("a", &no_data(None), SaveCondition::IfVersion(first), 0),
         SaveOutcome::Conflict
     );
 }
@@ -132,63 +127,38 @@ fn versions_never_repeat_after_destroy_and_recreate() {
 #[test]
 fn conditions_see_an_expired_entry_as_absent() {
     let map = sessions();
-    let version = saved(map.save(
-        "a",
-        &record(Some(1_000), json!({})),
-        SaveCondition::Upsert,
-        0,
-    ));
+    let version = saved(map.save("a", &no_data(Some(1_000)), SaveCondition::Upsert, 0));
     assert_eq!(
         map.save(
             "a",
-            &record(Some(9_000), json!({})),
+            &no_data(Some(9_000)),
             SaveCondition::IfVersion(version),
             1_000
         ),
         SaveOutcome::Conflict,
         "no resurrection"
     );
-    saved(map.save(
-        "a",
-        &record(Some(9_000), json!({})),
-        SaveCondition::IfAbsent,
-        1_000,
-    ));
+    saved(map.save("a", &no_data(Some(9_000)), SaveCondition::IfAbsent, 1_000));
     assert_eq!(map.count(), 1);
 }
 
 #[test]
 fn a_save_with_a_past_expiry_deletes_and_checks_its_condition_first() {
     let map = sessions();
-    let version = saved(map.save(
-        "a",
-        &record(Some(1_000), json!({})),
-        SaveCondition::Upsert,
-        0,
-    ));
+    let version = saved(map.save("a", &no_data(Some(1_000)), SaveCondition::Upsert, 0));
     assert_eq!(
-        map.save(
-            "a",
-            &record(Some(10), json!({})),
-            SaveCondition::IfAbsent,
-            0
-        ),
+        map.save("a", &no_data(Some(10)), SaveCondition::IfAbsent, 0),
         SaveOutcome::Conflict
     );
     assert_eq!(map.count(), 1);
     saved(map.save(
         "a",
-        &record(Some(10), json!({})),
+        &no_data(Some(10)),
         SaveCondition::IfVersion(version),
         500,
     ));
     assert_eq!(map.count(), 0);
-    saved(map.save(
-        "b",
-        &record(Some(10), json!({})),
-        SaveCondition::Upsert,
-        500,
-    ));
+    saved(map.save("b", &no_data(Some(10)), SaveCondition::Upsert, 500));
     assert_eq!(map.count(), 0, "nothing created");
 }
 
@@ -199,13 +169,13 @@ fn a_full_store_drops_expired_records_before_live_ones() {
     for i in 0..5 {
         saved(map.save(
             &format!("short{i}"),
-            &record(Some(50), json!({})),
+            &no_data(Some(50)),
             SaveCondition::Upsert,
             0,
         ));
         saved(map.save(
             &format!("long{i}"),
-            &record(Some(HOUR_MS), json!({})),
+            &no_data(Some(HOUR_MS)),
             SaveCondition::Upsert,
             0,
         ));
@@ -213,7 +183,7 @@ fn a_full_store_drops_expired_records_before_live_ones() {
     for i in 5..10 {
         saved(map.save(
             &format!("long{i}"),
-            &record(Some(HOUR_MS), json!({})),
+            &no_data(Some(HOUR_MS)),
             SaveCondition::Upsert,
             100,
         ));
@@ -232,12 +202,7 @@ fn replacing_a_record_in_a_full_store_evicts_nothing() {
     let map = sessions();
     map.set_max_sessions(3);
     for id in ["a", "b", "c"] {
-        saved(map.save(
-            id,
-            &record(Some(HOUR_MS), json!({})),
-            SaveCondition::Upsert,
-            0,
-        ));
+        saved(map.save(id, &no_data(Some(HOUR_MS)), SaveCondition::Upsert, 0));
     }
     for _ in 0..10 {
         saved(map.save(
@@ -259,7 +224,7 @@ fn eviction_prefers_records_closest_to_expiry() {
     for i in 0..64 {
         saved(map.save(
             &format!("soon{i}"),
-            &record(Some(HOUR_MS + i), json!({})),
+            &no_data(Some(HOUR_MS + i)),
             SaveCondition::Upsert,
             0,
         ));
@@ -267,7 +232,7 @@ fn eviction_prefers_records_closest_to_expiry() {
     for i in 0..64 {
         saved(map.save(
             &format!("late{i}"),
-            &record(Some(10 * HOUR_MS + i), json!({})),
+            &no_data(Some(10 * HOUR_MS + i)),
             SaveCondition::Upsert,
             0,
         ));
@@ -301,7 +266,7 @@ fn count_matches_the_entries_after_any_mix_of_operations() {
             1 => Some(now - 1),
             _ => Some(now + rng.random_range(1..500)),
         };
-        let rec = record(expires, json!({}));
+        let rec = no_data(expires);
         match rng.random_range(0..8) {
             0 => {
                 let _ = map.load(&id, now).expect("load");
@@ -378,12 +343,7 @@ async fn max_sessions_bound_holds_under_concurrent_inserts() {
 async fn browser_sessions_expire_after_a_short_idle_lifetime() {
     let store = MemoryStore::new().with_idle_lifetime(Duration::from_millis(600));
     let browser = record(None, json!({"n": 1}));
-    saved(
-        store
-            .save("a", &browser, SaveCondition::Upsert)
-            .await
-            .expect("save"),
-    );
+    upsert(&store, "a", &browser).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     store.touch("a", &browser).await.expect("touch");
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -400,27 +360,9 @@ async fn sweeper_removes_expired_entries() {
     let store = MemoryStore::new();
     let soon = clock::now_ms() + 50;
     for i in 0..100 {
-        saved(
-            store
-                .save(
-                    &format!("s{i}"),
-                    &record(Some(soon), json!({})),
-                    SaveCondition::Upsert,
-                )
-                .await
-                .expect("save"),
-        );
+        upsert(&store, &format!("s{i}"), &no_data(Some(soon))).await;
     }
-    saved(
-        store
-            .save(
-                "live",
-                &record(Some(soon + HOUR_MS), json!({})),
-                SaveCondition::Upsert,
-            )
-            .await
-            .expect("save"),
-    );
+    upsert(&store, "live", &no_data(Some(soon + HOUR_MS))).await;
     let sweeper = store.spawn_sweeper(Duration::from_millis(20));
     for _ in 0..200 {
         if store.sessions.count() == 1 {
@@ -462,16 +404,7 @@ async fn dropping_the_handle_stops_the_sweeper() {
     let store = MemoryStore::new();
     let sweeper = store.spawn_sweeper(Duration::from_millis(10));
     drop(sweeper);
-    saved(
-        store
-            .save(
-                "a",
-                &record(Some(clock::now_ms() + 30), json!({})),
-                SaveCondition::Upsert,
-            )
-            .await
-            .expect("save"),
-    );
+    upsert(&store, "a", &no_data(Some(clock::now_ms() + 30))).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         store.sessions.count(),
@@ -485,16 +418,7 @@ async fn dropping_the_handle_stops_the_sweeper() {
 async fn a_detached_sweeper_keeps_sweeping() {
     let store = MemoryStore::new();
     store.spawn_sweeper(Duration::from_millis(10)).detach();
-    saved(
-        store
-            .save(
-                "a",
-                &record(Some(clock::now_ms() + 30), json!({})),
-                SaveCondition::Upsert,
-            )
-            .await
-            .expect("save"),
-    );
+    upsert(&store, "a", &no_data(Some(clock::now_ms() + 30))).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(store.sessions.count(), 0);
 }
@@ -570,7 +494,7 @@ fn data_kept_as_text_comes_back_exactly_as_saved() {
 #[test]
 fn a_record_without_data_round_trips() {
     let map = sessions();
-    let empty = record(Some(HOUR_MS), json!({}));
+    let empty = no_data(Some(HOUR_MS));
     saved(map.save("a", &empty, SaveCondition::Upsert, 0));
     let loaded = map.load("a", 1).expect("load").expect("live");
     assert!(loaded.record.data().is_empty());
@@ -615,7 +539,7 @@ fn a_new_store_sweeps_expired_sessions_on_writes_alone() {
         let now = i * STEP_MS;
         saved(map.save(
             &format!("s{i}"),
-            &record(Some(now + LIFETIME_MS), json!({})),
+            &no_data(Some(now + LIFETIME_MS)),
             SaveCondition::IfAbsent,
             now,
         ));
@@ -668,16 +592,11 @@ fn at_the_bound_idle_sessions_go_before_new_ones_and_an_active_users() {
     map.set_max_sessions(BOUND);
     // A store full of idle sessions expiring within the next hour or so,
     // the soonest first, and one user who is active throughout.
-    saved(map.save(
-        "alice",
-        &record(Some(DAY_MS), json!({})),
-        SaveCondition::IfAbsent,
-        0,
-    ));
+    saved(map.save("alice", &no_data(Some(DAY_MS)), SaveCondition::IfAbsent, 0));
     for i in 0..BOUND - 1 {
         saved(map.save(
             &format!("idle{i}"),
-            &record(Some(HOUR_MS + i as i64), json!({})),
+            &no_data(Some(HOUR_MS + i as i64)),
             SaveCondition::IfAbsent,
             0,
         ));
@@ -689,12 +608,12 @@ fn at_the_bound_idle_sessions_go_before_new_ones_and_an_active_users() {
         let now = 1 + j as i64;
         saved(map.save(
             &format!("new{j}"),
-            &record(Some(now + DAY_MS), json!({})),
+            &no_data(Some(now + DAY_MS)),
             SaveCondition::IfAbsent,
             now,
         ));
         if j % 100 == 0 {
-            map.touch("alice", &record(Some(now + DAY_MS), json!({})), now);
+            map.touch("alice", &no_data(Some(now + DAY_MS)), now);
         }
     }
     let now = 1 + flood as i64;
@@ -728,13 +647,13 @@ fn at_the_bound_expired_sessions_go_before_any_live_one() {
     for i in 0..BOUND / 2 {
         saved(map.save(
             &format!("old{i}"),
-            &record(Some(1_000), json!({})),
+            &no_data(Some(1_000)),
             SaveCondition::IfAbsent,
             0,
         ));
         saved(map.save(
             &format!("live{i}"),
-            &record(Some(HOUR_MS), json!({})),
+            &no_data(Some(HOUR_MS)),
             SaveCondition::IfAbsent,
             0,
         ));
@@ -744,7 +663,7 @@ fn at_the_bound_expired_sessions_go_before_any_live_one() {
     for i in 0..BOUND / 2 {
         saved(map.save(
             &format!("new{i}"),
-            &record(Some(DAY_MS), json!({})),
+            &no_data(Some(DAY_MS)),
             SaveCondition::IfAbsent,
             2_000,
         ));
@@ -775,32 +694,28 @@ fn unbounded_and_manual_sweeping_are_explicit_opt_outs() {
         .with_auto_sweep(false);
     assert_eq!(store.max_sessions(), None);
     assert!(!store.auto_sweep());
+    // A thousand sessions, one every 100 ms, each expiring 100 ms after its
+    // save: saves keep coming long after the first ones expired.
+    let save_a_thousand = |map: &Sessions| {
+        for i in 0..1_000 {
+            let now = i64::from(i) * 100;
+            saved(map.save(
+                &format!("s{i}"),
+                &no_data(Some(now + 100)),
+                SaveCondition::IfAbsent,
+                now,
+            ));
+        }
+    };
     let map = &store.sessions;
-    // Sessions expiring at 100; saves keep coming long after.
-    for i in 0..1_000 {
-        let now = i64::from(i) * 100;
-        saved(map.save(
-            &format!("s{i}"),
-            &record(Some(now + 100), json!({})),
-            SaveCondition::IfAbsent,
-            now,
-        ));
-    }
+    save_a_thousand(map);
     assert_eq!(map.count(), 1_000, "nothing evicted, nothing swept");
     assert_eq!(map.sweep(100_000), 1_000, "a manual sweep removes them all");
 
     let swept = MemoryStore::new()
         .with_auto_sweep(false)
         .with_auto_sweep(true);
-    for i in 0..1_000 {
-        let now = i64::from(i) * 100;
-        saved(swept.sessions.save(
-            &format!("s{i}"),
-            &record(Some(now + 100), json!({})),
-            SaveCondition::IfAbsent,
-            now,
-        ));
-    }
+    save_a_thousand(&swept.sessions);
     assert!(
         swept.sessions.count() < 1_000,
         "turned back on, writes sweep again"
@@ -816,24 +731,19 @@ fn touches_and_load_and_touch_sweep_too() {
     for i in 0..1_000 {
         saved(map.save(
             &format!("gone{i}"),
-            &record(Some(1_000), json!({})),
+            &no_data(Some(1_000)),
             SaveCondition::IfAbsent,
             0,
         ));
     }
-    saved(map.save(
-        "alice",
-        &record(None, json!({})),
-        SaveCondition::IfAbsent,
-        0,
-    ));
-    saved(map.save("bob", &record(None, json!({})), SaveCondition::IfAbsent, 0));
+    saved(map.save("alice", &no_data(None), SaveCondition::IfAbsent, 0));
+    saved(map.save("bob", &no_data(None), SaveCondition::IfAbsent, 0));
     let steps = map.shard_count() as i64 + 1;
     let step_ms = AUTO_SWEEP_CYCLE_MS / map.shard_count() as i64;
     for k in 0..steps {
         let now = 2_000 + k * step_ms;
         assert!(map.load_and_touch("alice", now).expect("load").is_some());
-        map.touch("bob", &record(None, json!({})), now);
+        map.touch("bob", &no_data(None), now);
     }
     assert_eq!(map.count(), 2, "only the two active sessions are left");
 }
@@ -844,7 +754,7 @@ fn a_session_touched_after_being_picked_for_eviction_is_spared() {
     // batch of 64 / 32 = 2 picked at a time, the soonest to expire first.
     let map = Sessions::new(1, DAY_MS);
     map.set_max_sessions(64);
-    let expiring = |i: i64| record(Some(HOUR_MS + i), json!({}));
+    let expiring = |i: i64| no_data(Some(HOUR_MS + i));
     for i in 0..64 {
         saved(map.save(&format!("e{i}"), &expiring(i), SaveCondition::IfAbsent, 0));
     }
@@ -854,7 +764,7 @@ fn a_session_touched_after_being_picked_for_eviction_is_spared() {
     saved(map.save("new0", &expiring(DAY_MS), SaveCondition::IfAbsent, 1));
     assert!(!present("e0") && present("e1"));
     // e1's user comes back before the next insert.
-    map.touch("e1", &record(Some(DAY_MS), json!({})), 2);
+    map.touch("e1", &no_data(Some(DAY_MS)), 2);
     saved(map.save("new1", &expiring(DAY_MS), SaveCondition::IfAbsent, 3));
     assert!(present("e1"), "a touched session was evicted");
     assert!(!present("e2"), "the next soonest went instead");
