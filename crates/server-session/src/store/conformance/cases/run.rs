@@ -211,6 +211,15 @@ impl<S: Store> Run<S> {
         }
     }
 
+    /// Asserts that `loaded` is at `version`, the one the last save returned.
+    fn assert_version(&self, what: &str, loaded: &LoadedRecord, version: Version) {
+        assert_eq!(
+            loaded.version, version,
+            "{}: {what}: the version is not the one the last save returned",
+            self.case
+        );
+    }
+
     /// Loads `id` and asserts that it is `expected`, at `version`.
     pub(super) async fn load_same(
         &self,
@@ -221,11 +230,26 @@ impl<S: Store> Run<S> {
     ) {
         let loaded = self.load_some(id, what).await;
         assert_same(self.case, what, &loaded.record, expected);
+        self.assert_version(what, &loaded, version);
+    }
+
+    /// Loads `id` and asserts that it holds `expected`'s data, at `version`;
+    /// its cookie may differ (a touch replaces it).
+    pub(super) async fn load_same_data(
+        &self,
+        id: &str,
+        what: &str,
+        expected: &Record,
+        version: Version,
+    ) {
+        let loaded = self.load_some(id, what).await;
         assert_eq!(
-            loaded.version, version,
-            "{}: {what}: the version is not the one the last save returned",
+            loaded.record.data(),
+            expected.data(),
+            "{}: {what}: the data is not the data last saved",
             self.case
         );
+        self.assert_version(what, &loaded, version);
     }
 
     /// Saves `record` under `condition`, then loads it back the same, at

@@ -10,7 +10,6 @@ use crate::store::{now_ms, SaveCondition};
 /// record outlives its original expiry.
 pub async fn touch_extends_expiry_keeps_data_and_version<H: Harness>(h: &H) {
     let run = Run::new(h, "touch_extends_expiry_keeps_data_and_version").await;
-    let case = run.case;
     let id = run.id();
     let expires = now_ms() + 1_500;
     let original = record(Some(expires), json!({"n": 1, "keep": "me"}));
@@ -19,21 +18,11 @@ pub async fn touch_extends_expiry_keeps_data_and_version<H: Harness>(h: &H) {
     // store must not write.
     let touched = record(in_ms(20_000), json!({"n": 2}));
     run.touch(&id, &touched, "touch").await;
-    let loaded = run.load_some(&id, "load after touch").await;
-    assert_eq!(
-        loaded.record.data(),
-        original.data(),
-        "{case}: touch rewrote the data"
-    );
-    assert_eq!(loaded.version, version, "{case}: touch changed the version");
+    run.load_same_data(&id, "load after touch", &original, version)
+        .await;
     wait_past(expires).await;
-    let later = run.load_some(&id, "load past the original expiry").await;
-    assert_eq!(
-        later.record.data(),
-        original.data(),
-        "{case}: the data changed"
-    );
-    assert_eq!(later.version, version, "{case}: the version changed");
+    run.load_same_data(&id, "load past the original expiry", &original, version)
+        .await;
     run.save(
         &id,
         &live(json!({"n": 3})),
