@@ -63,6 +63,11 @@ fn app(store: impl Store, config: SessionConfig) -> App {
     )
 }
 
+/// [`app`] on a fresh memory store.
+fn app_with(config: SessionConfig) -> App {
+    app(MemoryStore::new(), config)
+}
+
 fn config() -> SessionConfig {
     SessionConfig::new(SECRET)
 }
@@ -78,6 +83,12 @@ fn hand_signed(id: &str, secret: &str) -> String {
     mac.update(id.as_bytes());
     let mac = base64::engine::general_purpose::STANDARD_NO_PAD.encode(mac.finalize().into_bytes());
     format!("{id}.{mac}")
+}
+
+/// `value` with its `+` and `/` percent-encoded, as a cookie or a URL
+/// carries it.
+fn url_encoded(value: &str) -> String {
+    value.replace('+', "%2B").replace('/', "%2F")
 }
 
 /// The response header's value, which must be there.
@@ -118,7 +129,7 @@ async fn a_new_session_answers_with_its_signed_id_in_the_response_header() {
 on_both_adapters! {
 #[tokio::test]
 async fn the_value_carries_the_session_back_and_is_not_resent() {
-    let app = app(MemoryStore::new(), bearer());
+    let app = app_with(bearer());
     let value = token(&get_path(&app, "/set/ada").await, TOKEN);
 
     for authorization in [
@@ -142,7 +153,7 @@ on_both_adapters! {
 #[tokio::test]
 async fn a_named_header_carries_the_value_as_is_both_ways() {
     let named = config().with_header(Some(HeaderTransport::named("X-Session-Id")));
-    let app = app(MemoryStore::new(), named);
+    let app = app_with(named);
     let created = get_path(&app, "/set/ada").await;
     let value = token(&created, "x-session-id");
     assert_eq!(value, hand_signed(&created.body, SECRET));
@@ -174,10 +185,6 @@ async fn a_named_header_carries_the_value_as_is_both_ways() {
 }
 }
 
-fn app_with(config: SessionConfig) -> App {
-    app(MemoryStore::new(), config)
-}
-
 on_both_adapters! {
 #[tokio::test]
 async fn a_value_that_is_not_validly_signed_is_no_session() {
@@ -197,7 +204,7 @@ async fn a_value_that_is_not_validly_signed_is_no_session() {
         format!("Bearer other{id}.{mac}"),                     // another ID, same MAC
         format!("Bearer {}", hand_signed(&id, "another secret, 32 bytes or more")),
         format!("Bearer {value}="),                            // padded
-        format!("Bearer s%3A{}", value.replace('+', "%2B").replace('/', "%2F")), // the cookie's encoding
+        format!("Bearer s%3A{}", url_encoded(&value)),         // the cookie's encoding
         format!("Bearer {}", hand_signed("", SECRET)),         // an empty ID
         String::from("Bearer"),
         String::from("Bearer ."),
@@ -338,10 +345,7 @@ async fn cookie_only_by_default_reads_no_header_and_sends_none() {
 
     // The same record, the same signature: the cookie form of the value
     // reaches the session the header made.
-    let cookie = format!(
-        "connect.sid=s%3A{}",
-        value.replace('+', "%2B").replace('/', "%2F")
-    );
+    let cookie = format!("connect.sid=s%3A{}", url_encoded(&value));
     get_with_cookie(&app, "/get", &cookie).await.expect(200, "ada");
 }
 }
@@ -349,7 +353,7 @@ async fn cookie_only_by_default_reads_no_header_and_sends_none() {
 on_both_adapters! {
 #[tokio::test]
 async fn regenerate_and_cycle_id_send_the_new_value() {
-    let app = app(MemoryStore::new(), bearer());
+    let app = app_with(bearer());
     let first = token(&get_path(&app, "/set/ada").await, TOKEN);
 
     let cycled = with_bearer(&app, "/cycle", &first).await;
@@ -403,7 +407,7 @@ async fn the_id_is_never_read_from_the_url() {
     let both = config().with_header(Some(HeaderTransport::named("x-session-id").with_cookie(true)));
     let app = app(store.clone(), both);
     let value = token(&get_path(&app, "/set/ada").await, "x-session-id");
-    let encoded = value.replace('+', "%2B").replace('/', "%2F");
+    let encoded = url_encoded(&value);
 
     store.reset_counts();
     for query in [
@@ -423,7 +427,7 @@ async fn the_id_is_never_read_from_the_url() {
 on_both_adapters! {
 #[tokio::test]
 async fn destroy_sends_an_empty_value_only_when_clearing() {
-    let app = app(MemoryStore::new(), bearer());
+    let app = app_with(bearer());
     let value = token(&get_path(&app, "/set/ada").await, TOKEN);
     let res = with_bearer(&app, "/destroy", &value).await;
     res.expect(200, "destroyed");
