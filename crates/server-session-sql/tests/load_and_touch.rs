@@ -10,6 +10,7 @@ use server_session::store::{
     now_ms, CookieData, LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreError,
     Version,
 };
+use session_test_support::backend_tests::load_and_touch_live;
 
 /// What a case needs beyond the store: raw access to its table.
 trait Fixture: Store + Sized {
@@ -42,11 +43,7 @@ fn sess_with_max_age(max_age: &str) -> String {
 /// (ms), between which the touch took its "now".
 async fn timed_load_and_touch<S: Fixture>(store: &S, id: &str) -> (LoadedRecord, bool, i64, i64) {
     let before = now_ms();
-    let (loaded, touched) = store
-        .load_and_touch(id)
-        .await
-        .expect("load_and_touch")
-        .expect("live");
+    let (loaded, touched) = load_and_touch_live(store, id).await;
     (loaded, touched, before, now_ms())
 }
 
@@ -144,11 +141,7 @@ async fn odd_max_ages_are_loaded_but_not_touched<S: Fixture>(store: S) {
         let id = format!("odd{n}");
         let sess = sess_with_max_age(max_age);
         store.insert_raw(&id, &sess, old_expire).await;
-        let (loaded, touched) = store
-            .load_and_touch(&id)
-            .await
-            .expect("load_and_touch")
-            .expect("live");
+        let (loaded, touched) = load_and_touch_live(&store, &id).await;
         assert!(!touched, "originalMaxAge {max_age} must not be touched");
         assert_eq!(loaded.version, Version::digest_of(sess.as_bytes()));
         assert_eq!(
@@ -161,11 +154,7 @@ async fn odd_max_ages_are_loaded_but_not_touched<S: Fixture>(store: S) {
     // only an explicit `null` is touched here.
     let sess = r#"{"cookie":{"expires":null,"path":"/"}}"#;
     store.insert_raw("nokey", sess, old_expire).await;
-    let (_, touched) = store
-        .load_and_touch("nokey")
-        .await
-        .expect("load_and_touch")
-        .expect("live");
+    let (_, touched) = load_and_touch_live(&store, "nokey").await;
     assert!(!touched);
     assert_eq!(store.expire_secs("nokey").await, Some(old_expire));
     store.cleanup().await;
@@ -278,11 +267,7 @@ async fn a_nul_in_the_data_is_loaded_touched_and_saved_exactly<S: Fixture>(store
     let reloaded = store.load("nul").await.expect("load").expect("live");
     assert_eq!(reloaded.record.data(), changed.data());
     assert_eq!(reloaded.version, changed_version);
-    let (again, touched) = store
-        .load_and_touch("nul")
-        .await
-        .expect("load_and_touch")
-        .expect("live");
+    let (again, touched) = load_and_touch_live(&store, "nul").await;
     assert!(touched);
     assert_eq!(again.record.data(), changed.data());
 
@@ -379,11 +364,7 @@ async fn disable_touch_only_loads<S: Fixture>(store: S) {
     let old_expire = ceil_secs(now_ms()) + 600;
     let sess = sess_with_max_age("3600000");
     store.insert_raw("d", &sess, old_expire).await;
-    let (loaded, touched) = store
-        .load_and_touch("d")
-        .await
-        .expect("load_and_touch")
-        .expect("live");
+    let (loaded, touched) = load_and_touch_live(&store, "d").await;
     assert!(!touched);
     assert_eq!(loaded.version, Version::digest_of(sess.as_bytes()));
     assert_eq!(store.expire_secs("d").await, Some(old_expire));
@@ -441,8 +422,8 @@ mod postgres {
 
     use super::common::{drop_table, service_url, store_in_fresh_table, unique_name};
     use super::{
-        ceil_secs, now_ms, sess_with_max_age, timed_load_and_touch, Fixture, Map, StoreError,
-        Value, DEFAULT_TTL_SECS,
+        ceil_secs, load_and_touch_live, now_ms, sess_with_max_age, timed_load_and_touch, Fixture,
+        Map, StoreError, Value, DEFAULT_TTL_SECS,
     };
 
     impl Fixture for PostgresStore {
@@ -557,11 +538,7 @@ mod postgres {
             .await;
 
         let start = scans_and_updates(&store).await;
-        let (loaded, touched) = store
-            .load_and_touch("s")
-            .await
-            .expect("load_and_touch")
-            .expect("live");
+        let (loaded, touched) = load_and_touch_live(&store, "s").await;
         assert!(touched);
         let one_call = scans_and_updates(&store).await;
         assert_eq!(

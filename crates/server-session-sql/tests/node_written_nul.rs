@@ -12,6 +12,7 @@ use session_test_support::services as common;
 use serde_json::Value;
 use server_session::store::{now_ms, Record, SaveCondition, SaveOutcome, Store};
 use server_session_sql::PostgresStore;
+use session_test_support::backend_tests::load_and_touch_live;
 use session_test_support::node::{self, Adapter, Kind};
 
 use common::service_url;
@@ -133,11 +134,7 @@ async fn a_session_node_wrote_with_a_nul_is_loaded_touched_and_saved() {
         .await
         .expect("move expire");
     let before = now_ms();
-    let (touched_load, touched) = store
-        .load_and_touch(&sid)
-        .await
-        .expect("load_and_touch")
-        .expect("live");
+    let (touched_load, touched) = load_and_touch_live(&store, &sid).await;
     let after = now_ms();
     assert!(touched, "a max-age session is touched by load_and_touch");
     assert_eq!(touched_load.record.data(), loaded.record.data());

@@ -18,6 +18,7 @@
 
 pub mod adapter;
 pub mod app;
+pub mod backend_tests;
 pub mod cookies;
 pub mod errors;
 pub mod node;
