@@ -18,7 +18,7 @@ use server_session::store::{now_ms, Store, StoreError};
 use server_session_sql::PostgresStore;
 use session_test_support::node_fixtures::{
     assert_loads_as_node, iso_to_ms, node_records, savable_node_records, save_as_new,
-    save_over_node, touch_as_express, touched_node_records, DEFAULT_TTL_SECS,
+    save_over_node, touch_as_express, touched_node_records, NodeRecord, DEFAULT_TTL_SECS,
 };
 
 /// The fixtures' connect-pg-simple run.
@@ -77,6 +77,25 @@ fn assert_expire_near(label: &str, actual: i64, expected: i64) {
     );
 }
 
+/// Our save of `node`'s record at `now` left `expected` in `sid`'s row, with
+/// connect-pg-simple's `expire`; returns that `expire`.
+async fn assert_written(
+    store: &PostgresStore,
+    sid: &str,
+    expected: &str,
+    node: &NodeRecord,
+    now: i64,
+) -> i64 {
+    let (sess, expire) = row(store, sid).await;
+    assert_eq!(sess, expected, "{}", node.scenario);
+    assert_expire_near(
+        node.scenario,
+        expire,
+        connect_pg_simple_expire(&node.json, now),
+    );
+    expire
+}
+
 #[tokio::test]
 async fn a_row_node_wrote_loads_with_the_same_data_and_cookie() {
     let Some(store) = setup().await else {
@@ -107,13 +126,7 @@ async fn saving_a_node_record_writes_the_sess_and_expire_node_wrote() {
         // As a new session.
         let sid = unique_name(node.scenario);
         let now = save_as_new(&store, &sid, &record, node.scenario).await;
-        let (sess, expire) = row(&store, &sid).await;
-        assert_eq!(sess, expected, "{}", node.scenario);
-        assert_expire_near(
-            node.scenario,
-            expire,
-            connect_pg_simple_expire(&node.json, now),
-        );
+        let expire = assert_written(&store, &sid, &expected, &node, now).await;
         if node.json["cookie"]["expires"].is_string() {
             // Without a clock in it, the formula is exact.
             assert_eq!(
@@ -131,13 +144,7 @@ async fn saving_a_node_record_writes_the_sess_and_expire_node_wrote() {
         let over = unique_name(node.scenario);
         insert_as_node(&store, &over, &node.bytes, (now / 1000) + 600).await;
         let now = save_over_node(&store, &over, node.scenario).await;
-        let (sess, expire) = row(&store, &over).await;
-        assert_eq!(sess, expected, "{}", node.scenario);
-        assert_expire_near(
-            node.scenario,
-            expire,
-            connect_pg_simple_expire(&node.json, now),
-        );
+        assert_written(&store, &over, &expected, &node, now).await;
     }
     assert_eq!(exact, 15, "scenarios without a known difference");
     drop_table(&store).await;
