@@ -269,6 +269,31 @@ async fn describe(pool: &PgPool, schema: &str) -> Vec<String> {
     out
 }
 
+async fn create_schema(pool: &PgPool, schema: &str) {
+    sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+        .execute(pool)
+        .await
+        .expect("schema");
+}
+
+async fn drop_schema(pool: &PgPool, schema: &str) {
+    sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(pool)
+        .await
+        .expect("drop");
+}
+
+/// connect-pg-simple's createTableIfMissing: table.sql with "session"
+/// replaced by the quoted, schema-qualified name.
+async fn create_connect_pg_simple_table(pool: &PgPool, schema: &str) {
+    let sql =
+        CONNECT_PG_SIMPLE_TABLE_SQL.replace("\"session\"", &format!("\"{schema}\".\"session\""));
+    sqlx::raw_sql(&sql)
+        .execute(pool)
+        .await
+        .expect("connect-pg-simple's table.sql");
+}
+
 #[tokio::test]
 async fn the_default_table_is_connect_pg_simple_s_table() {
     let Some(url) = service_url("POSTGRES_URL") else {
@@ -278,19 +303,9 @@ async fn the_default_table_is_connect_pg_simple_s_table() {
     let ours = unique_name("ours");
     let theirs = unique_name("theirs");
     for schema in [&ours, &theirs] {
-        sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
-            .execute(&pool)
-            .await
-            .expect("schema");
+        create_schema(&pool, schema).await;
     }
-    // connect-pg-simple's createTableIfMissing: table.sql with "session"
-    // replaced by the quoted, schema-qualified name.
-    let theirs_sql =
-        CONNECT_PG_SIMPLE_TABLE_SQL.replace("\"session\"", &format!("\"{theirs}\".\"session\""));
-    sqlx::raw_sql(&theirs_sql)
-        .execute(&pool)
-        .await
-        .expect("connect-pg-simple's table.sql");
+    create_connect_pg_simple_table(&pool, &theirs).await;
 
     let store = PostgresStore::from_pool(pool.clone()).with_schema(ours.clone());
     assert_eq!(store.table(), "session");
@@ -311,10 +326,7 @@ async fn the_default_table_is_connect_pg_simple_s_table() {
         assert!(text.contains(expected), "missing {expected} in\n{text}");
     }
     for schema in [&ours, &theirs] {
-        sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-            .execute(&pool)
-            .await
-            .expect("drop");
+        drop_schema(&pool, schema).await;
     }
 }
 
@@ -325,13 +337,8 @@ async fn our_store_works_on_a_table_connect_pg_simple_created() {
     };
     let pool = PgPool::connect(&url).await.expect("connect");
     let schema = unique_name("cps");
-    sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
-        .execute(&pool)
-        .await
-        .expect("schema");
-    let sql =
-        CONNECT_PG_SIMPLE_TABLE_SQL.replace("\"session\"", &format!("\"{schema}\".\"session\""));
-    sqlx::raw_sql(&sql).execute(&pool).await.expect("table.sql");
+    create_schema(&pool, &schema).await;
+    create_connect_pg_simple_table(&pool, &schema).await;
     let store = PostgresStore::from_pool(pool.clone())
         .with_schema(schema.clone())
         .with_create_table_if_missing(false);
@@ -349,8 +356,5 @@ async fn our_store_works_on_a_table_connect_pg_simple_created() {
         store.load("s").await.expect("load").expect("live").record,
         record
     );
-    sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .execute(&pool)
-        .await
-        .expect("drop");
+    drop_schema(&pool, &schema).await;
 }
