@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use common::{unique, OwnServer, Raw};
 use server_session::store::{Record, SaveCondition, SaveOutcome, Store, StoreError};
 use server_session_redis::{Durability, RedisStore, ReplicationShortfall};
+use session_test_support::backend_tests::load_and_touch_live;
 
 /// A directory of the test's own, removed on drop (after the servers,
 /// which are declared after it).
@@ -100,11 +101,7 @@ async fn writes_wait_for_a_replica_and_fail_when_none_acknowledges() {
         Ok(SaveOutcome::Saved(_))
     ));
     store.touch(&id, &record("3")).await.expect("touch");
-    let (_, touched) = store
-        .load_and_touch(&id)
-        .await
-        .expect("load and touch")
-        .expect("found");
+    let (_, touched) = load_and_touch_live(&store, &id).await;
     assert!(touched);
 
     // Without it: the writes land on the master, and fail.
@@ -149,11 +146,7 @@ async fn writes_wait_for_a_replica_and_fail_when_none_acknowledges() {
         .expect_err("a touch no replica acknowledges");
     shortfall_of(&error);
     // A load that extends the TTL reports the record untouched.
-    let (loaded, touched) = store
-        .load_and_touch(&id)
-        .await
-        .expect("load and touch")
-        .expect("found");
+    let (loaded, touched) = load_and_touch_live(&store, &id).await;
     assert_eq!(loaded.record, record("5"));
     assert!(!touched);
     let error = store

@@ -7,6 +7,7 @@ mod common;
 use common::{unique, Raw};
 use server_session::store::{now_ms, CookieData, Record, Store};
 use server_session_redis::RedisStore;
+use session_test_support::backend_tests::load_and_touch_live;
 
 /// Deletes the test's ACL user, even when the test fails.
 struct AclUser {
@@ -78,17 +79,17 @@ async fn a_server_that_refuses_getex_gets_the_script() {
     // straight to the script.
     for _ in 0..2 {
         let (id, key) = common::save_new(&store, "fallback", &record(Some(60_500))).await;
-        let (loaded, touched) = common::load_and_touch_live(&store, &id).await;
+        let (loaded, touched) = load_and_touch_live(&store, &id).await;
         assert!(touched);
         assert_eq!(loaded.record.cookie().original_max_age_ms(), Some(60_500));
-        let pttl: i64 = raw.query(redis::cmd("PTTL").arg(&key)).await;
+        let pttl = raw.pttl(&key).await;
         assert!((60_001..=61_000).contains(&pttl), "pttl {pttl}");
 
         let (id, key) = common::save_new(&store, "fallback", &record(None)).await;
         let _: i64 = raw.query(redis::cmd("EXPIRE").arg(&key).arg(5)).await;
-        let (_, touched) = common::load_and_touch_live(&store, &id).await;
+        let (_, touched) = load_and_touch_live(&store, &id).await;
         assert!(touched);
-        let pttl: i64 = raw.query(redis::cmd("PTTL").arg(&key)).await;
+        let pttl = raw.pttl(&key).await;
         assert!((299_001..=300_000).contains(&pttl), "pttl {pttl}");
 
         assert!(store

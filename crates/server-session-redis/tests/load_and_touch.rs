@@ -9,6 +9,7 @@ mod common;
 use common::{unique, Raw};
 use server_session::store::{now_ms, CookieData, Record, Store, StoreError};
 use server_session_redis::RedisStore;
+use session_test_support::backend_tests::load_and_touch_live;
 
 /// The stores' default TTL here: not connect-redis's, so that a test can
 /// tell it was used.
@@ -23,14 +24,10 @@ fn record(original_max_age_ms: Option<i64>, expires_in_ms: Option<i64>) -> Recor
     Record::new(cookie, data)
 }
 
-async fn pttl(raw: &Raw, key: &str) -> i64 {
-    raw.query(redis::cmd("PTTL").arg(key)).await
-}
-
 /// Asserts that `key` has just been given a TTL of `secs` (PTTL counts down
 /// from `secs * 1000`; a second less would be another TTL).
 async fn assert_fresh_ttl(raw: &Raw, key: &str, secs: i64) {
-    let ms = pttl(raw, key).await;
+    let ms = raw.pttl(key).await;
     assert!(
         (secs * 1000 - 1000 < ms) && (ms <= secs * 1000),
         "{key}: pttl {ms}, expected a fresh {secs} s"
@@ -48,7 +45,7 @@ async fn saved(store: &RedisStore, raw: &Raw, record: &Record, ttl_secs: i64) ->
 }
 
 async fn load_and_touch(store: &RedisStore, id: &str) -> bool {
-    let (loaded, touched) = common::load_and_touch_live(store, id).await;
+    let (loaded, touched) = load_and_touch_live(store, id).await;
     // The value is untouched, so the version still matches a plain load.
     let again = store.load(id).await.expect("load").expect("found");
     assert_eq!(again.version, loaded.version);
@@ -61,7 +58,7 @@ async fn check(store: RedisStore, raw: Raw) {
     // A persistent cookie: the TTL jumps from 5 s to ceil(originalMaxAge).
     let (id, key) = saved(&store, &raw, &record(Some(60_500), Some(5_000)), 5).await;
     let before = raw.get(&key).await;
-    let (loaded, touched) = common::load_and_touch_live(&store, &id).await;
+    let (loaded, touched) = load_and_touch_live(&store, &id).await;
     assert!(touched);
     assert_eq!(loaded.record.data()["n"], 1);
     assert_fresh_ttl(&raw, &key, 61).await;
@@ -78,7 +75,7 @@ async fn check(store: RedisStore, raw: Raw) {
         assert_fresh_ttl(&raw, &short_key, 60).await;
         assert!(load_and_touch(&store, &long).await);
         assert_fresh_ttl(&raw, &long_key, 120).await;
-        assert!(pttl(&raw, &short_key).await <= 60_000);
+        assert!(raw.pttl(&short_key).await <= 60_000);
     }
 
     // A browser-session cookie gets the store's default TTL, as
@@ -114,7 +111,7 @@ async fn check(store: RedisStore, raw: Raw) {
     ] {
         let (id, key) = saved(&quiet, &raw, &record(Some(60_000), Some(5_000)), 5).await;
         assert!(!load_and_touch(&quiet, &id).await);
-        assert!(pttl(&raw, &key).await <= 5_000);
+        assert!(raw.pttl(&key).await <= 5_000);
     }
 }
 
@@ -130,11 +127,11 @@ async fn check_non_positive_max_age(store: RedisStore, raw: Raw) {
 
         let stored = record(Some(max_age), Some(5_000));
         let (id, key) = common::save_new(&store, "lat", &stored).await;
-        let saved_pttl = pttl(&raw, &key).await;
+        let saved_pttl = raw.pttl(&key).await;
         assert!((1..=5_000).contains(&saved_pttl), "pttl {saved_pttl}");
         let before = raw.get(&key).await;
         assert!(!load_and_touch(&store, &id).await);
-        let after = pttl(&raw, &key).await;
+        let after = raw.pttl(&key).await;
         assert!(
             (1..=saved_pttl).contains(&after),
             "pttl {after} > {saved_pttl}"
@@ -160,7 +157,7 @@ async fn check_non_positive_max_age(store: RedisStore, raw: Raw) {
 }
 
 async fn load_and_touch_without_reload(store: &RedisStore, id: &str) -> bool {
-    common::load_and_touch_live(store, id).await.1
+    load_and_touch_live(store, id).await.1
 }
 
 /// A value that is not a session is a typed error. It cannot be read for
@@ -180,23 +177,20 @@ async fn check_corrupt(store: RedisStore, raw: Raw) {
     assert_fresh_ttl(&raw, &key, 120).await;
 }
 
-#[tokio::test]
-async fn load_and_touch_extends_the_ttl_in_one_call() {
-    let Some((store, raw)) = common::standalone().await else {
-        return;
-    };
+/// Every check above, on one server.
+async fn check_all(store: RedisStore, raw: Raw) {
     check(store.clone(), raw.clone()).await;
     check_non_positive_max_age(store.clone(), raw.clone()).await;
     check_corrupt(store, raw).await;
 }
 
+#[tokio::test]
+async fn load_and_touch_extends_the_ttl_in_one_call() {
+    common::on_standalone(check_all).await;
+}
+
 #[cfg(feature = "cluster")]
 #[tokio::test]
 async fn load_and_touch_extends_the_ttl_in_one_call_on_a_cluster() {
-    let Some((store, raw)) = common::cluster().await else {
-        return;
-    };
-    check(store.clone(), raw.clone()).await;
-    check_non_positive_max_age(store.clone(), raw.clone()).await;
-    check_corrupt(store, raw).await;
+    common::on_cluster(check_all).await;
 }

@@ -34,7 +34,7 @@ async fn check(store: RedisStore, raw: Raw) {
         expiry - now
     );
     // A pure read: the TTL only counted down.
-    let pttl: i64 = raw.query(redis::cmd("PTTL").arg(&key)).await;
+    let pttl = raw.pttl(&key).await;
     assert!(pttl <= expiry - now && pttl > 298_000, "pttl {pttl}");
 
     // No TTL (a key persisted by hand): no expiry to report.
@@ -46,17 +46,11 @@ async fn check(store: RedisStore, raw: Raw) {
 
 #[tokio::test]
 async fn load_with_expiry_reads_the_ttl_in_the_same_round_trip() {
-    let Some((store, raw)) = common::standalone().await else {
-        return;
-    };
-    check(store, raw).await;
+    common::on_standalone(check).await;
 }
 
 #[cfg(feature = "cluster")]
 #[tokio::test]
 async fn load_with_expiry_reads_the_ttl_in_the_same_round_trip_on_a_cluster() {
-    let Some((store, raw)) = common::cluster().await else {
-        return;
-    };
-    check(store, raw).await;
+    common::on_cluster(check).await;
 }

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use common::{unique, OwnServer};
 use server_session::store::{now_ms, CookieData, Record, SaveCondition, Store, StoreError};
 use server_session_redis::RedisStore;
+use session_test_support::backend_tests::load_and_touch_live;
 use session_test_support::errors::everything_shown;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record as SpanRecord};
@@ -31,6 +32,13 @@ struct Captured {
 }
 
 impl Captured {
+    /// Captures what this thread logs while the guard lives.
+    fn install() -> (Self, tracing::dispatcher::DefaultGuard) {
+        let captured = Self::default();
+        let guard = tracing::dispatcher::set_default(&tracing::Dispatch::new(captured.clone()));
+        (captured, guard)
+    }
+
     fn lines(&self) -> Vec<String> {
         self.lines
             .lock()
@@ -85,6 +93,15 @@ impl Subscriber for Captured {
     fn exit(&self, _: &Id) {}
 }
 
+fn assert_no_line_shows(lines: &[String], id: &str) {
+    for line in lines {
+        assert!(
+            !line.contains(id),
+            "a log line shows the session ID: {line}"
+        );
+    }
+}
+
 fn record(original_max_age_ms: i64) -> Record {
     let cookie = CookieData::default()
         .with_original_max_age_ms(Some(original_max_age_ms))
@@ -109,19 +126,10 @@ async fn the_getex_fallback_warning_shows_no_session_id() {
     let Some((_server, store)) = own_server_store(&["--rename-command", "GETEX", ""]).await else {
         return;
     };
-    let captured = Captured::default();
-    let _guard = tracing::dispatcher::set_default(&tracing::Dispatch::new(captured.clone()));
+    let (captured, _guard) = Captured::install();
 
-    let id = unique("secret-session-id");
-    let _ = store
-        .save(&id, &record(60_000), SaveCondition::Upsert)
-        .await
-        .expect("save");
-    let (loaded, touched) = store
-        .load_and_touch(&id)
-        .await
-        .expect("load_and_touch by the script")
-        .expect("found");
+    let (id, _) = common::save_new(&store, "secret-session-id", &record(60_000)).await;
+    let (loaded, touched) = load_and_touch_live(&store, &id).await;
     assert!(touched);
     assert_eq!(loaded.record.cookie().original_max_age_ms(), Some(60_000));
 
@@ -132,12 +140,7 @@ async fn the_getex_fallback_warning_shows_no_session_id() {
             .any(|line| line.starts_with("WARN") && line.contains("GETEX")),
         "the fallback is logged: {lines:#?}"
     );
-    for line in &lines {
-        assert!(
-            !line.contains(&id),
-            "a log line shows the session ID: {line}"
-        );
-    }
+    assert_no_line_shows(&lines, &id);
 }
 
 #[tokio::test]
@@ -156,8 +159,7 @@ async fn store_errors_show_no_session_id() {
     let Some((_server, store)) = own_server_store(&config).await else {
         return;
     };
-    let captured = Captured::default();
-    let _guard = tracing::dispatcher::set_default(&tracing::Dispatch::new(captured.clone()));
+    let (captured, _guard) = Captured::install();
 
     let id = unique("secret-session-id");
     let saved = store
@@ -199,10 +201,5 @@ async fn store_errors_show_no_session_id() {
     }
     let lines = captured.lines();
     assert!(!lines.is_empty(), "the GETEX refusal is logged");
-    for line in &lines {
-        assert!(
-            !line.contains(&id),
-            "a log line shows the session ID: {line}"
-        );
-    }
+    assert_no_line_shows(&lines, &id);
 }

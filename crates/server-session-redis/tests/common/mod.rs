@@ -1,11 +1,12 @@
 //! What the Redis tests share: service URLs, unique names, raw access.
 #![allow(dead_code, unreachable_pub)] // each test file uses a part
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::{Cmd, FromRedisValue};
-use server_session::store::{LoadedRecord, Record, SaveCondition, Store};
+use server_session::store::{Record, SaveCondition, Store};
 use server_session_redis::RedisStore;
 
 /// The standalone server's URL from `REDIS_URL`.
@@ -64,6 +65,23 @@ pub async fn cluster() -> Option<(RedisStore, Raw)> {
     Some((store, Raw::cluster(&urls).await))
 }
 
+/// Runs `check` on [`standalone`]'s store and connection, unless
+/// `REDIS_URL` is unset.
+pub async fn on_standalone<F: Future<Output = ()>>(check: impl FnOnce(RedisStore, Raw) -> F) {
+    if let Some((store, raw)) = standalone().await {
+        check(store, raw).await;
+    }
+}
+
+/// Runs `check` on [`cluster`]'s store and connection, unless
+/// `REDIS_CLUSTER_URLS` is unset.
+#[cfg(feature = "cluster")]
+pub async fn on_cluster<F: Future<Output = ()>>(check: impl FnOnce(RedisStore, Raw) -> F) {
+    if let Some((store, raw)) = cluster().await {
+        check(store, raw).await;
+    }
+}
+
 /// Saves `record` under a new ID (see [`unique`]): the ID and its key.
 pub async fn save_new(store: &RedisStore, label: &str, record: &Record) -> (String, String) {
     let id = unique(label);
@@ -73,16 +91,6 @@ pub async fn save_new(store: &RedisStore, label: &str, record: &Record) -> (Stri
         .await
         .expect("save");
     (id, key)
-}
-
-/// Loads and touches `id`, which must be live: the record and whether it
-/// was touched.
-pub async fn load_and_touch_live(store: &RedisStore, id: &str) -> (LoadedRecord, bool) {
-    store
-        .load_and_touch(id)
-        .await
-        .expect("load")
-        .expect("found")
 }
 
 /// The IDs of every session `store` holds, as `all` lists them.
@@ -149,6 +157,10 @@ impl Raw {
 
     pub async fn ttl(&self, key: &str) -> i64 {
         self.query(redis::cmd("TTL").arg(key)).await
+    }
+
+    pub async fn pttl(&self, key: &str) -> i64 {
+        self.query(redis::cmd("PTTL").arg(key)).await
     }
 
     /// `SET key value EX ttl_secs`, as connect-redis writes.
