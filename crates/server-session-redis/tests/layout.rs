@@ -92,13 +92,7 @@ async fn ttl_is_ceil_of_the_time_left(f: Fixture) {
 }
 
 async fn no_expiry_means_a_day(f: Fixture) {
-    let id = unique("day");
-    let key = f.store.key(&id);
-    let _ = f
-        .store
-        .save(&id, &record_expiring(None, 1), SaveCondition::Upsert)
-        .await
-        .expect("save");
+    let (id, key) = common::save_new(&f.store, "day", &record_expiring(None, 1)).await;
     assert_ttl_near(f.raw.ttl(&key).await, 86_400);
 
     // Another default TTL, and 0 meaning the default, as `opts.ttl || 86400`.
@@ -115,14 +109,8 @@ async fn no_expiry_means_a_day(f: Fixture) {
 }
 
 async fn touch_changes_the_ttl_not_the_value(f: Fixture) {
-    let id = unique("touch");
-    let key = f.store.key(&id);
     let record = record_expiring(Some(60_000), 1);
-    let _ = f
-        .store
-        .save(&id, &record, SaveCondition::Upsert)
-        .await
-        .expect("save");
+    let (id, key) = common::save_new(&f.store, "touch", &record).await;
     let before = f.raw.get(&key).await.expect("saved");
     let version = f
         .store
@@ -163,13 +151,7 @@ async fn touch_changes_the_ttl_not_the_value(f: Fixture) {
 }
 
 async fn a_write_by_node_makes_a_stale_save_conflict(f: Fixture) {
-    let id = unique("node");
-    let key = f.store.key(&id);
-    let _ = f
-        .store
-        .save(&id, &express_record(), SaveCondition::Upsert)
-        .await
-        .expect("save");
+    let (id, key) = common::save_new(&f.store, "node", &express_record()).await;
     let loaded = f.store.load(&id).await.expect("load").expect("live");
 
     // connect-redis's `set`, from a Node server sharing the store.
