@@ -17,7 +17,7 @@ use server_session::store::{now_ms, Store};
 use server_session_redis::RedisStore;
 use session_test_support::node_fixtures::{
     assert_loads_as_node, iso_to_ms, node_records, savable_node_records, save_as_new,
-    save_over_node, touch_as_express, touched_node_records, DEFAULT_TTL_SECS,
+    save_over_node, touch_as_express, touched_node_records, NodeRecord, DEFAULT_TTL_SECS,
 };
 
 /// The fixtures' connect-redis run.
@@ -36,6 +36,23 @@ fn assert_ttl_near(label: &str, actual: i64, expected: i64) {
     assert!(
         (actual - expected).abs() <= 1,
         "{label}: TTL {actual}, connect-redis's formula gives {expected} (± 1)"
+    );
+}
+
+/// Our save of `node`'s record at `now` left `expected` at `key`, with
+/// connect-redis's TTL.
+async fn assert_written(raw: &Raw, key: &str, expected: &str, node: &NodeRecord, now: i64) {
+    let written = raw.get(key).await.expect("written");
+    assert_eq!(
+        String::from_utf8_lossy(&written),
+        expected,
+        "{}",
+        node.scenario
+    );
+    assert_ttl_near(
+        node.scenario,
+        raw.ttl(key).await,
+        connect_redis_ttl(&node.json, now),
     );
 }
 
@@ -72,18 +89,7 @@ async fn saving_a_node_record_writes_the_bytes_node_wrote() {
         let id = unique(node.scenario);
         let key = format!("sess:{id}");
         let now = save_as_new(&store, &id, &record, node.scenario).await;
-        let written = raw.get(&key).await.expect("written");
-        assert_eq!(
-            String::from_utf8_lossy(&written),
-            expected,
-            "{}",
-            node.scenario
-        );
-        assert_ttl_near(
-            node.scenario,
-            raw.ttl(&key).await,
-            connect_redis_ttl(&node.json, now),
-        );
+        assert_written(&raw, &key, &expected, &node, now).await;
         if expected == node.bytes {
             exact += 1;
         }
@@ -93,18 +99,7 @@ async fn saving_a_node_record_writes_the_bytes_node_wrote() {
         let over_key = format!("sess:{over}");
         raw.set_ex(&over_key, node.bytes.as_bytes(), 600).await;
         let now = save_over_node(&store, &over, node.scenario).await;
-        let rewritten = raw.get(&over_key).await.expect("rewritten");
-        assert_eq!(
-            String::from_utf8_lossy(&rewritten),
-            expected,
-            "{}",
-            node.scenario
-        );
-        assert_ttl_near(
-            node.scenario,
-            raw.ttl(&over_key).await,
-            connect_redis_ttl(&node.json, now),
-        );
+        assert_written(&raw, &over_key, &expected, &node, now).await;
 
         store.destroy(&id).await.expect("destroy");
         store.destroy(&over).await.expect("destroy");
