@@ -269,6 +269,12 @@ async fn describe(pool: &PgPool, schema: &str) -> Vec<String> {
     out
 }
 
+/// A pool on `POSTGRES_URL`; `None` as [`service_url`] says.
+async fn pool() -> Option<PgPool> {
+    let url = service_url("POSTGRES_URL")?;
+    Some(PgPool::connect(&url).await.expect("connect"))
+}
+
 async fn create_schema(pool: &PgPool, schema: &str) {
     sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
         .execute(pool)
@@ -296,10 +302,9 @@ async fn create_connect_pg_simple_table(pool: &PgPool, schema: &str) {
 
 #[tokio::test]
 async fn the_default_table_is_connect_pg_simple_s_table() {
-    let Some(url) = service_url("POSTGRES_URL") else {
+    let Some(pool) = pool().await else {
         return;
     };
-    let pool = PgPool::connect(&url).await.expect("connect");
     let ours = unique_name("ours");
     let theirs = unique_name("theirs");
     for schema in [&ours, &theirs] {
@@ -332,10 +337,9 @@ async fn the_default_table_is_connect_pg_simple_s_table() {
 
 #[tokio::test]
 async fn our_store_works_on_a_table_connect_pg_simple_created() {
-    let Some(url) = service_url("POSTGRES_URL") else {
+    let Some(pool) = pool().await else {
         return;
     };
-    let pool = PgPool::connect(&url).await.expect("connect");
     let schema = unique_name("cps");
     create_schema(&pool, &schema).await;
     create_connect_pg_simple_table(&pool, &schema).await;
