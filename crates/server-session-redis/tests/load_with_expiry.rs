@@ -8,6 +8,7 @@ mod common;
 use common::{unique, Raw};
 use server_session::store::{now_ms, SaveCondition, Store};
 use server_session_redis::RedisStore;
+use session_test_support::backend_tests::touch_to_five_minutes_and_check_expiry;
 use session_test_support::services::{load_live_with_expiry, minute_cookie_record};
 
 async fn check(store: RedisStore, raw: Raw) {
@@ -22,17 +23,7 @@ async fn check(store: RedisStore, raw: Raw) {
         .await
         .expect("save");
     // A touch as connect-redis's: the TTL moves, the JSON stays.
-    let touched = minute_cookie_record(now + 300_000);
-    store.touch(&id, &touched).await.expect("touch");
-
-    let (loaded, expiry) = load_live_with_expiry(&store, &id).await;
-    assert_eq!(loaded.record.cookie().expires_ms(), Some(now + 60_000));
-    let expiry = expiry.expect("a TTL");
-    assert!(
-        (now + 299_000..=now + 301_000).contains(&expiry),
-        "{} ms from now",
-        expiry - now
-    );
+    let expiry = touch_to_five_minutes_and_check_expiry(&store, &id, now, "redis").await;
     // A pure read: the TTL only counted down.
     let pttl = raw.pttl(&key).await;
     assert!(pttl <= expiry - now && pttl > 298_000, "pttl {pttl}");

@@ -6,6 +6,7 @@
 use session_test_support::services as common;
 
 use server_session::store::{now_ms, SaveCondition, SaveOutcome, Store};
+use session_test_support::backend_tests::touch_to_five_minutes_and_check_expiry;
 
 use common::{load_live_with_expiry, minute_cookie_record, unique_name};
 
@@ -29,20 +30,7 @@ async fn check(name: &str, store: &dyn Store) {
         "{name}: saved, {} ms from now",
         expiry - now
     );
-    let touched = minute_cookie_record(now + 300_000);
-    store.touch(&id, &touched).await.expect("touch");
-    let (loaded, expiry) = load_live_with_expiry(store, &id).await;
-    assert_eq!(
-        loaded.record.cookie().expires_ms(),
-        Some(now + 60_000),
-        "{name}"
-    );
-    let expiry = expiry.expect("an expiry");
-    assert!(
-        (now + 299_000..=now + 301_000).contains(&expiry),
-        "{name}: touched, {} ms from now",
-        expiry - now
-    );
+    touch_to_five_minutes_and_check_expiry(store, &id, now, name).await;
 }
 
 #[cfg(feature = "postgres")]
