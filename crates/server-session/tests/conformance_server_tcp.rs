@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use tokio::time::{sleep_until, Instant};
@@ -14,50 +14,22 @@ use server_session::__private::{self as codec, Secrets};
 use session_test_support::node as node_support;
 use session_test_support::on_both_adapters;
 
+use node_support::{Kind, Reply, Server};
+
 /// The conformance server of the adapter under test.
 fn example_binary() -> PathBuf {
     node_support::rust_binary(node_support::adapter())
-}
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn start(options: &str) -> Server {
     start_on(options, "memory")
 }
 
+/// The conformance server of the adapter under test, with `options` (JSON)
+/// on `store`.
 fn start_on(options: &str, store: &str) -> Server {
-    let mut child = Command::new(example_binary())
-        .env("PORT", "0")
-        .env("SESSION_OPTIONS", options)
-        .env("SESSION_STORE", store)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the conformance server (is the example built?)");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("first line");
-    let address = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    Server {
-        child,
-        base: format!("http://{address}"),
-    }
+    let options = serde_json::from_str(options).expect("the test's options are JSON");
+    node_support::start(Kind::Rust, node_support::adapter(), &options, store)
 }
 
 async fn get(
@@ -70,84 +42,29 @@ async fn get(
     (answer.set_cookies.into_iter().next(), answer.body)
 }
 
-/// One response: status, every `Set-Cookie`, `Date`, every header and body.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    set_cookies: Vec<String>,
-    date: std::time::SystemTime,
-    headers: reqwest::header::HeaderMap,
-    body: String,
-}
-
-impl Answer {
-    /// A response header as text.
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|value| value.to_str().ok())
-    }
-}
-
+/// `GET url` with `cookie` and `headers`.
 async fn send(
     client: &reqwest::Client,
     url: String,
     cookie: Option<&str>,
     headers: &[(&str, &str)],
-) -> Answer {
-    let mut request = client.get(url);
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let set_cookies = response
-        .headers()
-        .get_all("set-cookie")
+) -> Reply {
+    let cookie = cookie.map(|cookie| ("cookie", cookie));
+    let headers: Vec<(String, String)> = cookie
         .iter()
-        .map(|value| value.to_str().expect("ascii").to_owned())
+        .chain(headers)
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
         .collect();
-    let date = response
-        .headers()
-        .get("date")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| httpdate::parse_http_date(value).ok())
-        .expect("a Date header");
-    let headers = response.headers().clone();
-    let body = response.text().await.expect("body");
-    Answer {
-        status,
-        set_cookies,
-        date,
-        headers,
-        body,
-    }
-}
-
-/// cookie-signature's tag for `id` under `secret` (HMAC-SHA256, unpadded
-/// standard base64), written out so the tests do not trust the crate's codec.
-fn hand_sign_with(id: &str, secret: &str) -> String {
-    use base64::Engine;
-    use hmac::Mac;
-    let mut mac =
-        hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(id.as_bytes());
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(mac.finalize().into_bytes())
+    node_support::get(client, &url, &headers).await
 }
 
 fn hand_sign(id: &str) -> String {
-    hand_sign_with(id, "keyboard cat")
+    node_support::signature(id, "keyboard cat")
 }
 
 /// The `name=value` pair of express's cookie for `id` signed with `secret`.
 fn signed_pair(name: &str, id: &str, secret: &str) -> String {
-    format!(
-        "{name}=s%3A{id}.{}",
-        hand_sign_with(id, secret)
-            .replace('+', "%2B")
-            .replace('/', "%2F")
-    )
+    format!("{name}={}", node_support::signed_value(id, secret))
 }
 
 on_both_adapters! {
@@ -626,6 +543,13 @@ async fn cycle_keeps_the_absolute_deadline() {
 }
 }
 
+/// Creates a session on `server`, then requests `route` with its cookie.
+async fn create_then(client: &reqwest::Client, server: &Server, route: &str) -> Reply {
+    let (set_cookie, _) = get(client, server.url("/set/a/1"), None).await;
+    let cookie = pair_of(&set_cookie.expect("a cookie")).to_owned();
+    send(client, server.url(route), Some(&cookie), &[]).await
+}
+
 on_both_adapters! {
 #[tokio::test]
 async fn clear_cookie_on_destroy_expires_the_cookie_on_destroy_and_unset() {
@@ -634,15 +558,7 @@ async fn clear_cookie_on_destroy_expires_the_cookie_on_destroy_and_unset() {
     let client = reqwest::Client::new();
 
     for route in ["/destroy", "/unset"] {
-        let (set_cookie, _) = get(&client, format!("{}/set/a/1", server.base), None).await;
-        let cookie = pair_of(&set_cookie.expect("a cookie")).to_owned();
-        let ended = send(
-            &client,
-            format!("{}{route}", server.base),
-            Some(&cookie),
-            &[],
-        )
-        .await;
+        let ended = create_then(&client, &server, route).await;
         assert_eq!(ended.status, 200, "{ended:?}");
         assert_eq!(ended.set_cookies.len(), 1, "{route}: {ended:?}");
         let cleared = &ended.set_cookies[0];
@@ -659,15 +575,7 @@ async fn clear_cookie_on_destroy_expires_the_cookie_on_destroy_and_unset() {
         );
 
         // express (the key absent) leaves the stale cookie alone.
-        let (set_cookie, _) = get(&client, format!("{}/set/a/1", control.base), None).await;
-        let cookie = pair_of(&set_cookie.expect("a cookie")).to_owned();
-        let ended = send(
-            &client,
-            format!("{}{route}", control.base),
-            Some(&cookie),
-            &[],
-        )
-        .await;
+        let ended = create_then(&client, &control, route).await;
         assert!(ended.set_cookies.is_empty(), "{route}: {ended:?}");
     }
 }
@@ -908,7 +816,7 @@ async fn header_carries_the_session_instead_of_or_besides_the_cookie() {
     let cookie = signed_pair("connect.sid", id, "keyboard cat");
     assert_eq!(get(&client, url("/get/a"), Some(&cookie)).await.1, "undefined");
     // A forged value is no session.
-    let forged = format!("Bearer {id}.{}", hand_sign_with(id, "another secret"));
+    let forged = format!("Bearer {id}.{}", node_support::signature(id, "another secret"));
     assert_eq!(
         send(&client, url("/get/a"), None, &[("authorization", &forged)]).await.body,
         "undefined"

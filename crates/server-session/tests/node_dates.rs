@@ -22,23 +22,15 @@ use server_session::__private::SetCookie;
 use server_session::store::{CookieData, Record};
 use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer, Store};
 
+use support::node::{node_dir, node_runs, require_services};
 use support::*;
 
 /// The largest distance from the epoch a JavaScript `Date` can hold.
 const JS_LIMIT: i64 = 8_640_000_000_000_000;
 
-fn require_services() -> bool {
-    std::env::var("SESSION_REQUIRE_SERVICES").is_ok_and(|value| value == "1")
-}
-
 /// Whether `node` runs; prints `SKIPPED` when it does not.
 fn node_ready() -> bool {
-    let ready = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
+    let ready = node_runs();
     if !ready {
         assert!(!require_services(), "node is not installed");
         println!("SKIPPED: node is not installed");
@@ -49,8 +41,7 @@ fn node_ready() -> bool {
 /// `interop/node/node_modules/cookie`, when `scripts/node-deps.sh` has
 /// installed it.
 fn cookie_package() -> Option<PathBuf> {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/node/node_modules/cookie");
+    let dir = node_dir().join("node_modules/cookie");
     if dir.join("package.json").is_file() {
         return Some(dir);
     }

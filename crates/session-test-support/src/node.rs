@@ -59,8 +59,20 @@ pub fn node_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/node")
 }
 
-fn require_services() -> bool {
+/// Whether `SESSION_REQUIRE_SERVICES=1`: a missing service or Node side
+/// fails the test instead of skipping it.
+pub fn require_services() -> bool {
     std::env::var("SESSION_REQUIRE_SERVICES").is_ok_and(|value| value == "1")
+}
+
+/// Whether `node` is on the `PATH` and runs.
+pub fn node_runs() -> bool {
+    Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// Whether the Node side is installed (`scripts/node-deps.sh`). Prints
@@ -70,12 +82,7 @@ pub fn node_ready() -> bool {
     let installed = node_dir()
         .join("node_modules/express-session/package.json")
         .is_file();
-    let node = Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
+    let node = node_runs();
     if installed && node {
         return true;
     }
@@ -264,9 +271,16 @@ pub struct Reply {
     pub set_cookies: Vec<String>,
     /// The `Date` header, in whole seconds.
     pub date: SystemTime,
+    /// Every header.
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl Reply {
+    /// A response header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
     /// The `Set-Cookie` for cookie `name`, if exactly that one was sent.
     pub fn cookie(&self, name: &str) -> Option<SetCookie> {
         self.set_cookies
@@ -300,6 +314,7 @@ pub async fn get(client: &reqwest::Client, url: &str, headers: &[(String, String
         .and_then(|value| value.to_str().ok())
         .and_then(|value| httpdate::parse_http_date(value).ok())
         .unwrap_or_else(|| panic!("GET {url}: no valid Date header"));
+    let headers = response.headers().clone();
     let body = response
         .text()
         .await
@@ -309,6 +324,7 @@ pub async fn get(client: &reqwest::Client, url: &str, headers: &[(String, String
         body,
         set_cookies,
         date,
+        headers,
     }
 }
 
@@ -415,15 +431,20 @@ pub fn id_in_value(value: &str) -> Option<String> {
     Some(id.to_owned())
 }
 
-/// cookie-signature's `sign(id, secret)`, then express's
-/// `encodeURIComponent('s:' + …)`: the cookie value for `id`. Written out
-/// here (HMAC-SHA256, unpadded standard base64) so the tests do not trust
-/// the crate's own codec.
-pub fn signed_value(id: &str, secret: &str) -> String {
+/// cookie-signature's tag for `id` under `secret`: HMAC-SHA256, unpadded
+/// standard base64. Written out here so the tests do not trust the crate's
+/// own codec.
+pub fn signature(id: &str, secret: &str) -> String {
     let mut mac =
         hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(id.as_bytes());
-    let tag = base64::engine::general_purpose::STANDARD_NO_PAD.encode(mac.finalize().into_bytes());
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// cookie-signature's `sign(id, secret)` ([`signature`]), then express's
+/// `encodeURIComponent('s:' + …)`: the cookie value for `id`.
+pub fn signed_value(id: &str, secret: &str) -> String {
+    let tag = signature(id, secret);
     let mut encoded = String::from("s%3A");
     for ch in format!("{id}.{tag}").chars() {
         match ch {
