@@ -8,11 +8,12 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use server_session::__private::{sign_session_id, unsign_session_id, Secrets, SetCookie};
-use server_session::store::{CookieData, Priority, Record, SameSite, StoreError};
+use server_session::store::{Record, StoreError};
 use session_test_support::node_fixtures::{
-    self, iso_to_ms, DEFAULT_TTL_SECS, FIXTURES, KNOWN_DIFFERENCES,
+    self, assert_cookie_as_stored, data_of, iso_to_ms, DEFAULT_TTL_SECS, FIXTURES,
+    KNOWN_DIFFERENCES,
 };
 
 /// One response of one scenario, on one store.
@@ -281,65 +282,6 @@ fn numbers_and_array_index_keys_are_written_as_node_wrote_them() {
     );
 }
 
-/// The cookie object as Node stored it, field by field, against `cookie`.
-fn assert_cookie_as_stored(label: &str, stored: &Value, cookie: &CookieData) {
-    let js = &stored["cookie"];
-    assert_eq!(
-        cookie.original_max_age_ms(),
-        js["originalMaxAge"].as_i64(),
-        "{label}: originalMaxAge"
-    );
-    assert_eq!(
-        cookie.expires_ms(),
-        js["expires"].as_str().map(iso_to_ms),
-        "{label}: expires"
-    );
-    assert_eq!(
-        cookie.http_only(),
-        js["httpOnly"].as_bool().expect("httpOnly"),
-        "{label}: httpOnly"
-    );
-    assert_eq!(
-        cookie.path(),
-        js["path"].as_str().expect("path"),
-        "{label}: path"
-    );
-    assert_eq!(cookie.domain(), js["domain"].as_str(), "{label}: domain");
-    assert_eq!(cookie.secure(), js["secure"].as_bool(), "{label}: secure");
-    assert_eq!(
-        cookie.partitioned(),
-        js["partitioned"].as_bool(),
-        "{label}: partitioned"
-    );
-    // cookie 0.7.2 skips a falsy value (absent, false, null, 0, ""),
-    // serialises `sameSite: true` as `SameSite=Strict`, and lower-cases a
-    // string before it compares.
-    let same_site = match &js["sameSite"] {
-        falsy if is_falsy(falsy) => None,
-        Value::Bool(true) => Some(SameSite::Strict),
-        Value::String(text) => Some(SameSite::parse(text).expect("a SameSite value")),
-        other => panic!("{label}: unexpected sameSite {other}"),
-    };
-    assert_eq!(cookie.same_site(), same_site, "{label}: sameSite");
-    let priority = match &js["priority"] {
-        falsy if is_falsy(falsy) => None,
-        Value::String(text) => Some(Priority::parse(text).expect("a priority")),
-        other => panic!("{label}: unexpected priority {other}"),
-    };
-    assert_eq!(cookie.priority(), priority, "{label}: priority");
-}
-
-/// JavaScript's falsy JSON values (a missing member reads as `null`).
-fn is_falsy(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::Bool(flag) => !flag,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        Value::String(text) => text.is_empty(),
-        Value::Array(_) | Value::Object(_) => false,
-    }
-}
-
 #[test]
 fn cookie_and_data_read_as_express_wrote_them() {
     let fixtures = fixtures();
@@ -354,9 +296,7 @@ fn cookie_and_data_read_as_express_wrote_them() {
         };
         let stored: Value = serde_json::from_str(&readable).expect("stored JSON");
         assert_cookie_as_stored(&step.label(), &stored, record.cookie());
-        let mut data: Map<String, Value> = stored.as_object().expect("an object").clone();
-        data.remove("cookie");
-        assert_eq!(record.data(), &data, "{}: data", step.label());
+        assert_eq!(record.data(), &data_of(&stored), "{}: data", step.label());
     });
 }
 

@@ -286,42 +286,68 @@ pub async fn touch_as_express(store: &impl Store, id: &str) -> (LoadedRecord, i6
     (loaded, touched_at, touched_expires)
 }
 
-/// The loaded cookie, field by field, against the cookie Node stored.
-fn assert_cookie_as_stored(label: &str, json: &Value, cookie: &CookieData) {
-    let js = &json["cookie"];
+/// The cookie object as Node stored it (`stored["cookie"]`), field by
+/// field, against `cookie`.
+pub fn assert_cookie_as_stored(label: &str, stored: &Value, cookie: &CookieData) {
+    let js = &stored["cookie"];
     assert_eq!(
         cookie.original_max_age_ms(),
         js["originalMaxAge"].as_i64(),
-        "{label}"
+        "{label}: originalMaxAge"
     );
     assert_eq!(
         cookie.expires_ms(),
         js["expires"].as_str().map(iso_to_ms),
-        "{label}"
+        "{label}: expires"
     );
     assert_eq!(
-        Some(cookie.http_only()),
-        js["httpOnly"].as_bool(),
-        "{label}"
+        cookie.http_only(),
+        js["httpOnly"].as_bool().expect("httpOnly"),
+        "{label}: httpOnly"
     );
-    assert_eq!(Some(cookie.path()), js["path"].as_str(), "{label}");
-    assert_eq!(cookie.domain(), js["domain"].as_str(), "{label}");
-    assert_eq!(cookie.secure(), js["secure"].as_bool(), "{label}");
-    assert_eq!(cookie.partitioned(), js["partitioned"].as_bool(), "{label}");
-    // cookie 0.7.2 skips a falsy value (false, null, 0, ""), sends
-    // `sameSite: true` as SameSite=Strict, and lower-cases strings.
+    assert_eq!(
+        cookie.path(),
+        js["path"].as_str().expect("path"),
+        "{label}: path"
+    );
+    assert_eq!(cookie.domain(), js["domain"].as_str(), "{label}: domain");
+    assert_eq!(cookie.secure(), js["secure"].as_bool(), "{label}: secure");
+    assert_eq!(
+        cookie.partitioned(),
+        js["partitioned"].as_bool(),
+        "{label}: partitioned"
+    );
+    // cookie 0.7.2 skips a falsy value (absent, false, null, 0, ""),
+    // serialises `sameSite: true` as `SameSite=Strict`, and lower-cases a
+    // string before it compares.
     let same_site = match &js["sameSite"] {
+        falsy if is_falsy(falsy) => None,
         Value::Bool(true) => Some(SameSite::Strict),
-        Value::String(text) => SameSite::parse(text),
-        Value::Null | Value::Bool(false) | Value::Number(_) => None,
-        other => panic!("{label}: sameSite {other}"),
+        Value::String(text) => Some(SameSite::parse(text).expect("a SameSite value")),
+        other => panic!("{label}: unexpected sameSite {other}"),
     };
-    assert_eq!(cookie.same_site(), same_site, "{label}");
-    let priority = js["priority"].as_str().and_then(Priority::parse);
-    assert_eq!(cookie.priority(), priority, "{label}");
+    assert_eq!(cookie.same_site(), same_site, "{label}: sameSite");
+    let priority = match &js["priority"] {
+        falsy if is_falsy(falsy) => None,
+        Value::String(text) => Some(Priority::parse(text).expect("a priority")),
+        other => panic!("{label}: unexpected priority {other}"),
+    };
+    assert_eq!(cookie.priority(), priority, "{label}: priority");
 }
 
-fn data_of(json: &Value) -> Map<String, Value> {
+/// JavaScript's falsy JSON values (a missing member reads as `null`).
+fn is_falsy(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(flag) => !flag,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(text) => text.is_empty(),
+        Value::Array(_) | Value::Object(_) => false,
+    }
+}
+
+/// The session data of a record as Node stored it: all but `cookie`.
+pub fn data_of(json: &Value) -> Map<String, Value> {
     let mut data = json.as_object().expect("a JSON object").clone();
     data.remove("cookie");
     data
