@@ -23,24 +23,11 @@ use server_session::{CookieOptions, Session, SessionConfig, SessionError, Sessio
 use server_session_redis::RedisStore;
 use server_session_sql::PostgresStore;
 
-use support::{get as get_path, get_with_cookie, wrap_tower, SECRET};
+use support::{get as get_path, get_with_cookie, stores, wrap_tower, SECRET};
 
 const CLIENTS: usize = 8;
 const LOAD: Duration = Duration::from_secs(3);
 const KILL_EVERY: Duration = Duration::from_millis(200);
-
-fn service_url(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) => Some(url),
-        Err(_) if std::env::var("SESSION_REQUIRE_SERVICES").as_deref() == Ok("1") => {
-            panic!("{var} is unset and SESSION_REQUIRE_SERVICES=1")
-        }
-        Err(_) => {
-            println!("SKIPPED: {var} is unset, so connection kills on that store are not tested");
-            None
-        }
-    }
-}
 
 fn app(store: impl Store) -> Router {
     async fn inc(session: Session) -> Result<String, SessionError> {
@@ -152,7 +139,7 @@ fn check(store: &str, run: &Run) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_connection_kills_cost_no_request() {
-    let Some(url) = service_url("REDIS_URL") else {
+    let Some(url) = stores::url("REDIS_URL") else {
         return;
     };
     let Some(rest) = url
@@ -206,7 +193,7 @@ async fn redis_connection_kills_cost_no_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_connection_kills_cost_no_request() {
-    let Some(url) = service_url("POSTGRES_URL") else {
+    let Some(url) = stores::url("POSTGRES_URL") else {
         return;
     };
     let name = "server-session-kills";

@@ -22,7 +22,7 @@ use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, Session
 use server_session_redis::RedisStore;
 use server_session_sql::{MySqlStore, PostgresStore, SqliteStore};
 
-use support::{get as get_path, get_with_cookie, read_user, wrap_tower};
+use support::{get as get_path, get_with_cookie, layer, read_user, stores, wrap_tower};
 
 const SECRET: &str = "a touch-after secret of 32 bytes or more";
 const HOUR: Duration = Duration::from_secs(3_600);
@@ -119,26 +119,11 @@ impl Probe {
 /// Every bundled store (the services when their URLs are set; an unset one
 /// prints `SKIPPED`, and fails under `SESSION_REQUIRE_SERVICES=1`).
 async fn probes() -> Vec<Probe> {
-    let required = std::env::var("SESSION_REQUIRE_SERVICES").as_deref() == Ok("1");
-    let url = |var: &str| match std::env::var(var) {
-        Ok(url) => Some(url),
-        Err(_) if required => panic!("{var} is unset and SESSION_REQUIRE_SERVICES=1"),
-        Err(_) => {
-            println!("SKIPPED: {var} is unset, so that store is not tested");
-            None
-        }
-    };
-    let mut probes = vec![Probe::Memory(MemoryStore::new())];
-    let path = std::env::temp_dir().join(format!(
-        "server-session-touch-after-{}.db",
-        server_session::__private::generate_id()
-    ));
-    let sqlite = SqliteStore::connect(&format!("sqlite://{}", path.display()))
-        .await
-        .expect("SQLite opens a temporary file");
-    sqlite.migrate().await.expect("SQLite migrates");
-    probes.push(Probe::Sqlite(sqlite));
-    if let Some(url) = url("REDIS_URL") {
+    let mut probes = vec![
+        Probe::Memory(MemoryStore::new()),
+        Probe::Sqlite(stores::temp_sqlite().await),
+    ];
+    if let Some(url) = stores::url("REDIS_URL") {
         let store = RedisStore::connect(&url).await.expect("Redis answers");
         let conn = redis::Client::open(url.as_str())
             .expect("a Redis URL")
@@ -147,14 +132,14 @@ async fn probes() -> Vec<Probe> {
             .expect("Redis answers");
         probes.push(Probe::Redis(store, conn));
     }
-    if let Some(url) = url("POSTGRES_URL") {
+    if let Some(url) = stores::url("POSTGRES_URL") {
         let store = PostgresStore::connect(&url)
             .await
             .expect("PostgreSQL answers");
         store.migrate().await.expect("PostgreSQL migrates");
         probes.push(Probe::Postgres(store));
     }
-    if let Some(url) = url("MYSQL_URL") {
+    if let Some(url) = stores::url("MYSQL_URL") {
         let store = MySqlStore::connect(&url).await.expect("MySQL answers");
         store.migrate().await.expect("MySQL migrates");
         probes.push(Probe::MySql(store));
@@ -175,8 +160,7 @@ fn app(store: Arc<dyn Store>, config: SessionConfig) -> Router {
         .route("/set", get(set))
         .route("/rename", get(rename))
         .route("/read", get(read_user));
-    let layer = SessionLayer::from_arc(store, config).expect("valid options");
-    wrap_tower(routes, layer)
+    wrap_tower(routes, layer(store, config))
 }
 
 fn config(max_age: Duration, touch_after: Option<Duration>) -> SessionConfig {

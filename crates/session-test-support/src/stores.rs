@@ -12,7 +12,7 @@ use server_session_sql::{MySqlStore, PostgresStore, SqliteStore};
 
 /// A service's URL from `var`; `None` (printing `SKIPPED: …`) when it is
 /// unset, a panic under `SESSION_REQUIRE_SERVICES=1`.
-fn url(var: &str) -> Option<String> {
+pub fn url(var: &str) -> Option<String> {
     let required = std::env::var("SESSION_REQUIRE_SERVICES").as_deref() == Ok("1");
     match std::env::var(var) {
         Ok(url) => Some(url),
@@ -44,17 +44,10 @@ pub async fn stores_and_cluster() -> Vec<(&'static str, Arc<dyn Store>)> {
 
 /// The stores the store-dependent cases run on, by name.
 pub async fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
-    let mut stores: Vec<(&'static str, Arc<dyn Store>)> =
-        vec![("memory", Arc::new(MemoryStore::new()))];
-    let sqlite_path = std::env::temp_dir().join(format!(
-        "server-session-security-{}.db",
-        server_session::__private::generate_id()
-    ));
-    let sqlite = SqliteStore::connect(&format!("sqlite://{}", sqlite_path.display()))
-        .await
-        .expect("SQLite opens a temporary file");
-    sqlite.migrate().await.expect("SQLite migrates");
-    stores.push(("sqlite", Arc::new(sqlite)));
+    let mut stores: Vec<(&'static str, Arc<dyn Store>)> = vec![
+        ("memory", Arc::new(MemoryStore::new())),
+        ("sqlite", Arc::new(temp_sqlite().await)),
+    ];
     if let Some(url) = url("REDIS_URL") {
         let redis = RedisStore::connect(&url).await.expect("Redis answers");
         stores.push(("redis", Arc::new(redis)));
@@ -72,4 +65,17 @@ pub async fn stores() -> Vec<(&'static str, Arc<dyn Store>)> {
         stores.push(("mysql", Arc::new(mysql)));
     }
     stores
+}
+
+/// An SQLite store on a new temporary file, its table created.
+pub async fn temp_sqlite() -> SqliteStore {
+    let path = std::env::temp_dir().join(format!(
+        "server-session-{}.db",
+        server_session::__private::generate_id()
+    ));
+    let sqlite = SqliteStore::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("SQLite opens a temporary file");
+    sqlite.migrate().await.expect("SQLite migrates");
+    sqlite
 }
