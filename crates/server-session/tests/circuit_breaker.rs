@@ -18,7 +18,7 @@ use server_session::{
     CircuitBreaker, CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer,
 };
 
-use support::{get as get_path, get_with_cookie, wrap_tower, Res, TestStore, SECRET};
+use support::{get as get_path, get_with_cookie, layer, wrap_tower, Res, TestStore, SECRET};
 
 const STORE_TIMEOUT: Duration = Duration::from_millis(1_500);
 
@@ -48,8 +48,7 @@ fn app(config: SessionConfig) -> (Router, TestStore) {
     let routes = Router::new()
         .route("/inc", get(inc))
         .route("/noop", get(noop));
-    let layer = SessionLayer::new(store, config).expect("valid options");
-    (wrap_tower(routes, layer), faults)
+    (wrap_tower(routes, layer(store, config)), faults)
 }
 
 async fn timed_get(app: &Router, cookie: &str) -> (Res, Duration) {

@@ -24,10 +24,10 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::Router;
 use server_session::store::{LoadedRecord, Record, SaveCondition, SaveOutcome, Store, StoreFuture};
-use server_session::{CookieOptions, Session, SessionConfig, SessionLayer, StoreError};
+use server_session::{CookieOptions, Session, SessionConfig, StoreError};
 
 use support::stores::stores;
-use support::{get as get_path, get_with_cookie, wrap_tower, Res, SECRET};
+use support::{get as get_path, get_with_cookie, layer, wrap_tower, Res, SECRET};
 
 /// A store call, for planning a fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,8 +186,7 @@ fn app(store: Arc<Dropping>) -> Router {
     let routes = Router::new()
         .route("/inc", get(inc))
         .route("/get/{key}", get(read));
-    let layer = SessionLayer::from_arc(store, config()).expect("valid options");
-    wrap_tower(routes, layer)
+    wrap_tower(routes, layer(store, config()))
 }
 
 #[track_caller]

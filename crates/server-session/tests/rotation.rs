@@ -11,13 +11,13 @@ use std::time::Duration;
 use axum::extract::Path;
 use axum::routing::get;
 use axum::Router;
-use server_session::{Session, SessionConfig, SessionLayer, Store};
+use server_session::{Session, SessionConfig, Store};
 use tokio::sync::Notify;
 
 use support::cookies::set_cookies;
 use support::store::{Op, TestStore};
 use support::stores::stores;
-use support::{get as get_path, get_with_cookie, wrap_tower, SECRET};
+use support::{get as get_path, get_with_cookie, layer, wrap_tower, SECRET};
 
 /// `/set/{key}/{value}`, `/get/{key}`, `/cycle`, `/regenerate`, and
 /// `/hold/{key}/{value}`, which writes only once the test releases it.
@@ -62,8 +62,7 @@ fn app(store: Arc<dyn Store>, release: Arc<Notify>) -> Router {
         .route("/cycle", get(cycle))
         .route("/regenerate", get(regenerate))
         .route("/hold/{key}/{value}", get(hold));
-    let layer = SessionLayer::from_arc(store, SessionConfig::new(SECRET)).expect("valid");
-    wrap_tower(routes, layer)
+    wrap_tower(routes, layer(store, SessionConfig::new(SECRET)))
 }
 
 fn cookie_pair(set_cookie: &str) -> String {

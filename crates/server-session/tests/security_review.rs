@@ -19,7 +19,7 @@ use axum::Router;
 use server_session::store::Store;
 use server_session::{
     ConflictPolicy, CookieOptions, CorruptRecordPolicy, MemoryStore, SecurePolicy, Session,
-    SessionConfig, SessionError, SessionLayer,
+    SessionConfig, SessionError,
 };
 use tokio::sync::Notify;
 
@@ -64,8 +64,7 @@ fn held_session_app(store: Arc<dyn Store>, config: SessionConfig, release: Arc<N
         .route("/set/{value}", get(set))
         .route("/get", get(read))
         .route("/hold/{value}", get(hold));
-    let session_layer = SessionLayer::from_arc(store, config).expect("valid options");
-    wrap_tower(routes, session_layer)
+    wrap_tower(routes, layer(store, config))
 }
 
 /// Starts `/hold/{value}` with `cookie` and returns once its session is
@@ -169,8 +168,10 @@ fn value_app(store: Arc<dyn Store>, config: SessionConfig) -> Router {
         session.insert("value", &value).expect("insert");
         session.id()
     }
-    let session_layer = SessionLayer::from_arc(store, config).expect("valid options");
-    wrap_tower(Router::new().route("/set/{value}", get(set)), session_layer)
+    wrap_tower(
+        Router::new().route("/set/{value}", get(set)),
+        layer(store, config),
+    )
 }
 
 async fn stored_value(store: &dyn Store, id: &str) -> Option<String> {

@@ -15,7 +15,7 @@ use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, Session
 
 use support::cookies::{parse_set_cookie, set_cookies};
 use support::stores::stores;
-use support::{get as get_path, get_with_cookie, read_user, wrap_tower};
+use support::{get as get_path, get_with_cookie, layer, read_user, wrap_tower};
 
 const OLD: &str = "the old secret, 32 bytes or more.";
 const NEW: &str = "the new secret, 32 bytes or more!";
@@ -38,8 +38,7 @@ fn app(store: &MemoryStore, config: SessionConfig) -> Router {
         .route("/read", get(read_user))
         .route("/destroy", get(destroy))
         .route("/unset", get(unset));
-    let layer = SessionLayer::new(store.clone(), config).expect("valid options");
-    wrap_tower(routes, layer)
+    wrap_tower(routes, layer(store.clone(), config))
 }
 
 /// The `name=value` part of a `Set-Cookie`, to send back as `Cookie`.
@@ -146,8 +145,7 @@ fn shared_app(store: Arc<dyn Store>, config: SessionConfig) -> Router {
         .route("/set", get(set))
         .route("/read", get(read_user))
         .route("/clear", get(clear));
-    let layer = SessionLayer::from_arc(store, config).expect("valid options");
-    wrap_tower(routes, layer)
+    wrap_tower(routes, layer(store, config))
 }
 
 /// [`shared_app`] with rolling one-minute cookies and an absolute `timeout`.
