@@ -57,22 +57,24 @@ async fn timed_get(app: &Router, cookie: &str) -> (Res, Duration) {
     (res, started.elapsed())
 }
 
-/// Requests until the breaker has opened: the first ones wait out the
+/// An app with a session (its cookie returned) whose store then stalls,
+/// after requests that opened the breaker: the first ones wait out the
 /// store timeout and fail.
-async fn open_the_breaker(app: &Router, cookie: &str) {
-    let waits: Vec<_> = (0..3).map(|_| timed_get(app, cookie)).collect();
+async fn opened_by_a_stalled_store() -> (Router, TestStore, String) {
+    let (app, faults) = app(config());
+    let cookie = get_path(&app, "/inc").await.cookie();
+    faults.stall(true);
+    let waits: Vec<_> = (0..3).map(|_| timed_get(&app, &cookie)).collect();
     for (res, took) in futures_util::future::join_all(waits).await {
         assert_eq!(res.status.as_u16(), 500, "the load timed out: {}", res.body);
         assert!(took >= STORE_TIMEOUT, "it waited for the store: {took:?}");
     }
+    (app, faults, cookie)
 }
 
 #[tokio::test]
 async fn a_stalled_store_fails_requests_fast_once_the_breaker_opens() {
-    let (app, faults) = app(config());
-    let cookie = get_path(&app, "/inc").await.cookie();
-    faults.stall(true);
-    open_the_breaker(&app, &cookie).await;
+    let (app, faults, cookie) = opened_by_a_stalled_store().await;
     let calls = faults.calls();
     // The first request after opening probes the store, and waits on it.
     let probe = {
@@ -107,10 +109,7 @@ async fn a_stalled_store_fails_requests_fast_once_the_breaker_opens() {
 
 #[tokio::test]
 async fn service_resumes_as_soon_as_the_stalled_store_answers() {
-    let (app, faults) = app(config());
-    let cookie = get_path(&app, "/inc").await.cookie();
-    faults.stall(true);
-    open_the_breaker(&app, &cookie).await;
+    let (app, faults, cookie) = opened_by_a_stalled_store().await;
     // This request becomes the probe: it waits on the stalled store.
     let probe = {
         let app = app.clone();
