@@ -21,6 +21,17 @@ async fn sign_out(session: Session) -> Result<&'static str, SessionError> {
     Ok("bye")
 }
 
+/// `/sign-in`, `/whoami` and `/sign-out` behind a layer on a new
+/// MemoryStore.
+fn app(config: SessionConfig) -> Router {
+    let layer = SessionLayer::new(MemoryStore::new(), config).expect("valid");
+    Router::new()
+        .route("/sign-in", get(sign_in))
+        .route("/whoami", get(whoami))
+        .route("/sign-out", get(sign_out))
+        .layer(layer)
+}
+
 async fn body(response: axum::response::Response) -> String {
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 16)
         .await
@@ -52,13 +63,7 @@ async fn a_session_for_a_bad_config_is_a_config_error() {
 #[tokio::test]
 async fn the_client_carries_the_cookie_and_forgets_a_cleared_one() {
     let config = SessionConfig::new("a test secret").with_clear_cookie_on_destroy(true);
-    let layer = SessionLayer::new(MemoryStore::new(), config).expect("valid");
-    let app = Router::new()
-        .route("/sign-in", get(sign_in))
-        .route("/whoami", get(whoami))
-        .route("/sign-out", get(sign_out))
-        .layer(layer);
-    let mut client = TestClient::new(app);
+    let mut client = TestClient::new(app(config));
     assert_eq!(body(client.get("/whoami").await.expect("ok")).await, "");
     client.get("/sign-in").await.expect("ok");
     let cookie = client
@@ -80,15 +85,9 @@ async fn the_client_carries_the_cookie_and_forgets_a_cleared_one() {
 async fn the_client_carries_a_header_session_as_a_client_without_cookies() {
     let transport = server_session::HeaderTransport::bearer();
     let config = SessionConfig::new("a test secret").with_header(Some(transport.clone()));
-    let layer = SessionLayer::new(MemoryStore::new(), config).expect("valid");
-    let app = Router::new()
-        .route("/login", get(sign_in))
-        .route("/whoami", get(whoami))
-        .route("/logout", get(sign_out))
-        .layer(layer);
-    let mut client = TestClient::new(app).with_header_transport(&transport);
+    let mut client = TestClient::new(app(config)).with_header_transport(&transport);
     assert_eq!(client.header_value(), None);
-    let id = body(client.get("/login").await.expect("signed in")).await;
+    let id = body(client.get("/sign-in").await.expect("signed in")).await;
     let value = client
         .header_value()
         .expect("the value of the new session")
