@@ -10,10 +10,12 @@ use std::time::{Duration, SystemTime};
 use axum::routing::get;
 use axum::Router;
 use server_session::__private::{sign_session_id, Secrets};
-use server_session::store::{Record, SaveCondition, SaveOutcome, Store};
+use server_session::store::{SaveCondition, SaveOutcome, Store};
 use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer, Unset};
 
 use support::cookies::{parse_set_cookie, set_cookies};
+use support::node_fixtures::iso_from_ms;
+use support::services::express_record;
 use support::stores::stores;
 use support::{get as get_path, get_with_cookie, layer, read_user, wrap_tower};
 
@@ -233,14 +235,7 @@ async fn a_session_stored_without_a_creation_time_gets_one_on_first_use() {
         // As express-session writes it: no creation time anywhere.
         let id = server_session::__private::generate_id();
         let expires = server_session::store::now_ms() + 60_000;
-        let record = Record::from_json(
-            format!(
-                r#"{{"cookie":{{"originalMaxAge":60000,"expires":"{}","httpOnly":true,"path":"/"}},"user":"ada"}}"#,
-                iso(expires)
-            )
-            .as_bytes(),
-        )
-        .expect("a record");
+        let record = express_record(&iso_from_ms(expires), r#","user":"ada""#);
         let saved = store
             .save(&id, &record, SaveCondition::IfAbsent)
             .await
@@ -271,22 +266,6 @@ async fn a_session_stored_without_a_creation_time_gets_one_on_first_use() {
         );
         store.destroy(&id).await.expect("destroy");
     }
-}
-
-/// JavaScript's `toISOString`, for the hand-written record above.
-fn iso(ms: i64) -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .expect("a date");
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        at.year(),
-        u8::from(at.month()),
-        at.day(),
-        at.hour(),
-        at.minute(),
-        at.second(),
-        at.millisecond()
-    )
 }
 
 #[test]

@@ -159,7 +159,7 @@ pub fn iso_to_ms(iso: &str) -> i64 {
 
 /// `Date#toISOString` for years 1970..=9999, written here independently of
 /// the library (days to civil date: H. Hinnant's algorithm).
-fn iso_from_ms(ms: i64) -> String {
+pub fn iso_from_ms(ms: i64) -> String {
     let (days, in_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
