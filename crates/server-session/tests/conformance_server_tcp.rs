@@ -49,13 +49,7 @@ async fn send(
     cookie: Option<&str>,
     headers: &[(&str, &str)],
 ) -> Reply {
-    let cookie = cookie.map(|cookie| ("cookie", cookie));
-    let headers: Vec<(String, String)> = cookie
-        .iter()
-        .chain(headers)
-        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-        .collect();
-    node_support::get(client, &url, &headers).await
+    node_support::get_with_cookie(client, &url, cookie, headers).await
 }
 
 fn hand_sign(id: &str) -> String {

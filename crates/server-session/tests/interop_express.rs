@@ -166,14 +166,8 @@ impl Pair {
         cookie: Option<&str>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let mut all: Vec<(String, String)> = headers
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect();
-        if let Some(cookie) = cookie {
-            all.push((String::from("cookie"), cookie.to_owned()));
-        }
-        let reply = node_support::get(&self.http, &self.server(kind).url(path), &all).await;
+        let url = self.server(kind).url(path);
+        let reply = node_support::get_with_cookie(&self.http, &url, cookie, headers).await;
         assert_eq!(
             reply.status,
             200,
@@ -200,6 +194,16 @@ impl Pair {
     /// The session ID `kind` sees for `cookie`.
     async fn id(&self, kind: Kind, cookie: &str) -> String {
         self.get(kind, "/id", Some(cookie)).await.body
+    }
+
+    /// Rust destroyed the record of `id`, and gives `cookie` a new session.
+    async fn assert_ended_by_rust(&mut self, id: &str, cookie: &str) {
+        assert_eq!(
+            self.probe.record(id).await,
+            None,
+            "rust destroyed the record"
+        );
+        assert_ne!(self.id(Kind::Rust, cookie).await, id);
     }
 }
 
@@ -811,12 +815,7 @@ async fn deadline_survives_express_saves(store: &str) {
         expiry_before_deadline > node_support::now_ms() + 30_000,
         "the store alone would still hold the session"
     );
-    assert_eq!(
-        pair.probe.record(&id).await,
-        None,
-        "rust destroyed the record"
-    );
-    assert_ne!(pair.id(Kind::Rust, &cookie).await, id);
+    pair.assert_ended_by_rust(&id, &cookie).await;
     // express, on the same store, finds it gone too.
     assert_eq!(
         pair.get(Kind::Node, "/get/a", Some(&cookie)).await.body,
@@ -876,12 +875,7 @@ async fn deadline_counts_from_first_rust_use(store: &str) {
         pair.get(Kind::Rust, "/get/a", Some(&cookie)).await.body,
         "undefined"
     );
-    assert_eq!(
-        pair.probe.record(&id).await,
-        None,
-        "rust destroyed the record"
-    );
-    assert_ne!(pair.id(Kind::Rust, &cookie).await, id);
+    pair.assert_ended_by_rust(&id, &cookie).await;
 }
 
 /// Sessions Passport signed in through express (`passport.user`, a string

@@ -328,6 +328,23 @@ pub async fn get(client: &reqwest::Client, url: &str, headers: &[(String, String
     }
 }
 
+/// [`get`] with `cookie` (a `name=value` pair) as the `Cookie` header, and
+/// `headers`.
+pub async fn get_with_cookie(
+    client: &reqwest::Client,
+    url: &str,
+    cookie: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let cookie = cookie.map(|cookie| ("cookie", cookie));
+    let headers: Vec<(String, String)> = cookie
+        .iter()
+        .chain(headers)
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    get(client, url, &headers).await
+}
+
 /// A `Set-Cookie` header taken apart.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SetCookie {
