@@ -198,75 +198,84 @@ fn expect_ok(store: &str, what: &str, res: &Res, body: &str) {
     );
 }
 
-/// A session holding `n = 1`, and the cookie that names it.
-async fn started(app: &Router, name: &str) -> String {
-    let first = get_path(app, "/inc").await;
-    expect_ok(name, "the session is created", &first, "1");
-    first.cookie()
+/// One store's case: the app over a [`Dropping`] wrapper of the store, and
+/// a session holding `n = 1`.
+struct Case {
+    name: &'static str,
+    store: Arc<Dropping>,
+    app: Router,
+    cookie: String,
+}
+
+impl Case {
+    async fn started(name: &'static str, store: Arc<dyn Store>) -> Case {
+        let store = Dropping::new(store);
+        let app = app(Arc::clone(&store));
+        let first = get_path(&app, "/inc").await;
+        expect_ok(name, "the session is created", &first, "1");
+        Case {
+            name,
+            store,
+            app,
+            cookie: first.cookie(),
+        }
+    }
+
+    /// `GET path` with the session's cookie answers 200 with `body`.
+    async fn expect(&self, path: &str, what: &str, body: &str) {
+        let res = get_with_cookie(&self.app, path, &self.cookie).await;
+        expect_ok(self.name, what, &res, body);
+    }
 }
 
 #[tokio::test]
 async fn a_load_whose_request_was_lost_is_made_again() {
     for (name, store) in stores().await {
-        let store = Dropping::new(store);
-        let app = app(Arc::clone(&store));
-        let cookie = started(&app, name).await;
-        store.plan(Call::Load, Drop::Request);
-        let res = get_with_cookie(&app, "/get/n", &cookie).await;
-        expect_ok(name, "the load is made again", &res, "1");
-        assert_eq!(store.planned(), 0, "{name}: the fault was hit");
+        let case = Case::started(name, store).await;
+        case.store.plan(Call::Load, Drop::Request);
+        case.expect("/get/n", "the load is made again", "1").await;
+        assert_eq!(case.store.planned(), 0, "{name}: the fault was hit");
     }
 }
 
 #[tokio::test]
 async fn a_load_whose_reply_was_lost_is_made_again() {
     for (name, store) in stores().await {
-        let store = Dropping::new(store);
-        let app = app(Arc::clone(&store));
-        let cookie = started(&app, name).await;
-        store.plan(Call::Load, Drop::Reply);
-        let res = get_with_cookie(&app, "/inc", &cookie).await;
-        expect_ok(name, "the increment goes through", &res, "2");
-        let res = get_with_cookie(&app, "/get/n", &cookie).await;
-        expect_ok(name, "and is stored", &res, "2");
+        let case = Case::started(name, store).await;
+        case.store.plan(Call::Load, Drop::Reply);
+        case.expect("/inc", "the increment goes through", "2").await;
+        case.expect("/get/n", "and is stored", "2").await;
     }
 }
 
 #[tokio::test]
 async fn a_save_whose_request_was_lost_is_made_again() {
     for (name, store) in stores().await {
-        let store = Dropping::new(store);
-        let app = app(Arc::clone(&store));
-        let cookie = started(&app, name).await;
-        store.plan(Call::Save, Drop::Request);
-        let res = get_with_cookie(&app, "/inc", &cookie).await;
-        expect_ok(name, "the save is made again", &res, "2");
-        let res = get_with_cookie(&app, "/get/n", &cookie).await;
-        expect_ok(name, "and is stored", &res, "2");
+        let case = Case::started(name, store).await;
+        case.store.plan(Call::Save, Drop::Request);
+        case.expect("/inc", "the save is made again", "2").await;
+        case.expect("/get/n", "and is stored", "2").await;
     }
 }
 
 #[tokio::test]
 async fn a_save_whose_reply_was_lost_is_read_back_and_not_written_twice() {
     for (name, store) in stores().await {
-        let store = Dropping::new(store);
-        let app = app(Arc::clone(&store));
-        let cookie = started(&app, name).await;
-        let saves = store.saves.load(Ordering::SeqCst);
-        store.plan(Call::Save, Drop::Reply);
-        let res = get_with_cookie(&app, "/inc", &cookie).await;
-        expect_ok(name, "the save landed and says so", &res, "2");
+        let case = Case::started(name, store).await;
+        let saves = case.store.saves.load(Ordering::SeqCst);
+        case.store.plan(Call::Save, Drop::Reply);
+        case.expect("/inc", "the save landed and says so", "2")
+            .await;
         assert_eq!(
-            store.saves.load(Ordering::SeqCst) - saves,
+            case.store.saves.load(Ordering::SeqCst) - saves,
             1,
             "{name}: the read-back found the save, so it was not made again"
         );
         // The version the read-back reported is the stored one: the next
         // compare-and-set save succeeds at once.
-        let res = get_with_cookie(&app, "/inc", &cookie).await;
-        expect_ok(name, "the next increment", &res, "3");
-        let res = get_with_cookie(&app, "/get/n", &cookie).await;
-        expect_ok(name, "every increment is stored once", &res, "3");
+        case.expect("/inc", "the next increment", "3").await;
+        case.expect("/get/n", "every increment is stored once", "3")
+            .await;
     }
 }
 
@@ -288,44 +297,37 @@ async fn a_new_session_whose_first_save_lost_its_reply_keeps_its_cookie() {
 #[tokio::test]
 async fn a_lost_reply_after_another_writer_merges_both_changes() {
     for (name, store) in stores().await {
-        let store = Dropping::new(store);
-        let app = app(Arc::clone(&store));
-        let cookie = started(&app, name).await;
-        store.plan(Call::Save, Drop::ReplyThenOtherWriter("other", 7));
-        let res = get_with_cookie(&app, "/inc", &cookie).await;
-        expect_ok(name, "the increment is acknowledged", &res, "2");
-        let res = get_with_cookie(&app, "/get/other", &cookie).await;
-        expect_ok(name, "the other writer's change is kept", &res, "7");
-        let res = get_with_cookie(&app, "/get/n", &cookie).await;
-        expect_ok(name, "the increment is kept", &res, "2");
+        let case = Case::started(name, store).await;
+        case.store
+            .plan(Call::Save, Drop::ReplyThenOtherWriter("other", 7));
+        case.expect("/inc", "the increment is acknowledged", "2")
+            .await;
+        case.expect("/get/other", "the other writer's change is kept", "7")
+            .await;
+        case.expect("/get/n", "the increment is kept", "2").await;
     }
 }
 
 #[tokio::test]
 async fn a_save_that_loses_its_connection_twice_lands_on_the_third_try() {
     for (name, store) in stores().await {
-        let store = Dropping::new(store);
-        let app = app(Arc::clone(&store));
-        let cookie = started(&app, name).await;
-        store.plan(Call::Save, Drop::Request);
-        store.plan(Call::Save, Drop::Reply);
-        let res = get_with_cookie(&app, "/inc", &cookie).await;
-        expect_ok(name, "the increment is acknowledged", &res, "2");
-        let res = get_with_cookie(&app, "/get/n", &cookie).await;
-        expect_ok(name, "the increment is kept", &res, "2");
+        let case = Case::started(name, store).await;
+        case.store.plan(Call::Save, Drop::Request);
+        case.store.plan(Call::Save, Drop::Reply);
+        case.expect("/inc", "the increment is acknowledged", "2")
+            .await;
+        case.expect("/get/n", "the increment is kept", "2").await;
     }
 }
 
 #[tokio::test]
 async fn a_save_that_loses_its_connection_on_every_try_is_not_acknowledged() {
     for (name, store) in stores().await {
-        let store = Dropping::new(store);
-        let app = app(Arc::clone(&store));
-        let cookie = started(&app, name).await;
+        let case = Case::started(name, store).await;
         for _ in 0..3 {
-            store.plan(Call::Save, Drop::Request);
+            case.store.plan(Call::Save, Drop::Request);
         }
-        let res = get_with_cookie(&app, "/inc", &cookie).await;
+        let res = get_with_cookie(&case.app, "/inc", &case.cookie).await;
         assert_eq!(
             res.status.as_u16(),
             503,
@@ -333,7 +335,6 @@ async fn a_save_that_loses_its_connection_on_every_try_is_not_acknowledged() {
             res.body
         );
         assert_eq!(res.header("retry-after"), Some("1"), "{name}");
-        let res = get_with_cookie(&app, "/get/n", &cookie).await;
-        expect_ok(name, "nothing was stored", &res, "1");
+        case.expect("/get/n", "nothing was stored", "1").await;
     }
 }
