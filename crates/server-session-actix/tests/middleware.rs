@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{test, web, App, HttpResponse};
 use server_session::{CookieOptions, LoadErrorPolicy, MemoryStore, SessionConfig, StoreError};
 use server_session_actix::{Session, SessionError, SessionMiddleware};
+use session_test_support::cookie_pair;
 use session_test_support::store::{Op, TestStore};
 
 const SECRET: &str = "a secret of at least 32 bytes, for tests";
@@ -57,7 +58,7 @@ fn cookie_of<B>(response: &actix_web::dev::ServiceResponse<B>) -> String {
         .expect("a Set-Cookie")
         .to_str()
         .expect("visible ASCII");
-    header.split(';').next().expect("name=value").to_owned()
+    cookie_pair(header)
 }
 
 #[actix_web::test]

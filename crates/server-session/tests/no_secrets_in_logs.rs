@@ -14,7 +14,7 @@ use axum::Router;
 use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer, Store};
 
 use support::store::{Op, TestStore};
-use support::{get as get_path, get_with_cookie, wrap_tower};
+use support::{cookie_pair, get as get_path, get_with_cookie, wrap_tower};
 
 const SECRET: &str = "the signing secret, 32 bytes or more";
 const OLD_SECRET: &str = "the retired secret, 32 bytes or more";
@@ -88,10 +88,6 @@ fn app(store: Arc<dyn Store>, debug: Arc<Mutex<Vec<String>>>) -> Router {
     let layer = SessionLayer::from_arc(store, config).expect("valid");
     debug.lock().expect("lock").push(format!("{layer:?}"));
     wrap_tower(routes, layer)
-}
-
-fn cookie_pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().expect("name=value").to_owned()
 }
 
 /// The signed value inside a `name=value` cookie pair.

@@ -14,7 +14,7 @@ use axum::Router;
 use server_session::{Session, SessionConfig, Store};
 use tokio::sync::Notify;
 
-use support::cookies::set_cookies;
+use support::cookies::{cookie_pair, set_cookies};
 use support::store::{Op, TestStore};
 use support::stores::stores;
 use support::{get as get_path, get_with_cookie, layer, wrap_tower, SECRET};
@@ -63,10 +63,6 @@ fn app(store: Arc<dyn Store>, release: Arc<Notify>) -> Router {
         .route("/regenerate", get(regenerate))
         .route("/hold/{key}/{value}", get(hold));
     wrap_tower(routes, layer(store, SessionConfig::new(SECRET)))
-}
-
-fn cookie_pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().expect("name=value").to_owned()
 }
 
 async fn value_of(store: &dyn Store, id: &str, key: &str) -> Option<String> {

@@ -13,7 +13,7 @@ use server_session::__private::{sign_session_id, Secrets};
 use server_session::store::{SaveCondition, SaveOutcome, Store};
 use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, SessionLayer, Unset};
 
-use support::cookies::{parse_set_cookie, set_cookies};
+use support::cookies::{cookie_pair, parse_set_cookie, set_cookies};
 use support::node_fixtures::iso_from_ms;
 use support::services::express_record;
 use support::stores::stores;
@@ -41,15 +41,6 @@ fn app(store: &MemoryStore, config: SessionConfig) -> Router {
         .route("/destroy", get(destroy))
         .route("/unset", get(unset));
     wrap_tower(routes, layer(store.clone(), config))
-}
-
-/// The `name=value` part of a `Set-Cookie`, to send back as `Cookie`.
-fn cookie_pair(set_cookie: &str) -> String {
-    set_cookie
-        .split(';')
-        .next()
-        .expect("a name=value pair")
-        .to_owned()
 }
 
 #[tokio::test]

@@ -22,7 +22,9 @@ use server_session::{CookieOptions, MemoryStore, Session, SessionConfig, Session
 use server_session_redis::RedisStore;
 use server_session_sql::{MySqlStore, PostgresStore, SqliteStore};
 
-use support::{get as get_path, get_with_cookie, layer, read_user, stores, wrap_tower};
+use support::{
+    cookie_pair, get as get_path, get_with_cookie, layer, read_user, stores, wrap_tower,
+};
 
 const SECRET: &str = "a touch-after secret of 32 bytes or more";
 const HOUR: Duration = Duration::from_secs(3_600);
@@ -172,13 +174,7 @@ fn config(max_age: Duration, touch_after: Option<Duration>) -> SessionConfig {
 /// `/set` on a new session: its ID and the cookie to send back.
 async fn new_session(app: &Router) -> (String, String) {
     let created = get_path(app, "/set").await;
-    let cookie = created
-        .cookie()
-        .split(';')
-        .next()
-        .expect("a name=value pair")
-        .to_owned();
-    (created.body.clone(), cookie)
+    (created.body.clone(), cookie_pair(&created.cookie()))
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ use server_session::{CookieOptions, Session, SessionConfig, SessionLimit, Store}
 use session_examples::axum_handlers::route as routes;
 
 use support::stores::stores_and_cluster as stores;
-use support::{on_both_adapters, server, App, Res, TestStore, SECRET};
+use support::{cookie_pair, on_both_adapters, server, App, Res, TestStore, SECRET};
 
 fn config() -> SessionConfig {
     SessionConfig::new(SECRET)
@@ -52,7 +52,7 @@ impl Browser {
         let res = support::send(app, request).await;
         if let Some(set) = res.headers.get(SET_COOKIE) {
             let set = set.to_str().expect("ASCII");
-            self.cookie = Some(set.split(';').next().expect("name=value").to_owned());
+            self.cookie = Some(cookie_pair(set));
         }
         res
     }
@@ -224,7 +224,7 @@ async fn a_request_in_flight_cannot_save_a_revoked_session_back() {
                 .expect("a cookie")
                 .to_str()
                 .expect("ASCII");
-            browser.cookie = Some(set.split(';').next().expect("name=value").to_owned());
+            browser.cookie = Some(cookie_pair(set));
         }
         let phone_cookie = phone.cookie.clone().expect("a cookie");
         let held_request = {
@@ -430,7 +430,7 @@ async fn sign_in_details_are_recorded_only_when_asked_for() {
             .expect("valid");
         let res = support::send(&app, login).await;
         let set = res.headers.get(SET_COOKIE).expect("a cookie").to_str().expect("ASCII");
-        browser.cookie = Some(set.split(';').next().expect("name=value").to_owned());
+        browser.cookie = Some(cookie_pair(set));
         let listed = browser.sessions(&app, "memory").await;
         assert_eq!(listed.len(), 1);
         if record {

@@ -57,6 +57,12 @@ pub fn parse_set_cookie(header: &str) -> ParsedSetCookie {
     }
 }
 
+/// The `name=value` part of a `Set-Cookie` header, to send back as
+/// `Cookie`.
+pub fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().expect("name=value").to_owned()
+}
+
 /// Every `Set-Cookie` header, in order.
 pub fn set_cookies(headers: &HeaderMap) -> Vec<String> {
     headers
