@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use support::cookies::{cookie_pair, set_cookies};
 use support::store::{Op, TestStore};
 use support::stores::stores;
-use support::{get as get_path, get_with_cookie, layer, wrap_tower, SECRET};
+use support::{get as get_path, get_with_cookie, layer, wrap_tower, Res, SECRET};
 
 /// `/set/{key}/{value}`, `/get/{key}`, `/cycle`, `/regenerate`, and
 /// `/hold/{key}/{value}`, which writes only once the test releases it.
@@ -150,6 +150,18 @@ async fn a_store_failure_during_rotation_leaves_the_old_session_intact() {
     }
 }
 
+/// Starts `/hold/theme/dark` with `cookie`, and gives it time to load the
+/// session and wait on the app's `release`.
+async fn hold_theme(app: &Router, cookie: &str) -> tokio::task::JoinHandle<Res> {
+    let held = {
+        let app = app.clone();
+        let cookie = cookie.to_owned();
+        tokio::spawn(async move { get_with_cookie(&app, "/hold/theme/dark", &cookie).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    held
+}
+
 #[tokio::test]
 async fn a_request_in_flight_on_the_old_id_follows_the_move_in_this_process() {
     for (name, store) in stores().await {
@@ -158,12 +170,7 @@ async fn a_request_in_flight_on_the_old_id_follows_the_move_in_this_process() {
         let first = get_path(&app, "/set/user/ada").await;
         let old_cookie = cookie_pair(&first.cookie());
 
-        let held = {
-            let app = app.clone();
-            let cookie = old_cookie.clone();
-            tokio::spawn(async move { get_with_cookie(&app, "/hold/theme/dark", &cookie).await })
-        };
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let held = hold_theme(&app, &old_cookie).await;
         let cycled = get_with_cookie(&app, "/cycle", &old_cookie).await;
         let new_id = cycled.body.clone();
 
@@ -194,12 +201,7 @@ async fn another_process_on_the_old_id_finds_it_gone_and_writes_nothing_back() {
         let old_id = first.body.clone();
         let old_cookie = cookie_pair(&first.cookie());
 
-        let held = {
-            let app = process_a.clone();
-            let cookie = old_cookie.clone();
-            tokio::spawn(async move { get_with_cookie(&app, "/hold/theme/dark", &cookie).await })
-        };
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        let held = hold_theme(&process_a, &old_cookie).await;
         let new_id = get_with_cookie(&process_b, "/cycle", &old_cookie)
             .await
             .body;
