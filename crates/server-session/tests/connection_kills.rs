@@ -23,7 +23,7 @@ use server_session::{CookieOptions, Session, SessionConfig, SessionError, Sessio
 use server_session_redis::RedisStore;
 use server_session_sql::PostgresStore;
 
-use support::{get as get_path, get_with_cookie, stores, wrap_tower, SECRET};
+use support::{get as get_path, get_with_cookie, services, stores, wrap_tower, SECRET};
 
 const CLIENTS: usize = 8;
 const LOAD: Duration = Duration::from_secs(3);
@@ -142,10 +142,7 @@ async fn redis_connection_kills_cost_no_request() {
     let Some(url) = stores::url("REDIS_URL") else {
         return;
     };
-    let Some(rest) = url
-        .strip_prefix("redis://")
-        .filter(|rest| !rest.contains('@'))
-    else {
+    let Some(rest) = services::redis_address(&url) else {
         panic!("REDIS_URL must be redis://host:port[/db] without credentials: {url}");
     };
     let user = "server-session-kills";

@@ -6,6 +6,13 @@
 /// `SESSION_REQUIRE_SERVICES=1` (CI, where every service runs).
 pub use server_session::conformance::service_url;
 
+/// The `host:port[/db]` of a `redis://` URL that names no user, for a test
+/// that logs in as a Redis user of its own; `None` for any other URL.
+pub fn redis_address(url: &str) -> Option<&str> {
+    url.strip_prefix("redis://")
+        .filter(|rest| !rest.contains('@'))
+}
+
 /// A table (or schema) name no other test uses.
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}_{:016x}", rand::random::<u64>())
