@@ -196,6 +196,15 @@ impl Pair {
         self.get(kind, "/id", Some(cookie)).await.body
     }
 
+    /// A new session, made by `GET path` on `kind`: its cookie (a
+    /// `name=value` pair) and its ID.
+    async fn create(&self, kind: Kind, path: &str, what: &str) -> (String, String) {
+        let created = self.get(kind, path, None).await;
+        let (cookie, _) = self.cookie_of(&created, what);
+        let id = self.id(kind, &cookie).await;
+        (cookie, id)
+    }
+
     /// Rust destroyed the record of `id`, and gives `cookie` a new session.
     async fn assert_ended_by_rust(&mut self, id: &str, cookie: &str) {
         assert_eq!(
@@ -219,9 +228,9 @@ fn other(kind: Kind) -> Kind {
 async fn handed_over(store: &str, first: Kind) {
     let second = other(first);
     let mut pair = Pair::same(store, recommended(json!("shared secret"))).await;
-    let created = pair.get(first, "/set/user/bob", None).await;
-    let (cookie, _) = pair.cookie_of(&created, "a new session with data");
-    let id = pair.id(first, &cookie).await;
+    let (cookie, id) = pair
+        .create(first, "/set/user/bob", "a new session with data")
+        .await;
     let record = pair
         .probe
         .record(&id)
@@ -322,9 +331,7 @@ async fn rotation(store: &str, rotated: Kind) {
 async fn regenerated(store: &str, actor: Kind) {
     let observer = other(actor);
     let mut pair = Pair::same(store, recommended(json!("shared secret"))).await;
-    let created = pair.get(observer, "/set/a/1", None).await;
-    let (old_cookie, _) = pair.cookie_of(&created, "observer creates");
-    let old_id = pair.id(observer, &old_cookie).await;
+    let (old_cookie, old_id) = pair.create(observer, "/set/a/1", "observer creates").await;
 
     let regenerated = pair.get(actor, "/regenerate", Some(&old_cookie)).await;
     let new_id = regenerated.body.clone();
@@ -374,9 +381,7 @@ async fn regenerated(store: &str, actor: Kind) {
 async fn destroyed(store: &str, actor: Kind) {
     let observer = other(actor);
     let mut pair = Pair::same(store, recommended(json!("shared secret"))).await;
-    let created = pair.get(observer, "/set/a/1", None).await;
-    let (cookie, _) = pair.cookie_of(&created, "observer creates");
-    let id = pair.id(observer, &cookie).await;
+    let (cookie, id) = pair.create(observer, "/set/a/1", "observer creates").await;
     assert_eq!(
         pair.get(actor, "/get/a", Some(&cookie)).await.body,
         r#""1""#
@@ -421,12 +426,10 @@ async fn extended(store: &str, actor: Kind, rolling: bool) {
     options["cookie"]["maxAge"] = json!(SHORT_MAX_AGE_MS);
     options["rolling"] = json!(rolling);
     let mut pair = Pair::same(store, options).await;
-    let created = pair.get(observer, "/set/a/1", None).await;
-    let (cookie, _) = pair.cookie_of(&created, "observer creates");
-    let id = pair.id(observer, &cookie).await;
-    let twin = pair.get(observer, "/set/a/2", None).await;
-    let (twin_cookie, _) = pair.cookie_of(&twin, "observer creates a twin");
-    let twin_id = pair.id(observer, &twin_cookie).await;
+    let (cookie, id) = pair.create(observer, "/set/a/1", "observer creates").await;
+    let (twin_cookie, twin_id) = pair
+        .create(observer, "/set/a/2", "observer creates a twin")
+        .await;
     let record = pair.probe.record(&id).await.expect("stored");
     let first_expiry = pair.probe.expiry_ms(&id).await.expect("an expiry");
 
@@ -497,9 +500,7 @@ async fn touch_after_keeps_the_session_live_for_node(store: &str) {
     let mut rust_options = node_options.clone();
     rust_options["touchAfter"] = json!(TOUCH_AFTER_MS);
     let mut pair = Pair::start(store, rust_options, node_options).await;
-    let created = pair.get(Kind::Node, "/set/a/1", None).await;
-    let (cookie, _) = pair.cookie_of(&created, "node creates");
-    let id = pair.id(Kind::Node, &cookie).await;
+    let (cookie, id) = pair.create(Kind::Node, "/set/a/1", "node creates").await;
     let mut last = pair.probe.expiry_ms(&id).await.expect("an expiry");
     let mut moves = 0;
     for _ in 0..READS {
@@ -686,9 +687,9 @@ async fn spelled_as_given(store: &str, first: Kind) {
     let record = pair.probe.record(&id).await.expect("stored");
     assert!(record.ends_with(r#","a":"1","b":"2"}"#), "{record}");
     // …and its own new sessions store the same.
-    let own = pair.get(second, "/set/c/3", None).await;
-    let (own_cookie, _) = pair.cookie_of(&own, "the other's new session");
-    let own_id = pair.id(second, &own_cookie).await;
+    let (_, own_id) = pair
+        .create(second, "/set/c/3", "the other's new session")
+        .await;
     assert_eq!(
         as_written_by(
             second,
