@@ -34,6 +34,12 @@ fn app(store: Arc<dyn Store>) -> App {
     server(config(), store, routes)
 }
 
+/// A user name no other run shares, so that runs on one store never see
+/// each other's sessions.
+fn unique_user() -> String {
+    format!("ada-{}", server_session::__private::generate_id())
+}
+
 /// A client that keeps its session cookie, as a browser does.
 #[derive(Default)]
 struct Browser {
@@ -85,7 +91,7 @@ on_both_adapters! {
 async fn a_user_lists_their_sessions_and_revokes_one() {
     for (name, store) in stores().await {
         let app = app(Arc::clone(&store));
-        let user = format!("ada-{}", server_session::__private::generate_id());
+        let user = unique_user();
         let (mut laptop, mut phone, mut other) = (Browser::default(), Browser::default(), Browser::default());
         laptop.ok(&app, &format!("/login/{user}"), name).await;
         phone.ok(&app, &format!("/login/{user}"), name).await;
@@ -120,7 +126,7 @@ on_both_adapters! {
 async fn a_forged_or_foreign_reference_revokes_nothing() {
     for (name, store) in stores().await {
         let app = app(Arc::clone(&store));
-        let user = format!("ada-{}", server_session::__private::generate_id());
+        let user = unique_user();
         let (mut ada, mut bob) = (Browser::default(), Browser::default());
         ada.ok(&app, &format!("/login/{user}"), name).await;
         bob.ok(&app, &format!("/login/bob-{user}"), name).await;
@@ -145,7 +151,7 @@ on_both_adapters! {
 async fn sign_out_everywhere_else_and_everywhere() {
     for (name, store) in stores().await {
         let app = app(Arc::clone(&store));
-        let user = format!("ada-{}", server_session::__private::generate_id());
+        let user = unique_user();
         let mut browsers: Vec<Browser> = (0..4).map(|_| Browser::default()).collect();
         for browser in &mut browsers {
             browser.ok(&app, &format!("/login/{user}"), name).await;
@@ -171,7 +177,7 @@ async fn another_process_never_serves_a_revoked_session() {
     for (name, store) in stores().await {
         // Two layers on one store: two processes of one service.
         let (first, second) = (app(Arc::clone(&store)), app(Arc::clone(&store)));
-        let user = format!("ada-{}", server_session::__private::generate_id());
+        let user = unique_user();
         let (mut laptop, mut phone) = (Browser::default(), Browser::default());
         laptop.ok(&first, &format!("/login/{user}"), name).await;
         phone.ok(&second, &format!("/login/{user}"), name).await;
@@ -205,7 +211,7 @@ async fn a_request_in_flight_cannot_save_a_revoked_session_back() {
             .route("/hold", get(held))
             .fallback(routes);
         let app = support::wrap_tower(routes, support::layer(Arc::clone(&store), config()));
-        let user = format!("ada-{}", server_session::__private::generate_id());
+        let user = unique_user();
         let (mut laptop, mut phone) = (Browser::default(), Browser::default());
         let login = format!("/login/{user}");
         for browser in [&mut laptop, &mut phone] {
@@ -272,7 +278,7 @@ async fn a_sign_in_racing_a_revoke_all_is_listed_or_gone() {
     for (name, store) in stores().await {
         let app = app(Arc::clone(&store));
         let layer = support::layer(Arc::clone(&store), config());
-        let user = format!("ada-{}", server_session::__private::generate_id());
+        let user = unique_user();
         for round in 0..10 {
             let mut browsers: Vec<Browser> = (0..4).map(|_| Browser::default()).collect();
             let logins = browsers.iter_mut().map(|browser| {
@@ -315,7 +321,7 @@ async fn the_limit_per_user_evicts_the_least_recently_active_or_refuses() {
             server(config, Arc::clone(&store), routes)
         };
         let evicting = limited(SessionLimit::EvictOldest(2));
-        let user = format!("ada-{}", server_session::__private::generate_id());
+        let user = unique_user();
         let login = format!("/login/{user}");
         let mut browsers: Vec<Browser> = (0..3).map(|_| Browser::default()).collect();
         for browser in &mut browsers {
@@ -480,7 +486,7 @@ async fn under_hashed_ids_the_listing_and_revocation_still_work() {
         let config =
             config().with_hashed_ids_at_rest("a key of at least thirty-two bytes, for hashing");
         let app = server(config, Arc::clone(&store), routes);
-        let user = format!("ada-{}", server_session::__private::generate_id());
+        let user = unique_user();
         let (mut laptop, mut phone) = (Browser::default(), Browser::default());
         laptop.ok(&app, &format!("/login/{user}"), name).await;
         phone.ok(&app, &format!("/login/{user}"), name).await;
