@@ -102,6 +102,14 @@ pub fn wrap_tower(routes: Router, session: SessionLayer) -> Router {
 /// upstream's default handler, `res.end()`: 200 with an empty body.
 pub async fn end() {}
 
+/// The session's data keys, sorted and comma-joined: what a handler
+/// answers so a test can compare the keys it set.
+pub fn sorted_keys(session: &server_session::Session) -> String {
+    let mut keys = session.keys();
+    keys.sort();
+    keys.join(",")
+}
+
 /// The session's `user` string, or `none`: how the tests read back what
 /// their `/set` routes stored.
 pub async fn read_user(session: server_session::Session) -> String {

@@ -192,6 +192,21 @@ impl TestStore {
             .map(|loaded| loaded.record)
     }
 
+    /// The top-level keys of the record stored under `id`, as its JSON
+    /// writes them (`cookie` and the data keys), sorted and comma-joined.
+    pub async fn stored_keys(&self, id: &str) -> String {
+        let record = self.record(id).await.expect("stored");
+        let json: serde_json::Value = serde_json::from_str(&record.to_json()).expect("record JSON");
+        let mut keys: Vec<&str> = json
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        keys.join(",")
+    }
+
     /// upstream's `store.length`.
     pub async fn length(&self) -> usize {
         self.memory().len().await.expect("MemoryStore has len")
