@@ -606,12 +606,7 @@ impl Store for RedisStore {
         })
     }
 
-    fn index_user<'a>(
-        &'a self,
-        _user_path: &'a UserPath,
-        user: &'a str,
-        id: &'a str,
-    ) -> StoreFuture<'a, ()> {
+    fn index_user<'a>(&'a self, user: &'a str, id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(self.index_user_now(user, id))
     }
 

@@ -90,10 +90,7 @@ fn express_json(user: &Value) -> String {
 
 /// Indexes and saves, as the layer does at sign-in.
 async fn sign_in(store: &RedisStore, user: &str, id: &str) {
-    store
-        .index_user(&passport(), user, id)
-        .await
-        .expect("index_user");
+    store.index_user(user, id).await.expect("index_user");
     let saved = store
         .save(
             id,
@@ -270,7 +267,7 @@ async fn missing_sessions_lose_their_entries_after_the_grace(f: Fixture) {
     let (live, signing_in, long_gone) = (unique("live"), unique("new"), unique("gone"));
     sign_in(&f.store, &ada, &live).await;
     f.store
-        .index_user(&passport(), &ada, &signing_in)
+        .index_user(&ada, &signing_in)
         .await
         .expect("index_user");
     let two_hours_ago = now_ms() - 2 * 3_600_000;

@@ -77,9 +77,9 @@ fn others_pipelines(
 
 /// Signs Ada in to session `ada-session-<n>` for `lifetime_ms`, as the layer
 /// does (index, then save); its ID.
-async fn sign_in_ada(store: &RedisStore, path: &UserPath, n: usize, lifetime_ms: i64) -> String {
+async fn sign_in_ada(store: &RedisStore, n: usize, lifetime_ms: i64) -> String {
     let id = format!("ada-session-{n}");
-    store.index_user(path, "ada", &id).await.expect("index");
+    store.index_user("ada", &id).await.expect("index");
     let cookie = CookieData::default()
         .with_original_max_age_ms(Some(lifetime_ms))
         .with_expires_ms(Some(now_ms() + lifetime_ms));
@@ -112,7 +112,7 @@ async fn listing_one_user_touches_only_their_keys() {
         let () = pipeline.query_async(&mut raw).await.expect("insert others");
     }
     for n in 0..3 {
-        sign_in_ada(&store, &path, n, 3_600_000).await;
+        sign_in_ada(&store, n, 3_600_000).await;
     }
     let keys: usize = redis::cmd("DBSIZE")
         .query_async(&mut raw)
@@ -208,7 +208,7 @@ async fn listing_one_user_on_a_cluster() {
     }
     let mut slots = std::collections::BTreeSet::new();
     for n in 0..3 {
-        let id = sign_in_ada(&store, &path, n, 60_000).await;
+        let id = sign_in_ada(&store, n, 60_000).await;
         let slot: i64 = raw
             .query(redis::cmd("CLUSTER").arg("KEYSLOT").arg(store.key(&id)))
             .await;

@@ -669,12 +669,7 @@ where
     }
 
     /// Nothing to do: the index is a query over `sess`.
-    fn index_user<'a>(
-        &'a self,
-        _user_path: &'a UserPath,
-        _user: &'a str,
-        _id: &'a str,
-    ) -> StoreFuture<'a, ()> {
+    fn index_user<'a>(&'a self, _user: &'a str, _id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async { Ok(()) })
     }
 

@@ -251,11 +251,11 @@ impl Context {
     /// together. A store without an index is not an error here: listing
     /// says so to whoever asks.
     pub(crate) async fn index_user(&self, id: &str, user: &str) -> Result<(), StoreError> {
-        let Some(path) = &self.user_path else {
+        if self.user_path.is_none() {
             return Ok(());
-        };
+        }
         match self
-            .timed("index_user", self.store.index_user(path, user, id))
+            .timed("index_user", self.store.index_user(user, id))
             .await
         {
             Err(StoreError::Unsupported(_)) => {

@@ -368,16 +368,11 @@ impl Store for TestStore {
         self.inner.memory.clear()
     }
 
-    fn index_user<'a>(
-        &'a self,
-        user_path: &'a UserPath,
-        user: &'a str,
-        id: &'a str,
-    ) -> StoreFuture<'a, ()> {
+    fn index_user<'a>(&'a self, user: &'a str, id: &'a str) -> StoreFuture<'a, ()> {
         self.inner.indexes.fetch_add(1, Ordering::SeqCst);
         let call: StoreFuture<'a, ()> = Box::pin(async move {
             self.gate().await?;
-            self.inner.memory.index_user(user_path, user, id).await
+            self.inner.memory.index_user(user, id).await
         });
         self.finish(call)
     }

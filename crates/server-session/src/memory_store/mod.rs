@@ -386,12 +386,7 @@ impl Store for MemoryStore {
         })
     }
 
-    fn index_user<'a>(
-        &'a self,
-        _user_path: &'a UserPath,
-        user: &'a str,
-        id: &'a str,
-    ) -> StoreFuture<'a, ()> {
+    fn index_user<'a>(&'a self, user: &'a str, id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let now = clock::now_ms();
             let live = |id: &str| matches!(self.sessions.load(id, now), Ok(Some(_)));

@@ -91,17 +91,8 @@ impl Store for HashedIds {
         self.inner.prune_expired()
     }
 
-    fn index_user<'a>(
-        &'a self,
-        user_path: &'a UserPath,
-        user: &'a str,
-        id: &'a str,
-    ) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            self.inner
-                .index_user(user_path, user, &self.key_of(id))
-                .await
-        })
+    fn index_user<'a>(&'a self, user: &'a str, id: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move { self.inner.index_user(user, &self.key_of(id)).await })
     }
 
     // Listing gives the store's keys, as `all` does; dropping entries

@@ -262,19 +262,16 @@ pub trait Store: Send + Sync + 'static {
     /// `Unsupported`, and listing then answers it too.
     ///
     /// The layer calls it before the save that first stores `id` with
-    /// `user` at `user_path` (a sign-in, or a new ID for a signed-in
-    /// session), so that the index never misses a live session. Entries
+    /// `user` at the configured user path (a sign-in, or a new ID for a
+    /// signed-in session), so that the index never misses a live session.
+    /// The index is by user alone: [`user_sessions`](Self::user_sessions)
+    /// is given the path, to tell the live entries from the stale. Entries
     /// whose session is gone, or no longer `user`'s, are stale: listing
     /// finds them out, and [`unindex_user`](Self::unindex_user) drops them.
     /// A store that finds a user's sessions by a query over the stored JSON
     /// (as the SQL stores do, with an index on `user_path`) has nothing to
     /// do here and answers `Ok(())`.
-    fn index_user<'a>(
-        &'a self,
-        _user_path: &'a UserPath,
-        _user: &'a str,
-        _id: &'a str,
-    ) -> StoreFuture<'a, ()> {
+    fn index_user<'a>(&'a self, _user: &'a str, _id: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async { Err(StoreError::Unsupported("index_user")) })
     }
 
@@ -359,13 +356,8 @@ impl<S: Store + ?Sized> Store for Arc<S> {
     fn prune_expired(&self) -> StoreFuture<'_, u64> {
         (**self).prune_expired()
     }
-    fn index_user<'a>(
-        &'a self,
-        user_path: &'a UserPath,
-        user: &'a str,
-        id: &'a str,
-    ) -> StoreFuture<'a, ()> {
-        (**self).index_user(user_path, user, id)
+    fn index_user<'a>(&'a self, user: &'a str, id: &'a str) -> StoreFuture<'a, ()> {
+        (**self).index_user(user, id)
     }
     fn user_sessions<'a>(
         &'a self,

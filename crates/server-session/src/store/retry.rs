@@ -134,13 +134,8 @@ impl Store for RetryOnConnectionLoss {
         Box::pin(retried(move || self.inner.prune_expired()))
     }
 
-    fn index_user<'a>(
-        &'a self,
-        user_path: &'a UserPath,
-        user: &'a str,
-        id: &'a str,
-    ) -> StoreFuture<'a, ()> {
-        Box::pin(retried(move || self.inner.index_user(user_path, user, id)))
+    fn index_user<'a>(&'a self, user: &'a str, id: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(retried(move || self.inner.index_user(user, id)))
     }
 
     fn user_sessions<'a>(

@@ -41,10 +41,7 @@ impl<S: Store> Run<S> {
     /// Saves `data` under `id` and indexes it under `user`, as the layer
     /// does at sign-in (index first, then save).
     async fn sign_in(&self, user: &str, id: &str, data: Value, expires: Option<i64>) {
-        self.ok(
-            "index_user",
-            self.store.index_user(&passport(), user, id).await,
-        );
+        self.ok("index_user", self.store.index_user(user, id).await);
         self.upsert(id, &record(expires, data), "save of a signed-in session")
             .await;
     }
