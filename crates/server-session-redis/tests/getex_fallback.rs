@@ -8,6 +8,7 @@ use common::{unique, Raw};
 use server_session::store::{now_ms, CookieData, Record, Store};
 use server_session_redis::RedisStore;
 use session_test_support::backend_tests::load_and_touch_live;
+use session_test_support::services;
 
 /// Deletes the test's ACL user, even when the test fails.
 struct AclUser {
@@ -44,10 +45,7 @@ async fn a_server_that_refuses_getex_gets_the_script() {
         return;
     };
     // The store must log in as the new user, so the URL must name none.
-    let Some(address) = url
-        .strip_prefix("redis://")
-        .filter(|rest| !rest.contains('@'))
-    else {
+    let Some(address) = services::redis_address(&url) else {
         println!("SKIPPED: REDIS_URL names a user, so the test cannot log in as its own");
         return;
     };
