@@ -9,7 +9,7 @@ use axum::Router;
 use server_session::{CommitErrorPolicy, Session, SessionConfig};
 
 use support::store::{Op, TestStore};
-use support::{get as get_path, get_with_cookie, layer, wrap_tower, SECRET};
+use support::{get as get_path, layer, wrap_tower, CookieClient, SECRET};
 
 fn app(store: &TestStore, config: SessionConfig) -> Router {
     async fn change(session: Session) -> &'static str {
@@ -33,29 +33,25 @@ async fn a_change_that_was_not_stored_is_never_answered_with_a_success() {
     let app = app(&store, SessionConfig::new(SECRET));
     let first = get_path(&app, "/change").await;
     first.expect(200, "changed");
-    let cookie = first.cookie();
+    let client = CookieClient::new(&app, first.cookie());
 
     store.fail(Op::Save, true);
-    let failed = get_with_cookie(&app, "/change", &cookie).await;
+    let failed = client.get("/change").await;
     failed.expect(503, "");
     assert_eq!(failed.header("retry-after"), Some("1"));
     store.fail(Op::Save, false);
     // The change the client was not told about is indeed not there.
-    get_with_cookie(&app, "/read", &cookie)
-        .await
-        .expect(200, "Some(1)");
+    client.get("/read").await.expect(200, "Some(1)");
 }
 
 #[tokio::test]
 async fn an_unchanged_session_whose_touch_fails_keeps_its_response() {
     let store = TestStore::new();
     let app = app(&store, SessionConfig::new(SECRET));
-    let cookie = get_path(&app, "/change").await.cookie();
+    let client = CookieClient::new(&app, get_path(&app, "/change").await.cookie());
     store.fail(Op::Touch, true);
     store.fail(Op::Save, true);
-    get_with_cookie(&app, "/read", &cookie)
-        .await
-        .expect(200, "Some(1)");
+    client.get("/read").await.expect(200, "Some(1)");
 }
 
 #[tokio::test]
@@ -69,9 +65,9 @@ async fn the_policy_can_answer_500_or_keep_the_response_as_express() {
             &store,
             SessionConfig::new(SECRET).with_commit_error_policy(policy),
         );
-        let cookie = get_path(&app, "/change").await.cookie();
+        let client = CookieClient::new(&app, get_path(&app, "/change").await.cookie());
         store.fail(Op::Save, true);
-        let res = get_with_cookie(&app, "/change", &cookie).await;
+        let res = client.get("/change").await;
         res.expect_status(status);
         assert_eq!(res.header("retry-after"), None, "{policy:?}");
     }

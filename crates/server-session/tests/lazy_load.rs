@@ -9,7 +9,7 @@ use axum::Router;
 use server_session::{LoadErrorPolicy, Session, SessionConfig, SessionError};
 
 use support::store::{Op, TestStore};
-use support::{get as get_path, get_with_cookie, layer, wrap_tower, SECRET};
+use support::{get as get_path, layer, wrap_tower, CookieClient, SECRET};
 
 fn app(store: &TestStore, config: SessionConfig) -> Router {
     async fn count(session: Session) -> Result<String, SessionError> {
@@ -42,16 +42,12 @@ async fn a_route_that_never_uses_its_session_survives_a_store_outage() {
     for (config, health_status) in [(lazy(), 200), (SessionConfig::new(SECRET), 500)] {
         let store = TestStore::new();
         let app = app(&store, config);
-        let cookie = get_path(&app, "/count").await.cookie();
+        let client = CookieClient::new(&app, get_path(&app, "/count").await.cookie());
         store.fail(Op::Load, true);
         // express's model (the default) fails every route behind the layer.
-        get_with_cookie(&app, "/health", &cookie)
-            .await
-            .expect_status(health_status);
+        client.get("/health").await.expect_status(health_status);
         // A route that needs its session answers the load-error policy's 500.
-        get_with_cookie(&app, "/count", &cookie)
-            .await
-            .expect_status(500);
+        client.get("/count").await.expect_status(500);
     }
 }
 
@@ -61,27 +57,19 @@ async fn a_lazily_loaded_session_behaves_as_an_eager_one() {
     let app = app(&store, lazy());
     let first = get_path(&app, "/count").await;
     first.expect(200, "1");
-    let cookie = first.cookie();
-    get_with_cookie(&app, "/count", &cookie)
-        .await
-        .expect(200, "2");
-    get_with_cookie(&app, "/maybe", &cookie)
-        .await
-        .expect(200, "Some(2)");
-    get_with_cookie(&app, "/count", &cookie)
-        .await
-        .expect(200, "3");
+    let client = CookieClient::new(&app, first.cookie());
+    client.get("/count").await.expect(200, "2");
+    client.get("/maybe").await.expect(200, "Some(2)");
+    client.get("/count").await.expect(200, "3");
 }
 
 #[tokio::test]
 async fn a_request_that_never_extracts_its_session_makes_no_store_call() {
     let store = TestStore::new();
     let app = app(&store, lazy());
-    let cookie = get_path(&app, "/count").await.cookie();
+    let client = CookieClient::new(&app, get_path(&app, "/count").await.cookie());
     store.reset_counts();
-    get_with_cookie(&app, "/health", &cookie)
-        .await
-        .expect(200, "ok");
+    client.get("/health").await.expect(200, "ok");
     assert_eq!(
         (store.loads(), store.saves(), store.touches()),
         (0, 0, 0),
@@ -94,12 +82,11 @@ async fn option_session_is_none_when_the_store_lets_the_request_go_on() {
     let store = TestStore::new();
     let config = lazy().with_load_error_policy(LoadErrorPolicy::ContinueWithoutSession);
     let app = app(&store, config);
-    let cookie = get_path(&app, "/count").await.cookie();
+    let client = CookieClient::new(&app, get_path(&app, "/count").await.cookie());
     store.fail(Op::Load, true);
-    get_with_cookie(&app, "/maybe", &cookie)
-        .await
-        .expect(200, "no session");
-    get_with_cookie(&app, "/count", &cookie)
+    client.get("/maybe").await.expect(200, "no session");
+    client
+        .get("/count")
         .await
         .expect(503, "session store unavailable");
 }

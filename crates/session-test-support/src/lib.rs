@@ -19,6 +19,7 @@
 pub mod adapter;
 pub mod app;
 pub mod backend_tests;
+pub mod cookie_client;
 pub mod cookies;
 pub mod errors;
 pub mod node;
@@ -43,6 +44,7 @@ use server_session::{CookieOptions, IsSecure, SessionConfig, SessionLayer, Store
 use tower::ServiceExt as _;
 
 pub use self::app::App;
+pub use self::cookie_client::CookieClient;
 pub use self::cookies::*;
 pub use self::errors::ErrorLog;
 pub use self::store::TestStore;
