@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use support::cookies::{cookie_pair, set_cookies};
 use support::store::{Op, TestStore};
 use support::stores::stores;
-use support::{get as get_path, get_with_cookie, layer, wrap_tower, Res, SECRET};
+use support::{get as get_path, get_with_cookie, layer, wrap_tower, CookieClient, Res, SECRET};
 
 /// `/set/{key}/{value}`, `/get/{key}`, `/cycle`, `/regenerate`, and
 /// `/hold/{key}/{value}`, which writes only once the test releases it.
@@ -81,13 +81,13 @@ async fn cycle_id_keeps_the_data_under_a_new_id_and_ends_the_old_one() {
         let app = app(Arc::clone(&store), Arc::new(Notify::new()));
         let first = get_path(&app, "/set/cart/3-items").await;
         let old_id = first.body.clone();
-        let old_cookie = cookie_pair(&first.cookie());
+        let old_client = CookieClient::new(&app, cookie_pair(&first.cookie()));
 
-        let cycled = get_with_cookie(&app, "/cycle", &old_cookie).await;
+        let cycled = old_client.get("/cycle").await;
         cycled.expect_status(200);
         let new_id = cycled.body.clone();
         assert_ne!(new_id, old_id, "{name}");
-        let new_cookie = cookie_pair(&cycled.cookie());
+        let new_client = CookieClient::new(&app, cookie_pair(&cycled.cookie()));
         assert_eq!(cycled.sid(), new_id, "{name}: the cookie names the new ID");
 
         assert_eq!(
@@ -96,12 +96,8 @@ async fn cycle_id_keeps_the_data_under_a_new_id_and_ends_the_old_one() {
             "{name}"
         );
         assert!(store.load(&old_id).await.expect("load").is_none(), "{name}");
-        get_with_cookie(&app, "/get/cart", &new_cookie)
-            .await
-            .expect(200, "3-items");
-        get_with_cookie(&app, "/get/cart", &old_cookie)
-            .await
-            .expect(200, "none");
+        new_client.get("/get/cart").await.expect(200, "3-items");
+        old_client.get("/get/cart").await.expect(200, "none");
     }
 }
 
@@ -116,10 +112,10 @@ async fn a_store_failure_during_rotation_leaves_the_old_session_intact() {
         let app = app(Arc::new(store.clone()), Arc::new(Notify::new()));
         let first = get_path(&app, "/set/user/ada").await;
         let old_id = first.body.clone();
-        let old_cookie = cookie_pair(&first.cookie());
+        let old_client = CookieClient::new(&app, cookie_pair(&first.cookie()));
 
         store.fail(failing, true);
-        let res = get_with_cookie(&app, route, &old_cookie).await;
+        let res = old_client.get(route).await;
         store.fail(failing, false);
         assert!(
             res.body.starts_with("error") && res.body.ends_with("still true"),
@@ -144,9 +140,7 @@ async fn a_store_failure_during_rotation_leaves_the_old_session_intact() {
             Some(serde_json::json!("ada")),
             "{route} {failing:?}"
         );
-        get_with_cookie(&app, "/get/user", &old_cookie)
-            .await
-            .expect(200, "ada");
+        old_client.get("/get/user").await.expect(200, "ada");
     }
 }
 

@@ -17,7 +17,7 @@ use support::cookies::{cookie_pair, parse_set_cookie, set_cookies};
 use support::node_fixtures::iso_from_ms;
 use support::services::express_record;
 use support::stores::stores;
-use support::{get as get_path, get_with_cookie, layer, read_user, wrap_tower};
+use support::{get as get_path, get_with_cookie, layer, read_user, wrap_tower, CookieClient};
 
 const OLD: &str = "the old secret, 32 bytes or more.";
 const NEW: &str = "the new secret, 32 bytes or more!";
@@ -156,16 +156,14 @@ async fn a_busy_session_ends_at_its_absolute_timeout() {
         let app = absolute_app(&store, Duration::from_millis(2_000));
         let first = get_path(&app, "/set").await;
         let id = first.body.clone();
-        let cookie = cookie_pair(&first.cookie());
+        let client = CookieClient::new(&app, cookie_pair(&first.cookie()));
         // Activity keeps the idle timer fresh, and changes nothing else.
         for _ in 0..3 {
             tokio::time::sleep(Duration::from_millis(400)).await;
-            get_with_cookie(&app, "/read", &cookie)
-                .await
-                .expect(200, "ada");
+            client.get("/read").await.expect(200, "ada");
         }
         tokio::time::sleep(Duration::from_millis(1_000)).await;
-        let res = get_with_cookie(&app, "/read", &cookie).await;
+        let res = client.get("/read").await;
         assert_eq!(res.body, "none", "{name}: served past its absolute timeout");
         assert!(
             store.load(&id).await.expect("load").is_none(),
@@ -209,15 +207,12 @@ async fn clearing_the_data_does_not_restart_the_absolute_timeout() {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let app = absolute_app(&store, Duration::from_millis(1_500));
     let first = get_path(&app, "/set").await;
-    let cookie = cookie_pair(&first.cookie());
+    let client = CookieClient::new(&app, cookie_pair(&first.cookie()));
     tokio::time::sleep(Duration::from_millis(800)).await;
     // The handler never sees the creation time, and cannot clear it.
-    let res = get_with_cookie(&app, "/clear", &cookie).await;
-    res.expect(200, r#"["user"]"#);
+    client.get("/clear").await.expect(200, r#"["user"]"#);
     tokio::time::sleep(Duration::from_millis(900)).await;
-    get_with_cookie(&app, "/read", &cookie)
-        .await
-        .expect(200, "none");
+    client.get("/read").await.expect(200, "none");
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@ use server_session_sql::{MySqlStore, PostgresStore, SqliteStore};
 
 use support::{
     cookie_pair, get as get_path, get_with_cookie, layer, read_user, stores, wrap_tower,
+    CookieClient,
 };
 
 const SECRET: &str = "a touch-after secret of 32 bytes or more";
@@ -171,10 +172,11 @@ fn config(max_age: Duration, touch_after: Option<Duration>) -> SessionConfig {
         .with_touch_after(touch_after)
 }
 
-/// `/set` on a new session: its ID and the cookie to send back.
-async fn new_session(app: &Router) -> (String, String) {
+/// `/set` on a new session: its ID, and a client that sends its cookie back.
+async fn new_session(app: &Router) -> (String, CookieClient<'_, Router>) {
     let created = get_path(app, "/set").await;
-    (created.body.clone(), cookie_pair(&created.cookie()))
+    let client = CookieClient::new(app, cookie_pair(&created.cookie()));
+    (created.body, client)
 }
 
 #[tokio::test]
@@ -183,19 +185,17 @@ async fn an_unchanged_request_within_touch_after_leaves_the_stored_expiry_alone(
         let name = probe.name();
         let lazy = app(probe.store(), config(DAY, Some(HOUR)));
         let eager = app(probe.store(), config(DAY, None));
-        let (lazy_id, lazy_cookie) = new_session(&lazy).await;
-        let (eager_id, eager_cookie) = new_session(&eager).await;
+        let (lazy_id, lazy_client) = new_session(&lazy).await;
+        let (eager_id, eager_client) = new_session(&eager).await;
         let lazy_before = probe.stored_expiry(&lazy_id).await;
         let eager_before = probe.stored_expiry(&eager_id).await;
 
         // Past a whole second, so that second-based expiries would move too.
         tokio::time::sleep(Duration::from_millis(1_300)).await;
-        let lazy_read = get_with_cookie(&lazy, "/read", &lazy_cookie).await;
+        let lazy_read = lazy_client.get("/read").await;
         lazy_read.expect(200, "ada");
         assert!(lazy_read.header("set-cookie").is_none(), "{name}");
-        get_with_cookie(&eager, "/read", &eager_cookie)
-            .await
-            .expect(200, "ada");
+        eager_client.get("/read").await.expect(200, "ada");
 
         let lazy_moved = probe.stored_expiry(&lazy_id).await - lazy_before;
         let eager_moved = probe.stored_expiry(&eager_id).await - eager_before;
@@ -215,13 +215,11 @@ async fn an_expiry_that_would_move_by_more_than_touch_after_is_touched() {
     for probe in probes().await {
         let name = probe.name();
         let app = app(probe.store(), config(DAY, Some(Duration::from_secs(1))));
-        let (id, cookie) = new_session(&app).await;
+        let (id, client) = new_session(&app).await;
         let before = probe.stored_expiry(&id).await;
 
         tokio::time::sleep(Duration::from_millis(2_300)).await;
-        get_with_cookie(&app, "/read", &cookie)
-            .await
-            .expect(200, "ada");
+        client.get("/read").await.expect(200, "ada");
         let touched = probe.stored_expiry(&id).await;
         assert!(
             touched - before >= 1_500,
@@ -230,9 +228,7 @@ async fn an_expiry_that_would_move_by_more_than_touch_after_is_touched() {
         );
 
         // Right after the touch, the next request is a read again.
-        get_with_cookie(&app, "/read", &cookie)
-            .await
-            .expect(200, "ada");
+        client.get("/read").await.expect(200, "ada");
         let after = probe.stored_expiry(&id).await - touched;
         assert!(
             after.abs() <= probe.jitter_ms(),
@@ -247,13 +243,11 @@ async fn a_changed_session_is_still_saved() {
         let name = probe.name();
         let store = probe.store();
         let app = app(Arc::clone(&store), config(DAY, Some(HOUR)));
-        let (id, cookie) = new_session(&app).await;
+        let (id, client) = new_session(&app).await;
         let before = probe.stored_expiry(&id).await;
 
         tokio::time::sleep(Duration::from_millis(1_300)).await;
-        get_with_cookie(&app, "/rename", &cookie)
-            .await
-            .expect(200, "renamed");
+        client.get("/rename").await.expect(200, "renamed");
         let stored = store.load(&id).await.expect("load").expect("stored");
         assert_eq!(
             stored.record.data().get("user"),
@@ -266,9 +260,7 @@ async fn a_changed_session_is_still_saved() {
             moved >= 900,
             "{name}: the save moved the expiry by {moved} ms"
         );
-        get_with_cookie(&app, "/read", &cookie)
-            .await
-            .expect(200, "grace");
+        client.get("/read").await.expect(200, "grace");
     }
 }
 
@@ -291,15 +283,13 @@ async fn the_stored_expiry_never_trails_express_by_more_than_touch_after() {
                 Some(Duration::from_millis(TOUCH_AFTER_MS as u64)),
             ),
         );
-        let (id, cookie) = new_session(&app).await;
+        let (id, client) = new_session(&app).await;
         let mut touches = 0;
         let mut last = probe.stored_expiry(&id).await;
         for _ in 0..12 {
             tokio::time::sleep(Duration::from_millis(400)).await;
             let sent = now_ms();
-            get_with_cookie(&app, "/read", &cookie)
-                .await
-                .expect(200, "ada");
+            client.get("/read").await.expect(200, "ada");
             let stored = probe.stored_expiry(&id).await;
             let express = sent + MAX_AGE_MS;
             assert!(
@@ -361,12 +351,10 @@ async fn postgres_counts_no_update_for_unchanged_requests() {
     };
     for (touch_after, expected) in [(Some(HOUR), 0), (None, 5)] {
         let app = app(Arc::new(store.clone()), config(DAY, touch_after));
-        let (_, cookie) = new_session(&app).await;
+        let (_, client) = new_session(&app).await;
         let before = updates().await;
         for _ in 0..5 {
-            get_with_cookie(&app, "/read", &cookie)
-                .await
-                .expect(200, "ada");
+            client.get("/read").await.expect(200, "ada");
         }
         assert_eq!(
             updates().await - before,
@@ -507,12 +495,10 @@ async fn an_unchanged_request_makes_one_pure_read_under_touch_after() {
     for (config, expected) in cases {
         let store = Counting::default();
         let app = app(Arc::new(store.clone()), config);
-        let (_, cookie) = new_session(&app).await;
+        let (_, client) = new_session(&app).await;
         assert_eq!(store.take(), ["save"]);
         for _ in 0..3 {
-            get_with_cookie(&app, "/read", &cookie)
-                .await
-                .expect(200, "ada");
+            client.get("/read").await.expect(200, "ada");
             assert_eq!(store.take(), expected);
         }
     }
@@ -528,9 +514,9 @@ async fn rolling_sends_the_cookie_and_resave_saves_as_before() {
         Arc::new(store.clone()),
         config(DAY, Some(HOUR)).with_rolling(true),
     );
-    let (_, cookie) = new_session(&rolling).await;
+    let (_, client) = new_session(&rolling).await;
     store.take();
-    let read = get_with_cookie(&rolling, "/read", &cookie).await;
+    let read = client.get("/read").await;
     read.expect(200, "ada");
     assert!(
         read.header("set-cookie").is_some(),
@@ -542,7 +528,7 @@ async fn rolling_sends_the_cookie_and_resave_saves_as_before() {
         Arc::new(store.clone()),
         config(DAY, Some(HOUR)).with_resave(true),
     );
-    get_with_cookie(&resave, "/read", &cookie)
+    get_with_cookie(&resave, "/read", client.cookie())
         .await
         .expect(200, "ada");
     assert_eq!(store.take(), ["load_with_expiry", "save"]);
