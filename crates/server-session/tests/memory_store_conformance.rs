@@ -226,70 +226,45 @@ mod json_map_store {
     server_session::store_conformance_tests!(async { Some(super::JsonHarness(None)) });
 }
 
-/// Whether `case` panics (fails) on a store with `flaw`.
-async fn rejects<F, Fut>(flaw: Flaw, case: F) -> bool
+/// Asserts that `case` panics (fails) on a store with `flaw`.
+async fn assert_rejects<F, Fut>(flaw: Flaw, case: F)
 where
     F: FnOnce(JsonHarness) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    tokio::spawn(case(JsonHarness(Some(flaw)))).await.is_err()
+    let rejected = tokio::spawn(case(JsonHarness(Some(flaw)))).await.is_err();
+    assert!(rejected, "the kit accepted a store with {flaw:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kit_rejects_flawed_stores() {
     use server_session::conformance as kit;
-    let checks = [
-        (
-            Flaw::LoadIgnoresExpiry,
-            rejects(Flaw::LoadIgnoresExpiry, |h| async move {
-                kit::expired_record_is_none(&h).await
-            })
-            .await,
-        ),
-        (
-            Flaw::IfVersionIgnored,
-            rejects(Flaw::IfVersionIgnored, |h| async move {
-                kit::if_version_conflicts_when_stale(&h).await
-            })
-            .await,
-        ),
-        (
-            Flaw::IfVersionIgnored,
-            rejects(Flaw::IfVersionIgnored, |h| async move {
-                kit::concurrent_compare_and_set(&h).await
-            })
-            .await,
-        ),
-        (
-            Flaw::IfVersionResurrects,
-            rejects(Flaw::IfVersionResurrects, |h| async move {
-                kit::if_version_conflicts_after_destroy(&h).await
-            })
-            .await,
-        ),
-        (
-            Flaw::TouchRewritesData,
-            rejects(Flaw::TouchRewritesData, |h| async move {
-                kit::touch_extends_expiry_keeps_data_and_version(&h).await
-            })
-            .await,
-        ),
-        (
-            Flaw::TouchResurrects,
-            rejects(Flaw::TouchResurrects, |h| async move {
-                kit::touch_expired_does_not_resurrect(&h).await
-            })
-            .await,
-        ),
-        (
-            Flaw::ExpiredSaveWrites,
-            rejects(Flaw::ExpiredSaveWrites, |h| async move {
-                kit::save_already_expired_deletes(&h).await
-            })
-            .await,
-        ),
-    ];
-    for (flaw, rejected) in checks {
-        assert!(rejected, "the kit accepted a store with {flaw:?}");
-    }
+    assert_rejects(Flaw::LoadIgnoresExpiry, |h| async move {
+        kit::expired_record_is_none(&h).await
+    })
+    .await;
+    assert_rejects(Flaw::IfVersionIgnored, |h| async move {
+        kit::if_version_conflicts_when_stale(&h).await
+    })
+    .await;
+    assert_rejects(Flaw::IfVersionIgnored, |h| async move {
+        kit::concurrent_compare_and_set(&h).await
+    })
+    .await;
+    assert_rejects(Flaw::IfVersionResurrects, |h| async move {
+        kit::if_version_conflicts_after_destroy(&h).await
+    })
+    .await;
+    assert_rejects(Flaw::TouchRewritesData, |h| async move {
+        kit::touch_extends_expiry_keeps_data_and_version(&h).await
+    })
+    .await;
+    assert_rejects(Flaw::TouchResurrects, |h| async move {
+        kit::touch_expired_does_not_resurrect(&h).await
+    })
+    .await;
+    assert_rejects(Flaw::ExpiredSaveWrites, |h| async move {
+        kit::save_already_expired_deletes(&h).await
+    })
+    .await;
 }
