@@ -3,10 +3,11 @@
 
 use crate::{get_with_cookie, Res, TestApp};
 
-/// A client of `app` that sends one `Cookie` header with every request, as
-/// a browser holding that session does (it does not follow `Set-Cookie`):
+/// A client of `app` that sends one `Cookie` header with every request:
 /// `CookieClient::new(&app, first.cookie()).get("/read")` is
-/// [`get_with_cookie`]`(&app, "/read", &first.cookie())`.
+/// [`get_with_cookie`]`(&app, "/read", &first.cookie())`. Unlike a browser,
+/// it does not follow `Set-Cookie`: a test that moves to a new cookie makes
+/// a new client, so that each request's cookie is plain to see.
 pub struct CookieClient<'a, A> {
     app: &'a A,
     cookie: String,
