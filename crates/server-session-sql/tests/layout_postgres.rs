@@ -2,6 +2,8 @@
 //! notices what connect-pg-simple (Node) writes.
 #![cfg(feature = "postgres")]
 
+mod connect_pg_simple;
+
 use session_test_support::services as common;
 
 use server_session::store::{SaveCondition, SaveOutcome, Store, StoreError};
@@ -29,20 +31,10 @@ async fn store_in_fresh_table() -> Option<PostgresStore> {
 
 /// Creates the table and writes `(sid, sess, expire)` rows into it as
 /// connect-pg-simple does, `expire` in seconds since the epoch.
-async fn insert_as_node(store: &PostgresStore, rows: &[(&str, &str, f64)]) {
+async fn insert_as_node(store: &PostgresStore, rows: &[(&str, &str, i64)]) {
     store.migrate().await.expect("migrate");
-    let insert = format!(
-        "INSERT INTO {} (sess, expire, sid) SELECT $1::json, to_timestamp($2), $3",
-        store.quoted_table()
-    );
     for &(sid, sess, expire) in rows {
-        sqlx::query(&insert)
-            .bind(sess)
-            .bind(expire)
-            .bind(sid)
-            .execute(store.pool())
-            .await
-            .expect("insert");
+        connect_pg_simple::insert_as_node(store, sid, sess, expire).await;
     }
 }
 
@@ -190,8 +182,8 @@ async fn a_row_node_wrote_loads_and_one_without_cookie_is_corrupt() {
     insert_as_node(
         &store,
         &[
-            ("node", node_json, 4_102_444_800.0),
-            ("bad", r#"{"foo":"bar"}"#, 4_102_444_800.0),
+            ("node", node_json, 4_102_444_800),
+            ("bad", r#"{"foo":"bar"}"#, 4_102_444_800),
         ],
     )
     .await;
@@ -217,9 +209,9 @@ async fn prune_expired_deletes_only_dead_rows_and_counts_them() {
     insert_as_node(
         &store,
         &[
-            ("old1", json, 1_000.0),
-            ("old2", json, 2_000.0),
-            ("live", json, 4_102_444_800.0),
+            ("old1", json, 1_000),
+            ("old2", json, 2_000),
+            ("live", json, 4_102_444_800),
         ],
     )
     .await;

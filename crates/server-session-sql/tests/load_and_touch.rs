@@ -3,6 +3,9 @@
 //! Rows are written as raw SQL, so the cases see what Node could have stored.
 #![cfg(any(feature = "postgres", feature = "sqlite"))]
 
+#[cfg(feature = "postgres")]
+mod connect_pg_simple;
+
 use session_test_support::services as common;
 
 use serde_json::{Map, Value};
@@ -421,6 +424,7 @@ mod postgres {
     use sqlx::postgres::{PgPool, PgPoolOptions};
 
     use super::common::{drop_table, service_url, store_in_fresh_table, unique_name};
+    use super::connect_pg_simple::{find_row, insert_as_node};
     use super::{
         ceil_secs, load_and_touch_live, now_ms, sess_with_max_age, timed_load_and_touch, Fixture,
         Map, StoreError, Value, DEFAULT_TTL_SECS,
@@ -429,45 +433,15 @@ mod postgres {
     impl Fixture for PostgresStore {
         async fn insert_raw(&self, id: &str, sess: &str, expire_secs: i64) {
             self.migrate().await.expect("create the table");
-            // As connect-pg-simple's `set` writes it.
-            let sql = format!(
-                "INSERT INTO {} (sid, sess, expire) VALUES ($1, $2::json, to_timestamp($3))",
-                self.quoted_table()
-            );
-            sqlx::query(&sql)
-                .bind(id)
-                .bind(sess)
-                .bind(expire_secs as f64)
-                .execute(self.pool())
-                .await
-                .expect("insert");
+            insert_as_node(self, id, sess, expire_secs).await;
         }
 
         async fn expire_secs(&self, id: &str) -> Option<i64> {
-            // The inverse of `to_timestamp(secs)` stored into `timestamp`,
-            // through the same session TimeZone.
-            let sql = format!(
-                "SELECT extract(epoch FROM expire::timestamptz)::int8 FROM {} WHERE sid = $1",
-                self.quoted_table()
-            );
-            sqlx::query_scalar(&sql)
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await
-                .expect("read expire")
+            find_row(self, id).await.map(|(_, expire)| expire)
         }
 
         async fn stored_sess(&self, id: &str) -> Option<Vec<u8>> {
-            let sql = format!(
-                "SELECT sess::text FROM {} WHERE sid = $1",
-                self.quoted_table()
-            );
-            let sess: Option<String> = sqlx::query_scalar(&sql)
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await
-                .expect("read sess");
-            sess.map(String::into_bytes)
+            find_row(self, id).await.map(|(sess, _)| sess.into_bytes())
         }
 
         async fn cleanup(&self) {

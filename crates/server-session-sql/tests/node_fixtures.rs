@@ -10,9 +10,12 @@
 //! rest of Node's bytes are kept as they are.
 #![cfg(feature = "postgres")]
 
+mod connect_pg_simple;
+
 use session_test_support::services as common;
 
 use common::{drop_table, store_in_fresh_table, unique_name};
+use connect_pg_simple::{insert_as_node, row};
 use serde_json::Value;
 use server_session::store::{now_ms, Store, StoreError};
 use server_session_sql::PostgresStore;
@@ -38,36 +41,6 @@ async fn setup() -> Option<PostgresStore> {
     let store: PostgresStore = store_in_fresh_table("POSTGRES_URL", "node_fixtures").await?;
     store.migrate().await.expect("create the table");
     Some(store)
-}
-
-/// A row as connect-pg-simple's `set` writes it: the JSON text (node-pg
-/// sends `JSON.stringify(sess)`), `to_timestamp(expire)` and the ID.
-async fn insert_as_node(store: &PostgresStore, sid: &str, sess: &str, expire: i64) {
-    let sql = format!(
-        "INSERT INTO {} (sess, expire, sid) VALUES ($1::json, to_timestamp($2), $3)",
-        store.quoted_table()
-    );
-    sqlx::query(&sql)
-        .bind(sess)
-        .bind(expire)
-        .bind(sid)
-        .execute(store.pool())
-        .await
-        .expect("insert as connect-pg-simple");
-}
-
-/// The row's `sess::text` and `expire` in epoch seconds.
-async fn row(store: &PostgresStore, sid: &str) -> (String, i64) {
-    let sql = format!(
-        "SELECT sess::text, extract(epoch FROM expire)::float8 FROM {} WHERE sid = $1",
-        store.quoted_table()
-    );
-    let (sess, expire): (String, f64) = sqlx::query_as(&sql)
-        .bind(sid)
-        .fetch_one(store.pool())
-        .await
-        .expect("the row");
-    (sess, expire as i64)
 }
 
 fn assert_expire_near(label: &str, actual: i64, expected: i64) {

@@ -7,6 +7,8 @@
 //! table `session`, as the core crate's interop tests run it.
 #![cfg(feature = "postgres")]
 
+mod connect_pg_simple;
+
 use session_test_support::services as common;
 
 use serde_json::Value;
@@ -16,6 +18,7 @@ use session_test_support::backend_tests::load_and_touch_live;
 use session_test_support::node::{self, Adapter, Kind};
 
 use common::service_url;
+use connect_pg_simple::row;
 
 /// The cookie's `maxAge` the Node server is given.
 const MAX_AGE_MS: i64 = 60_000;
@@ -63,19 +66,6 @@ fn session_id(cookie: &str) -> String {
 
 fn ceil_secs(ms: i64) -> i64 {
     ms.div_euclid(1000) + i64::from(ms.rem_euclid(1000) != 0)
-}
-
-/// The row's `sess::text` and `expire` in seconds since the epoch.
-async fn row(store: &PostgresStore, sid: &str) -> (String, i64) {
-    let sql = format!(
-        "SELECT sess::text, extract(epoch FROM expire::timestamptz)::int8 FROM {} WHERE sid = $1",
-        store.quoted_table()
-    );
-    sqlx::query_as(&sql)
-        .bind(sid)
-        .fetch_one(store.pool())
-        .await
-        .expect("the row Node wrote")
 }
 
 #[tokio::test]

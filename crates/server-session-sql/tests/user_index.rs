@@ -5,6 +5,9 @@
 #![cfg(any(feature = "postgres", feature = "mysql", feature = "sqlite"))]
 #![allow(dead_code)] // each backend uses a part
 
+#[cfg(feature = "postgres")]
+mod connect_pg_simple;
+
 use session_test_support::services as common;
 
 use std::collections::BTreeSet;
@@ -83,6 +86,7 @@ mod postgres {
     use sqlx::Connection as _;
 
     use super::common::{drop_table, store_in_fresh_table};
+    use super::connect_pg_simple::insert_as_node;
     use super::{listed, passport, save_signed_in};
     use serde_json::json;
 
@@ -225,18 +229,8 @@ mod postgres {
             ),
             ("anonymous", format!(r#"{{{cookie},"n":1}}"#)),
         ];
-        let insert = format!(
-            "INSERT INTO {} (sess, expire, sid) VALUES ($1::json, to_timestamp($2), $3)",
-            store.quoted_table()
-        );
         for (id, sess) in &rows {
-            sqlx::query(&insert)
-                .bind(sess)
-                .bind(now_secs() + 3_600)
-                .bind(id)
-                .execute(store.pool())
-                .await
-                .unwrap_or_else(|error| panic!("Node's row {id} is written: {error}"));
+            insert_as_node(&store, id, sess, now_secs() + 3_600).await;
         }
         let found = store
             .user_sessions(&passport(), "ada")
