@@ -111,13 +111,23 @@ mod tests {
             .expect("the call ended")
     }
 
+    /// A call on `conn` whose reply never comes fails (`why` says why it
+    /// must) as a lost connection.
+    async fn assert_fails_as_a_lost_connection(conn: MultiplexedConnection, why: &str) {
+        let error = within_5_seconds(unless_stranded(never(), conn))
+            .await
+            .expect_err(why);
+        assert!(error.is_unrecoverable_error(), "{error}");
+    }
+
     #[tokio::test]
     async fn a_reply_that_never_comes_fails_as_a_lost_connection() {
         let Some(conn) = redis().await else { return };
-        let error = within_5_seconds(unless_stranded(never(), conn))
-            .await
-            .expect_err("a call on a connection that answers PING, with no reply, fails");
-        assert!(error.is_unrecoverable_error(), "{error}");
+        assert_fails_as_a_lost_connection(
+            conn,
+            "a call on a connection that answers PING, with no reply, fails",
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -137,10 +147,7 @@ mod tests {
             .query_async(&mut admin)
             .await
             .expect("CLIENT KILL");
-        let error = within_5_seconds(unless_stranded(never(), conn))
-            .await
-            .expect_err("a call on a dead connection fails");
-        assert!(error.is_unrecoverable_error(), "{error}");
+        assert_fails_as_a_lost_connection(conn, "a call on a dead connection fails").await;
     }
 
     #[tokio::test]
