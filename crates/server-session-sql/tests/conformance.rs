@@ -59,126 +59,81 @@ fn as_storable_json(raw: &[u8]) -> String {
     }
 }
 
-#[cfg(feature = "postgres")]
-mod postgres {
+/// One harness for the database servers (PostgreSQL, MySQL/MariaDB): a
+/// pool on the server, and a fresh table per case. What differs between
+/// the servers is in [`Server`](server::Server).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod server {
+    use std::future::Future;
+
     use server_session::conformance::{service_url, Harness};
-    use server_session_sql::PostgresStore;
+    use server_session_sql::{Dialect, SqlStore};
     use session_test_support::services::passport;
-    use sqlx::PgPool;
+    use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Pool, Type};
 
-    pub struct PgHarness {
-        pool: PgPool,
+    /// A server the suite runs on: where it is, and its SQL.
+    pub trait Server: Dialect {
+        /// The variable holding the server's URL.
+        const URL_VAR: &'static str;
+        /// A URL of this database where nothing listens.
+        const UNREACHABLE_URL: &'static str;
+        /// How a raw value is bound to `sess`.
+        type Raw: for<'q> Encode<'q, Self> + Type<Self> + Send;
+
+        /// The names of the tables in the current schema that start with `cf_`.
+        fn case_tables(pool: &Pool<Self>) -> impl Future<Output = Vec<String>> + Send;
+
+        /// Writes (or overwrites) the row of the ID bound first, `sess`
+        /// bound second, expiring an hour from now.
+        fn upsert_raw_sql(quoted_table: &str) -> String;
+
+        /// `raw` as this server's `sess` column can hold it.
+        fn raw(raw: &[u8]) -> Self::Raw;
     }
 
-    impl PgHarness {
-        async fn connect() -> Option<Self> {
-            let url = service_url("POSTGRES_URL")?;
-            let pool = PgPool::connect(&url)
-                .await
-                .expect("connect to POSTGRES_URL");
-            let tables: Vec<String> = sqlx::query_scalar(
-                "SELECT table_name::text FROM information_schema.tables \
-                 WHERE table_schema = current_schema() AND table_name LIKE 'cf\\_%'",
-            )
-            .fetch_all(&pool)
-            .await
-            .unwrap_or_default();
-            for table in tables.iter().filter(|table| super::is_stale(table)) {
-                let _ = sqlx::query(&format!("DROP TABLE IF EXISTS \"{table}\""))
-                    .execute(&pool)
-                    .await;
-            }
-            Some(Self { pool })
-        }
+    pub struct ServerHarness<D: Dialect> {
+        pool: Pool<D>,
     }
 
-    impl Harness for PgHarness {
-        type Store = PostgresStore;
-
-        async fn store(&self) -> PostgresStore {
-            let store =
-                PostgresStore::from_pool(self.pool.clone()).with_table(super::fresh_table());
-            store
-                .create_user_index(&passport())
+    /// The bounds let sqlx run statements on the pool.
+    impl<D: Server> ServerHarness<D>
+    where
+        for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+        for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+    {
+        /// Connects, after dropping the case tables of runs more than an
+        /// hour old.
+        pub async fn connect() -> Option<Self> {
+            let url = service_url(D::URL_VAR)?;
+            let pool = Pool::<D>::connect(&url)
                 .await
-                .expect("create the user index");
-            store
-        }
-
-        async fn write_raw(&self, store: &PostgresStore, id: &str, raw: &[u8]) {
-            store.migrate().await.expect("create the table");
-            let sql = format!(
-                "INSERT INTO {} (sess, expire, sid) VALUES ($1::json, now() + interval '1 hour', $2) \
-                 ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire",
-                store.quoted_table()
-            );
-            sqlx::query(&sql)
-                .bind(super::as_storable_json(raw))
-                .bind(id)
-                .execute(store.pool())
-                .await
-                .expect("write raw");
-        }
-
-        async fn unreachable_store(&self) -> Option<PostgresStore> {
-            let store = PostgresStore::connect_lazy("postgres://postgres@127.0.0.1:1/test")
-                .expect("a valid URL")
-                .with_call_timeout(super::UNREACHABLE_TIMEOUT);
-            Some(store)
-        }
-
-        fn supports_listing(&self) -> bool {
-            true
-        }
-
-        fn supports_user_index(&self) -> bool {
-            true
-        }
-    }
-
-    server_session::store_conformance_tests!(PgHarness::connect());
-}
-
-#[cfg(feature = "mysql")]
-mod mysql {
-    use server_session::conformance::{service_url, Harness};
-    use server_session_sql::MySqlStore;
-    use session_test_support::services::passport;
-    use sqlx::MySqlPool;
-
-    pub struct MySqlHarness {
-        pool: MySqlPool,
-    }
-
-    impl MySqlHarness {
-        async fn connect() -> Option<Self> {
-            let url = service_url("MYSQL_URL")?;
-            let pool = MySqlPool::connect(&url)
-                .await
-                .expect("connect to MYSQL_URL");
-            let tables: Vec<Vec<u8>> = sqlx::query_scalar(
-                "SELECT table_name FROM information_schema.tables \
-                 WHERE table_schema = DATABASE() AND table_name LIKE 'cf\\_%'",
-            )
-            .fetch_all(&pool)
-            .await
-            .unwrap_or_default();
-            for table in tables.iter().map(|name| String::from_utf8_lossy(name)) {
+                .unwrap_or_else(|error| panic!("connect to {}: {error}", D::URL_VAR));
+            for table in D::case_tables(&pool).await {
                 if super::is_stale(&table) {
-                    let _ = sqlx::query(&format!("DROP TABLE IF EXISTS `{table}`"))
-                        .execute(&pool)
-                        .await;
+                    let stale = SqlStore::<D>::from_pool(pool.clone()).with_table(table);
+                    let drop = format!("DROP TABLE IF EXISTS {}", stale.quoted_table());
+                    let _ = sqlx::raw_sql(&drop).execute(&pool).await;
                 }
             }
             Some(Self { pool })
         }
     }
 
-    impl Harness for MySqlHarness {
-        type Store = MySqlStore;
+    /// The bounds are those of `SqlStore`'s calls (`migrate`,
+    /// `create_user_index`, the `Store` methods).
+    impl<D: Server> Harness for ServerHarness<D>
+    where
+        SqlStore<D>: server_session::Store,
+        for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+        for<'q> D::Arguments<'q>: IntoArguments<'q, D>,
+        for<'q> &'q str: Encode<'q, D> + Type<D>,
+        for<'q> i64: Encode<'q, D> + Decode<'q, D> + Type<D>,
+        usize: ColumnIndex<D::Row>,
+    {
+        type Store = SqlStore<D>;
 
-        async fn store(&self) -> MySqlStore {
-            let store = MySqlStore::from_pool(self.pool.clone()).with_table(super::fresh_table());
+        async fn store(&self) -> SqlStore<D> {
+            let store = SqlStore::from_pool(self.pool.clone()).with_table(super::fresh_table());
             store
                 .create_user_index(&passport())
                 .await
@@ -186,23 +141,18 @@ mod mysql {
             store
         }
 
-        async fn write_raw(&self, store: &MySqlStore, id: &str, raw: &[u8]) {
+        async fn write_raw(&self, store: &SqlStore<D>, id: &str, raw: &[u8]) {
             store.migrate().await.expect("create the table");
-            let sql = format!(
-                "REPLACE INTO {} (sid, sess, expire) \
-                 VALUES (?, ?, UTC_TIMESTAMP(6) + INTERVAL 1 HOUR)",
-                store.quoted_table()
-            );
-            sqlx::query(&sql)
+            sqlx::query(&D::upsert_raw_sql(store.quoted_table()))
                 .bind(id)
-                .bind(raw)
+                .bind(D::raw(raw))
                 .execute(store.pool())
                 .await
                 .expect("write raw");
         }
 
-        async fn unreachable_store(&self) -> Option<MySqlStore> {
-            let store = MySqlStore::connect_lazy("mysql://root@127.0.0.1:1/test")
+        async fn unreachable_store(&self) -> Option<SqlStore<D>> {
+            let store = SqlStore::connect_lazy(D::UNREACHABLE_URL)
                 .expect("a valid URL")
                 .with_call_timeout(super::UNREACHABLE_TIMEOUT);
             Some(store)
@@ -216,8 +166,81 @@ mod mysql {
             true
         }
     }
+}
 
-    server_session::store_conformance_tests!(MySqlHarness::connect());
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::server::{Server, ServerHarness};
+    use sqlx::{PgPool, Postgres};
+
+    impl Server for Postgres {
+        const URL_VAR: &'static str = "POSTGRES_URL";
+        const UNREACHABLE_URL: &'static str = "postgres://postgres@127.0.0.1:1/test";
+        type Raw = String;
+
+        async fn case_tables(pool: &PgPool) -> Vec<String> {
+            sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name LIKE 'cf\\_%'",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap_or_default()
+        }
+
+        fn upsert_raw_sql(quoted_table: &str) -> String {
+            format!(
+                "INSERT INTO {quoted_table} (sid, sess, expire) \
+                 VALUES ($1, $2::json, now() + interval '1 hour') \
+                 ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire"
+            )
+        }
+
+        fn raw(raw: &[u8]) -> String {
+            super::as_storable_json(raw)
+        }
+    }
+
+    server_session::store_conformance_tests!(ServerHarness::<Postgres>::connect());
+}
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    use super::server::{Server, ServerHarness};
+    use sqlx::{MySql, MySqlPool};
+
+    impl Server for MySql {
+        const URL_VAR: &'static str = "MYSQL_URL";
+        const UNREACHABLE_URL: &'static str = "mysql://root@127.0.0.1:1/test";
+        type Raw = Vec<u8>;
+
+        async fn case_tables(pool: &MySqlPool) -> Vec<String> {
+            let tables: Vec<Vec<u8>> = sqlx::query_scalar(
+                "SELECT table_name FROM information_schema.tables \
+                 WHERE table_schema = DATABASE() AND table_name LIKE 'cf\\_%'",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap_or_default();
+            tables
+                .iter()
+                .map(|name| String::from_utf8_lossy(name).into_owned())
+                .collect()
+        }
+
+        fn upsert_raw_sql(quoted_table: &str) -> String {
+            format!(
+                "REPLACE INTO {quoted_table} (sid, sess, expire) \
+                 VALUES (?, ?, UTC_TIMESTAMP(6) + INTERVAL 1 HOUR)"
+            )
+        }
+
+        fn raw(raw: &[u8]) -> Vec<u8> {
+            raw.to_vec()
+        }
+    }
+
+    server_session::store_conformance_tests!(ServerHarness::<MySql>::connect());
 }
 
 #[cfg(feature = "sqlite")]
