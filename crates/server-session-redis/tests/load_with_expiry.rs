@@ -6,22 +6,17 @@
 mod common;
 
 use common::{unique, Raw};
-use server_session::store::{now_ms, SaveCondition, Store};
+use server_session::store::{SaveCondition, Store};
 use server_session_redis::RedisStore;
-use session_test_support::backend_tests::touch_to_five_minutes_and_check_expiry;
-use session_test_support::services::{load_live_with_expiry, minute_cookie_record};
+use session_test_support::backend_tests::{
+    save_fresh_minute_record, touch_to_five_minutes_and_check_expiry,
+};
+use session_test_support::services::load_live_with_expiry;
 
 async fn check(store: RedisStore, raw: Raw) {
     let id = unique("lwe");
     let key = store.key(&id);
-    assert!(store.load_with_expiry(&id).await.expect("load").is_none());
-
-    let now = now_ms();
-    let record = minute_cookie_record(now + 60_000);
-    let _ = store
-        .save(&id, &record, SaveCondition::Upsert)
-        .await
-        .expect("save");
+    let (now, _) = save_fresh_minute_record(&store, &id, SaveCondition::Upsert).await;
     // A touch as connect-redis's: the TTL moves, the JSON stays.
     let expiry = touch_to_five_minutes_and_check_expiry(&store, &id, now, "redis").await;
     // A pure read: the TTL only counted down.

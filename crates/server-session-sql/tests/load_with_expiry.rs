@@ -5,22 +5,18 @@
 
 use session_test_support::services as common;
 
-use server_session::store::{now_ms, SaveCondition, SaveOutcome, Store};
-use session_test_support::backend_tests::touch_to_five_minutes_and_check_expiry;
+use server_session::store::{SaveCondition, SaveOutcome, Store};
+use session_test_support::backend_tests::{
+    save_fresh_minute_record, touch_to_five_minutes_and_check_expiry,
+};
 
-use common::{load_live_with_expiry, minute_cookie_record, unique_name};
+use common::{load_live_with_expiry, unique_name};
 
 /// Saves a 60 s record, touches it to 300 s, and checks what
 /// `load_with_expiry` reports.
 async fn check(name: &str, store: &dyn Store) {
     let id = unique_name("lwe");
-    assert!(store.load_with_expiry(&id).await.expect("load").is_none());
-    let now = now_ms();
-    let record = minute_cookie_record(now + 60_000);
-    let saved = store
-        .save(&id, &record, SaveCondition::IfAbsent)
-        .await
-        .expect("save");
+    let (now, saved) = save_fresh_minute_record(store, &id, SaveCondition::IfAbsent).await;
     assert!(matches!(saved, SaveOutcome::Saved(_)), "{name}");
     let (_, expiry) = load_live_with_expiry(store, &id).await;
     let expiry = expiry.expect("an expiry");

@@ -42,3 +42,20 @@ pub async fn touch_to_five_minutes_and_check_expiry(
     );
     expiry
 }
+
+/// Saves [`minute_cookie_record`]`(now + 60_000)` as `id` under
+/// `condition`, after checking that `id` has no record yet: the `now` that
+/// [`touch_to_five_minutes_and_check_expiry`] takes, and the save's outcome.
+pub async fn save_fresh_minute_record(
+    store: &(impl Store + ?Sized),
+    id: &str,
+    condition: server_session::store::SaveCondition,
+) -> (i64, server_session::store::SaveOutcome) {
+    assert!(store.load_with_expiry(id).await.expect("load").is_none());
+    let now = server_session::store::now_ms();
+    let saved = store
+        .save(id, &minute_cookie_record(now + 60_000), condition)
+        .await
+        .expect("save");
+    (now, saved)
+}
