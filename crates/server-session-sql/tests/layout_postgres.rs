@@ -2,8 +2,6 @@
 //! notices what connect-pg-simple (Node) writes.
 #![cfg(feature = "postgres")]
 
-mod connect_pg_simple;
-
 use session_test_support::services as common;
 
 use server_session::store::{SaveCondition, SaveOutcome, Store, StoreError};
@@ -34,7 +32,7 @@ async fn store_in_fresh_table() -> Option<PostgresStore> {
 async fn insert_as_node(store: &PostgresStore, rows: &[(&str, &str, i64)]) {
     store.migrate().await.expect("migrate");
     for &(sid, sess, expire) in rows {
-        connect_pg_simple::insert_as_node(store, sid, sess, expire).await;
+        session_test_support::connect_pg_simple::insert_as_node(store, sid, sess, expire).await;
     }
 }
 

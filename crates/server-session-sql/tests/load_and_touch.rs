@@ -4,8 +4,6 @@
 #![cfg(any(feature = "postgres", feature = "sqlite"))]
 
 #[cfg(feature = "postgres")]
-mod connect_pg_simple;
-
 use session_test_support::services as common;
 
 use serde_json::{Map, Value};
@@ -424,11 +422,11 @@ mod postgres {
     use sqlx::postgres::{PgPool, PgPoolOptions};
 
     use super::common::{drop_table, service_url, store_in_fresh_table, unique_name};
-    use super::connect_pg_simple::{find_row, insert_as_node};
     use super::{
         ceil_secs, load_and_touch_live, now_ms, sess_with_max_age, timed_load_and_touch, Fixture,
         Map, StoreError, Value, DEFAULT_TTL_SECS,
     };
+    use session_test_support::connect_pg_simple::{find_row, insert_as_node};
 
     impl Fixture for PostgresStore {
         async fn insert_raw(&self, id: &str, sess: &str, expire_secs: i64) {

@@ -10,15 +10,13 @@
 //! rest of Node's bytes are kept as they are.
 #![cfg(feature = "postgres")]
 
-mod connect_pg_simple;
-
 use session_test_support::services as common;
 
 use common::{drop_table, store_in_fresh_table, unique_name};
-use connect_pg_simple::{insert_as_node, row};
 use serde_json::Value;
 use server_session::store::{now_ms, Store, StoreError};
 use server_session_sql::PostgresStore;
+use session_test_support::connect_pg_simple::{insert_as_node, row};
 use session_test_support::node_fixtures::{
     assert_loads_as_node, iso_to_ms, node_records, savable_node_records, save_as_new,
     save_over_node, touch_as_express, touched_node_records, NodeRecord, DEFAULT_TTL_SECS,

@@ -7,8 +7,6 @@
 //! table `session`, as the core crate's interop tests run it.
 #![cfg(feature = "postgres")]
 
-mod connect_pg_simple;
-
 use session_test_support::services as common;
 
 use serde_json::Value;
@@ -18,7 +16,7 @@ use session_test_support::backend_tests::load_and_touch_live;
 use session_test_support::node::{self, Adapter, Kind};
 
 use common::service_url;
-use connect_pg_simple::row;
+use session_test_support::connect_pg_simple::row;
 
 /// The cookie's `maxAge` the Node server is given.
 const MAX_AGE_MS: i64 = 60_000;

@@ -6,8 +6,6 @@
 #![allow(dead_code)] // each backend uses a part
 
 #[cfg(feature = "postgres")]
-mod connect_pg_simple;
-
 use session_test_support::services as common;
 
 use std::collections::BTreeSet;
@@ -86,9 +84,9 @@ mod postgres {
     use sqlx::Connection as _;
 
     use super::common::{drop_table, store_in_fresh_table};
-    use super::connect_pg_simple::insert_as_node;
     use super::{listed, passport, save_signed_in};
     use serde_json::json;
+    use session_test_support::connect_pg_simple::insert_as_node;
 
     /// How many other sessions the plan is measured among: 100,000, or
     /// `USER_INDEX_OTHERS` (the closing figures used 1,000,000).

@@ -19,6 +19,8 @@
 pub mod adapter;
 pub mod app;
 pub mod backend_tests;
+#[cfg(feature = "sql")]
+pub mod connect_pg_simple;
 pub mod cookie_client;
 pub mod cookies;
 pub mod errors;
