@@ -18,7 +18,6 @@ use std::time::SystemTime;
 use axum::body::Body;
 use axum::Router;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
-use http_body_util::BodyExt as _;
 use server_session::driver::{SessionDriver, SessionSlot};
 use server_session::{IsSecure, SessionLayer};
 use server_session_actix::SessionMiddleware;
@@ -135,11 +134,9 @@ impl ActixApp {
         let service = test::init_service(app).await;
 
         let (parts, body) = request.into_parts();
-        let body = body
-            .collect()
+        let body = axum::body::to_bytes(body, usize::MAX)
             .await
-            .expect("the test's request body can be read")
-            .to_bytes();
+            .expect("the test's request body can be read");
         let mut sent = test::TestRequest::default()
             .method(
                 actix_web::http::Method::from_bytes(parts.method.as_str().as_bytes())

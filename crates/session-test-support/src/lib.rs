@@ -41,7 +41,6 @@ use axum::response::Response;
 use axum::Router;
 use http::header::{COOKIE, DATE};
 use http::{HeaderMap, Method, StatusCode};
-use http_body_util::BodyExt as _;
 use server_session::{CookieOptions, IsSecure, SessionConfig, SessionLayer, Store};
 use tower::ServiceExt as _;
 
@@ -251,11 +250,9 @@ pub async fn send(app: &impl TestApp, request: http::Request<Body>) -> Res {
 /// Reads a response to the end.
 pub async fn read(response: Response) -> Res {
     let (parts, body) = response.into_parts();
-    let bytes = body
-        .collect()
+    let bytes = axum::body::to_bytes(body, usize::MAX)
         .await
-        .expect("the response body can be read")
-        .to_bytes();
+        .expect("the response body can be read");
     Res {
         status: parts.status,
         headers: parts.headers,
