@@ -35,6 +35,24 @@ fn given_flag(options: &Map<String, Value>, name: &str) -> Result<Option<bool>, 
     }
 }
 
+/// A [`SessionConfig`] builder that takes a boolean option.
+type FlagBuilder = fn(SessionConfig, bool) -> SessionConfig;
+
+/// `config` with each boolean option of `flags` that is given (see
+/// [`given_flag`]) applied by its builder.
+fn with_given_flags(
+    mut config: SessionConfig,
+    options: &Map<String, Value>,
+    flags: &[(&str, FlagBuilder)],
+) -> Result<SessionConfig, String> {
+    for (name, builder) in flags {
+        if let Some(flag) = given_flag(options, name)? {
+            config = builder(config, flag);
+        }
+    }
+    Ok(config)
+}
+
 /// A duration option in milliseconds: a whole number, at least 1.
 fn millis_option(name: &str, value: &Value) -> Result<Duration, String> {
     let ms = value.as_u64().filter(|ms| *ms > 0).ok_or_else(|| {
@@ -79,17 +97,15 @@ pub fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
         // Only the keys given change the hardened values: express's
         // defaults (resave and saveUninitialized true, rolling false) would
         // undo what `hardened` is for.
-        let mut config = SessionConfig::hardened(first).with_secrets(&secrets);
-        if let Some(resave) = given_flag(options, "resave")? {
-            config = config.with_resave(resave);
-        }
-        if let Some(save) = given_flag(options, "saveUninitialized")? {
-            config = config.with_save_uninitialized(save);
-        }
-        if let Some(rolling) = given_flag(options, "rolling")? {
-            config = config.with_rolling(rolling);
-        }
-        config
+        with_given_flags(
+            SessionConfig::hardened(first).with_secrets(&secrets),
+            options,
+            &[
+                ("resave", SessionConfig::with_resave),
+                ("saveUninitialized", SessionConfig::with_save_uninitialized),
+                ("rolling", SessionConfig::with_rolling),
+            ],
+        )?
     } else {
         SessionConfig::new("unused")
             .with_secrets(&secrets)
@@ -155,15 +171,18 @@ pub fn config_from_options(options: &Value) -> Result<SessionConfig, String> {
         };
         config = config.with_sessions_per_user(Some(limit));
     }
-    if let Some(record) = given_flag(options, "signInDetails")? {
-        config = config.with_sign_in_details(record);
-    }
-    if let Some(resign) = given_flag(options, "resignOldSecret")? {
-        config = config.with_resign_old_secret(resign);
-    }
-    if let Some(clear) = given_flag(options, "clearCookieOnDestroy")? {
-        config = config.with_clear_cookie_on_destroy(clear);
-    }
+    config = with_given_flags(
+        config,
+        options,
+        &[
+            ("signInDetails", SessionConfig::with_sign_in_details),
+            ("resignOldSecret", SessionConfig::with_resign_old_secret),
+            (
+                "clearCookieOnDestroy",
+                SessionConfig::with_clear_cookie_on_destroy,
+            ),
+        ],
+    )?;
     if let Some(header) = options.get("header") {
         config = config.with_header(header_from_option(header)?);
     }
