@@ -190,6 +190,53 @@ pub mod ours_routes {
     }
 }
 
+/// The benchmark routes behind tower-sessions' layer over `$store`, set
+/// as close to ours as it goes: signed cookie, not Secure, an inactivity
+/// expiry of `$expiry_secs` (an `i64`). `$tower_sessions` names the
+/// tower-sessions crate: 0.15 for its MemoryStore
+/// ([`tower_sessions_router`]), 0.14 for tower-sessions-redis-store (the
+/// `tower_sessions_redis` server). A macro because the two versions' types
+/// share no trait, and both servers must run the same handlers and options.
+#[macro_export]
+macro_rules! tower_sessions_router {
+    ($tower_sessions:ident, $store:expr, $expiry_secs:expr) => {{
+        use $tower_sessions::cookie::{time, Key};
+        use $tower_sessions::{Expiry, Session, SessionManagerLayer};
+        async fn none() -> &'static str {
+            "ok"
+        }
+        async fn read(session: Session) -> String {
+            session
+                .get::<u64>("counter")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+                .to_string()
+        }
+        async fn counter(session: Session) -> String {
+            let n = session
+                .get::<u64>("counter")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+                + 1;
+            let _ = session.insert("counter", n).await;
+            n.to_string()
+        }
+        let layer = SessionManagerLayer::new($store)
+            .with_secure(false)
+            .with_expiry(Expiry::OnInactivity(time::Duration::seconds($expiry_secs)))
+            .with_signed(Key::from(&$crate::key_bytes()));
+        ::axum::Router::new()
+            .route("/none", ::axum::routing::get(none))
+            .route("/read", ::axum::routing::get(read))
+            .route("/counter", ::axum::routing::get(counter))
+            .layer(layer)
+    }};
+}
+
 /// The routes behind tower-sessions 0.15's layer over its MemoryStore
 /// (signed cookie, not Secure, one-day inactivity expiry).
 pub fn tower_sessions_router(store: tower_sessions::MemoryStore) -> Router {
@@ -198,38 +245,5 @@ pub fn tower_sessions_router(store: tower_sessions::MemoryStore) -> Router {
 
 /// As [`tower_sessions_router`], with an inactivity expiry of `expiry_secs`.
 pub fn tower_sessions_router_with(store: tower_sessions::MemoryStore, expiry_secs: i64) -> Router {
-    use tower_sessions::cookie::{time, Key};
-    use tower_sessions::{Expiry, Session, SessionManagerLayer};
-    async fn none() -> &'static str {
-        "ok"
-    }
-    async fn read(session: Session) -> String {
-        session
-            .get::<u64>("counter")
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or(0)
-            .to_string()
-    }
-    async fn counter(session: Session) -> String {
-        let n = session
-            .get::<u64>("counter")
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or(0)
-            + 1;
-        let _ = session.insert("counter", n).await;
-        n.to_string()
-    }
-    let layer = SessionManagerLayer::new(store)
-        .with_secure(false)
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(expiry_secs)))
-        .with_signed(Key::from(&key_bytes()));
-    Router::new()
-        .route("/none", get(none))
-        .route("/read", get(read))
-        .route("/counter", get(counter))
-        .layer(layer)
+    tower_sessions_router!(tower_sessions, store, expiry_secs)
 }

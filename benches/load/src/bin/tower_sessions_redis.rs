@@ -1,37 +1,11 @@
 //! tower-sessions 0.14 with tower-sessions-redis-store 0.16 (fred), behind the benchmark routes.
 //! Closest to ours: signed cookie, not Secure, one-day inactivity expiry.
+//! tower-sessions-redis-store 0.16 (the latest) is built on tower-sessions
+//! 0.14, not the 0.15 the MemoryStore server runs: the routes come from
+//! [`session_bench::tower_sessions_router!`], which builds them for either.
 
-use axum::{routing::get, Router};
-use tower_sessions_014::cookie::{time::Duration, Key};
-use tower_sessions_014::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_redis_store::fred::prelude::{ClientLike, Config, Pool};
 use tower_sessions_redis_store::RedisStore;
-
-async fn none() -> &'static str {
-    "ok"
-}
-
-async fn read(session: Session) -> String {
-    session
-        .get::<u64>("counter")
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or(0)
-        .to_string()
-}
-
-async fn counter(session: Session) -> String {
-    let n = session
-        .get::<u64>("counter")
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or(0)
-        + 1;
-    let _ = session.insert("counter", n).await;
-    n.to_string()
-}
 
 fn main() {
     session_bench::run(serve());
@@ -44,16 +18,10 @@ async fn serve() {
     let pool = Pool::new(config, None, None, None, 1).expect("pool");
     let _connection = pool.connect();
     pool.wait_for_connect().await.expect("connect");
-    let layer = SessionManagerLayer::new(RedisStore::new(pool))
-        .with_secure(false)
-        .with_expiry(Expiry::OnInactivity(Duration::seconds(
-            session_bench::MAX_AGE_SECS as i64,
-        )))
-        .with_signed(Key::from(&session_bench::key_bytes()));
-    let app = Router::new()
-        .route("/none", get(none))
-        .route("/read", get(read))
-        .route("/counter", get(counter))
-        .layer(layer);
+    let app = session_bench::tower_sessions_router!(
+        tower_sessions_014,
+        RedisStore::new(pool),
+        session_bench::MAX_AGE_SECS as i64
+    );
     session_bench::serve_axum(app).await;
 }
